@@ -1,0 +1,86 @@
+"""Input checks shared by the functional layers (acquisition, selection)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+PROB_ATOL = 1e-4
+
+
+def check_probs(probs: object, name: str = "probs", *, ndim: int | tuple[int, ...] = 2) -> np.ndarray:
+    """Validate class probabilities: finite, non-negative, rows summing to 1 over the last axis.
+
+    Returns the input as an array (float32/float64 kept, other dtypes cast to float64).
+    """
+    arr = np.asarray(probs)
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in dims:
+        shapes = " or ".join({2: "(n_items, n_classes)", 3: "(n_items, n_draws, n_classes)"}[d] for d in dims)
+        raise ValueError(f"{name} must have shape {shapes}, got an array of shape {arr.shape}.")
+    if arr.dtype not in (np.float32, np.float64):
+        if not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}.")
+        arr = arr.astype(np.float64)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"{name} needs at least 2 classes on its last axis, got shape {arr.shape}.")
+    if arr.size == 0:
+        return arr
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN/inf values (first in item {row}); "
+            "check the model's outputs (a diverged training run gives NaN)."
+        )
+    if arr.min() < 0:
+        raise ValueError(f"{name} must be non-negative, found {arr.min():.3g}; pass probabilities, not logits.")
+    sums = arr.sum(axis=-1, dtype=np.float64)
+    off = np.abs(sums - 1.0) > PROB_ATOL * max(1, arr.shape[-1] / 100) + (1e-3 if arr.dtype == np.float32 else 0)
+    if off.any():
+        row = int(np.argwhere(off)[0][0])
+        raise ValueError(
+            f"{name} rows must sum to 1 over the classes; item {row} sums to {float(sums.flat[np.argmax(off)]):.6g}. "
+            "Apply softmax to logits before scoring."
+        )
+    return arr
+
+
+def check_scores(scores: object, name: str = "scores") -> np.ndarray:
+    """Validate a 1-D array of finite scores (higher = ask first)."""
+    arr = np.asarray(scores)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one score per item), got shape {arr.shape}.")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    if arr.size and not np.isfinite(arr).all():
+        n_bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(f"{name} holds {n_bad} NaN/inf values; scores must be finite.")
+    return arr
+
+
+def check_k(k: object, n_available: int, what: str = "unlabelled items") -> int:
+    """Validate a batch size ``k`` against the number of candidates."""
+    from .errors import PoolExhaustedError
+
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise TypeError(f"k must be an int, got {type(k).__name__}.")
+    k = int(k)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}.")
+    if k > n_available:
+        raise PoolExhaustedError(
+            f"Requested {k} items but only {n_available} {what} remain; lower the query size or the budget."
+        )
+    return k
+
+
+def check_mask(mask: object, n: int, name: str = "labelled") -> np.ndarray:
+    """Validate a boolean mask of length ``n``."""
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean mask, got dtype {arr.dtype}.")
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the rows, got {arr.shape}.")
+    return arr
