@@ -1,0 +1,366 @@
+"""``TorchClassifier``: any ``nn.Module`` factory behind the :class:`~activelab.models.base.Model` protocol."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import NotFittedError
+from ..rng import derive_seed
+
+__all__ = ["UPDATE_POLICIES", "TorchClassifier"]
+
+UpdatePolicy = Literal["retrain", "warm_start", "finetune"]
+#: The update policies and what each does on the second and later ``fit`` calls.
+UPDATE_POLICIES = {
+    "retrain": "fresh, seeded initialisation every round, then `epochs` of training",
+    "warm_start": "continue from the previous round's weights, `epochs` of training with a new optimiser",
+    "finetune": "continue from the previous round's weights, `finetune_epochs` at lr × `finetune_lr_scale`",
+}
+_OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
+}
+
+
+@contextmanager
+def _seeded_torch(seed: int, device: torch.device):  # type: ignore[no-untyped-def]
+    """Run torch's global-RNG consumers (init, dropout) from ``seed`` and restore the global state after."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _last_linear(module: nn.Module) -> nn.Linear:
+    last = None
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            last = m
+    if last is None:
+        raise TypeError(
+            f"{type(module).__name__} has no nn.Linear layer; TorchClassifier.embed needs the network "
+            "to end in an nn.Linear (its input is the embedding)."
+        )
+    return last
+
+
+class TorchClassifier:
+    """Wraps a network factory into a classifier with an explicit update policy.
+
+    Args:
+        module_factory: ``(input_shape, n_classes) -> nn.Module`` returning logits, e.g.
+            :func:`activelab.models.mlp`. The last ``nn.Linear`` of the network is the output
+            layer; its input is the embedding (``embed``) and BADGE's ``h``.
+        n_classes: Number of classes (fixed; never inferred from the labels seen so far).
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9).
+        lr: Learning rate.
+        epochs: Passes over the labelled set per fit.
+        batch_size: Minibatch size; ``None`` = full batch (the labelled set at once).
+        weight_decay: L2 penalty passed to the optimiser.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        update: Update policy, see :data:`UPDATE_POLICIES`.
+        early_stopping: Patience in epochs, or ``None`` for no early stopping. When set, a
+            stratified ``validation_fraction`` of the labelled set is held out, training stops
+            after ``early_stopping`` epochs without a lower validation loss, and the best weights
+            are restored.
+        validation_fraction: Share of labelled items held out for early stopping.
+        finetune_epochs: Epochs per fit under ``update="finetune"`` (default ``max(1, epochs // 5)``).
+        finetune_lr_scale: Learning-rate factor under ``update="finetune"``.
+        inference_batch_size: Rows per forward pass at prediction time.
+
+    All randomness (initialisation, dropout, shuffling, MC dropout) comes from the ``rng``
+    given to :meth:`fit` / :meth:`predict_proba_samples`; torch's global RNG is forked and
+    restored, so nothing leaks into user code.
+    """
+
+    def __init__(
+        self,
+        module_factory: Callable[[tuple[int, ...], int], nn.Module],
+        n_classes: int,
+        *,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        epochs: int = 100,
+        batch_size: int | None = None,
+        weight_decay: float = 0.0,
+        device: str = "cpu",
+        update: UpdatePolicy = "retrain",
+        early_stopping: int | None = None,
+        validation_fraction: float = 0.1,
+        finetune_epochs: int | None = None,
+        finetune_lr_scale: float = 0.1,
+        inference_batch_size: int = 4096,
+    ) -> None:
+        self.module_factory = module_factory
+        self.n_classes = n_classes
+        self.optimizer = optimizer
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.device = device
+        self.update = update
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.finetune_epochs = finetune_epochs
+        self.finetune_lr_scale = finetune_lr_scale
+        self.inference_batch_size = inference_batch_size
+        self.module_: nn.Module | None = None
+        self.input_shape_: tuple[int, ...] | None = None
+        self.n_fits_ = 0
+
+    # ------------------------------------------------------------------------ validation
+    def _validate_params(self) -> None:
+        if not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
+            raise ValueError(f"n_classes must be an int >= 2, got {self.n_classes!r}.")
+        if self.optimizer not in _OPTIMISERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMISERS)}, got {self.optimizer!r}.")
+        if self.update not in UPDATE_POLICIES:
+            raise ValueError(f"update must be one of {sorted(UPDATE_POLICIES)}, got {self.update!r}.")
+        if not (isinstance(self.epochs, (int, np.integer)) and self.epochs >= 1):
+            raise ValueError(f"epochs must be an int >= 1, got {self.epochs!r}.")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None (full batch), got {self.batch_size}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}.")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise ValueError(f"early_stopping must be a patience >= 1 or None, got {self.early_stopping}.")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}.")
+        dev = torch.device(self.device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} was requested but CUDA is not available; use device='cpu'.")
+
+    @property
+    def _device(self) -> torch.device:
+        return torch.device(self.device)
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        arr = np.asarray(X)
+        if arr.dtype != np.float32:
+            arr = arr.astype(np.float32)
+        return torch.from_numpy(np.ascontiguousarray(arr)).to(self._device)
+
+    # ---------------------------------------------------------------------------- fitting
+    def fit(self, X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator) -> TorchClassifier:
+        """Train on the labelled rows ``X``/``y`` following the update policy.
+
+        Raises:
+            ValueError: On bad parameters, mismatched lengths, an empty set, labels outside
+                ``[0, n_classes)`` or non-finite features.
+        """
+        self._validate_params()
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels.")
+        if len(X) == 0:
+            raise ValueError("cannot fit on an empty labelled set; label at least one item first.")
+        if y.min() < 0 or y.max() >= self.n_classes:
+            raise ValueError(f"labels must be in [0, {self.n_classes}), got min {y.min()} max {y.max()}.")
+        seed = derive_seed(rng)
+        device = self._device
+        input_shape = tuple(X.shape[1:])
+        fresh = self.module_ is None or self.update == "retrain" or input_shape != self.input_shape_
+        epochs, lr = self.epochs, self.lr
+        if not fresh and self.update == "finetune":
+            epochs = self.finetune_epochs or max(1, self.epochs // 5)
+            lr = self.lr * self.finetune_lr_scale
+        with _seeded_torch(seed, device):
+            if fresh:
+                self.module_ = self.module_factory(input_shape, int(self.n_classes)).to(device)
+                self.input_shape_ = input_shape
+                self._head = _last_linear(self.module_)
+            self._train(self._to_tensor(X), torch.from_numpy(y.astype(np.int64)).to(device), epochs, lr, seed)
+        self.n_fits_ += 1
+        return self
+
+    def _split_validation(self, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = np.random.default_rng(seed)
+        yn = y.cpu().numpy()
+        val = []
+        for c in np.unique(yn):
+            members = np.flatnonzero(yn == c)
+            n_val = int(round(len(members) * self.validation_fraction))
+            if len(members) >= 2 and n_val >= 1:
+                val.append(gen.choice(members, size=min(n_val, len(members) - 1), replace=False))
+        val_idx = np.sort(np.concatenate(val)) if val else np.empty(0, dtype=np.int64)
+        train_mask = np.ones(len(yn), dtype=bool)
+        train_mask[val_idx] = False
+        return torch.from_numpy(np.flatnonzero(train_mask)), torch.from_numpy(val_idx)
+
+    def _train(self, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int) -> None:
+        module = self.module_
+        assert module is not None  # internal invariant, set by fit
+        opt = _OPTIMISERS[self.optimizer](module.parameters(), lr=lr, weight_decay=self.weight_decay)
+        loss_fn = nn.CrossEntropyLoss()
+        Xv = yv = None
+        if self.early_stopping is not None:
+            tr, va = self._split_validation(y, seed)
+            if len(va) > 0:
+                Xv, yv = X[va.to(X.device)], y[va.to(X.device)]
+                X, y = X[tr.to(X.device)], y[tr.to(X.device)]
+        n = len(X)
+        full_batch = self.batch_size is None or self.batch_size >= n
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(seed)
+        best_loss, best_state, since_best = float("inf"), None, 0
+        module.train()
+        for _ in range(epochs):
+            if full_batch:
+                opt.zero_grad(set_to_none=True)
+                loss_fn(module(X), y).backward()
+                opt.step()
+            else:
+                order = torch.randperm(n, generator=gen).to(X.device)
+                for start in range(0, n, self.batch_size):  # type: ignore[arg-type]
+                    b = order[start : start + self.batch_size]
+                    opt.zero_grad(set_to_none=True)
+                    loss_fn(module(X[b]), y[b]).backward()
+                    opt.step()
+            if Xv is not None:
+                module.eval()
+                with torch.no_grad():
+                    val_loss = float(loss_fn(module(Xv), yv))
+                module.train()
+                if val_loss < best_loss - 1e-6:
+                    best_loss, since_best = val_loss, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                else:
+                    since_best += 1
+                    if since_best >= self.early_stopping:  # type: ignore[operator]
+                        break
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        module.eval()
+
+    # -------------------------------------------------------------------------- inference
+    def _check_fitted(self) -> nn.Module:
+        if self.module_ is None:
+            raise NotFittedError("This TorchClassifier is not fitted yet; call fit() first.")
+        return self.module_
+
+    def _batches(self, X: np.ndarray) -> Iterable[torch.Tensor]:
+        for start in range(0, len(X), self.inference_batch_size):
+            yield self._to_tensor(X[start : start + self.inference_batch_size])
+
+    @property
+    def has_prob_samples(self) -> bool:
+        """True when the network has dropout layers (needed for MC-dropout samples)."""
+        module = self.module_ if self.module_ is not None else None
+        if module is None:
+            return True  # decided after the first fit
+        return any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in module.modules())
+
+    @contextmanager
+    def _mc_dropout(self, module: nn.Module):  # type: ignore[no-untyped-def]
+        """Eval mode everywhere except dropout layers (BatchNorm keeps its running statistics)."""
+        module.eval()
+        drops = [m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+        for m in drops:
+            m.train()
+        try:
+            yield
+        finally:
+            for m in drops:
+                m.eval()
+
+    def _forward(self, module: nn.Module, xb: torch.Tensor, want_h: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        captured: list[torch.Tensor] = []
+        handle = None
+        if want_h:
+            handle = self._head.register_forward_pre_hook(lambda _m, inp: captured.append(inp[0]))
+        try:
+            logits = module(xb)
+        finally:
+            if handle is not None:
+                handle.remove()
+        h = captured[-1].flatten(1) if want_h else None
+        return logits, h
+
+    def predict_views(
+        self, X: np.ndarray, needs: Iterable[str], *, n_draws: int = 20, rng: np.random.Generator | None = None
+    ) -> dict[str, np.ndarray]:
+        """All requested views of ``X`` from one deterministic forward pass (+ MC passes).
+
+        ``needs`` ⊆ {"probs", "embeddings", "prob_samples"}.
+        """
+        module = self._check_fitted()
+        needs = set(needs)
+        out: dict[str, list[np.ndarray]] = {name: [] for name in needs}
+        det = needs & {"probs", "embeddings"}
+        if det:
+            module.eval()
+            with torch.no_grad():
+                for xb in self._batches(X):
+                    logits, h = self._forward(module, xb, "embeddings" in needs)
+                    if "probs" in needs:
+                        out["probs"].append(torch.softmax(logits.float(), 1).cpu().numpy())
+                    if h is not None:
+                        out["embeddings"].append(h.float().cpu().numpy())
+        if "prob_samples" in needs:
+            if rng is None:
+                raise ValueError("prob_samples needs an rng for the dropout masks.")
+            out["prob_samples"] = [self.predict_proba_samples(X, n_draws, rng=rng)]
+        return {k: np.concatenate(v) if v else np.empty((0,)) for k, v in out.items()}
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` with dropout off."""
+        return self.predict_views(X, ("probs",))["probs"]
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """Penultimate embeddings ``(n, d)``: the input of the last ``nn.Linear``."""
+        return self.predict_views(X, ("embeddings",))["embeddings"]
+
+    def predict_proba_samples(self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator) -> np.ndarray:
+        """MC-dropout samples ``(n, n_draws, n_classes)``: only dropout layers are switched on."""
+        module = self._check_fitted()
+        if n_draws < 1:
+            raise ValueError(f"n_draws must be >= 1, got {n_draws}.")
+        seed = derive_seed(rng)
+        result = np.empty((len(X), n_draws, int(self.n_classes)), dtype=np.float32)
+        with _seeded_torch(seed, self._device), self._mc_dropout(module), torch.no_grad():
+            start = 0
+            for xb in self._batches(X):
+                for d in range(n_draws):
+                    result[start : start + len(xb), d] = torch.softmax(module(xb).float(), 1).cpu().numpy()
+                start += len(xb)
+        module.eval()
+        return result
+
+    # ------------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Weights (as bytes) and counters, for checkpoints."""
+        if self.module_ is None:
+            return {"fitted": False}
+        buf = io.BytesIO()
+        torch.save(self.module_.state_dict(), buf)
+        return {"fitted": True, "weights": buf.getvalue(), "input_shape": list(self.input_shape_ or ()), "n_fits": self.n_fits_}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore weights saved by :meth:`state_dict`."""
+        if not state.get("fitted"):
+            self.module_ = None
+            return
+        self.input_shape_ = tuple(state["input_shape"])
+        self.module_ = self.module_factory(self.input_shape_, int(self.n_classes)).to(self._device)
+        self._head = _last_linear(self.module_)
+        weights = torch.load(io.BytesIO(state["weights"]), map_location=self._device, weights_only=True)
+        self.module_.load_state_dict(weights)
+        self.module_.eval()
+        self.n_fits_ = int(state.get("n_fits", 0))
+
+    def __repr__(self) -> str:
+        return (
+            f"TorchClassifier(n_classes={self.n_classes}, optimizer={self.optimizer!r}, lr={self.lr}, "
+            f"epochs={self.epochs}, batch_size={self.batch_size}, update={self.update!r}, device={self.device!r})"
+        )

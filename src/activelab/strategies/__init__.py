@@ -1,0 +1,16 @@
+"""Strategies: the protocol, the registry and the built-in strategies."""
+
+from .base import ScoreStrategy, Strategy
+from .builtin import BadgeStrategy, CoresetStrategy, RandomStrategy
+from .registry import STRATEGIES, list_strategies, make
+
+__all__ = [
+    "STRATEGIES",
+    "BadgeStrategy",
+    "CoresetStrategy",
+    "RandomStrategy",
+    "ScoreStrategy",
+    "Strategy",
+    "list_strategies",
+    "make",
+]

@@ -1,0 +1,96 @@
+"""The Strategy protocol and the generic score-then-select strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from .._validation import check_k
+from ..models.base import Views
+from ..pool import Pool
+
+__all__ = ["ScoreStrategy", "Strategy"]
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Chooses which unlabelled items to ask the oracle about.
+
+    Attributes:
+        name: Registry name.
+        needs: Views the loop must compute (subset of ``("probs", "prob_samples", "embeddings")``).
+        needs_labelled: If True the views also cover the labelled items (e.g. k-center centres).
+        n_draws: Posterior samples per item when ``"prob_samples"`` is needed.
+
+    ``select`` returns ``k`` unique absolute pool indices of unlabelled items. The loop never
+    special-cases a strategy: all it does is compute ``needs`` and call ``select``.
+    """
+
+    name: str
+    needs: tuple[str, ...]
+    needs_labelled: bool
+    n_draws: int
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Return ``k`` unique unlabelled absolute indices."""
+        ...
+
+
+def candidate_rows(views: Views, k: int) -> np.ndarray:
+    """Row positions of unlabelled candidates, after checking that ``k`` of them exist."""
+    rows = views.candidates
+    check_k(k, len(rows))
+    return rows
+
+
+@dataclass
+class ScoreStrategy:
+    """Score every candidate with an acquisition function, then pick a batch with a selector.
+
+    Args:
+        name: Registry name.
+        score: ``view_array -> scores`` (higher = ask first), e.g. :func:`activelab.acquisition.margin`.
+        view: Which view the score reads (``"probs"`` or ``"prob_samples"``).
+        selector: ``(scores, k, rng) -> rows``, default :func:`activelab.selection.top_k`.
+        n_draws: Posterior samples when ``view == "prob_samples"``.
+
+    Cost: one pass over the candidates' view plus the selector (O(N) for ``top_k``).
+    """
+
+    name: str
+    score: Callable[[np.ndarray], np.ndarray]
+    view: str = "probs"
+    selector: Callable[..., np.ndarray] | None = None
+    n_draws: int = 20
+    needs_labelled: ClassVar[bool] = False
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The single view this strategy scores."""
+        return (self.view,)
+
+    def scores(self, views: Views) -> np.ndarray:
+        """Scores of the candidate rows (in ``views.candidates`` order)."""
+        data = views.require(self.view)
+        return self.score(data[views.candidates])
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` (or stochastic) candidates by score, as absolute indices."""
+        from ..selection import top_k
+
+        rows = candidate_rows(views, k)
+        data = views.require(self.view)
+        s = self.score(data[rows] if len(rows) != len(data) else data)
+        chosen = (self.selector or top_k)(s, k, rng)
+        return views.indices[rows[chosen]]
+
+    def __repr__(self) -> str:
+        return f"ScoreStrategy({self.name!r})"
+
+
+def describe(obj: Any) -> str:
+    """First line of an object's docstring."""
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""

@@ -1,0 +1,85 @@
+"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..models.base import Views
+from ..pool import Pool
+from ..selection import badge, kcenter_greedy, random_projection
+from .base import candidate_rows
+
+__all__ = ["BadgeStrategy", "CoresetStrategy", "RandomStrategy"]
+
+
+@dataclass
+class RandomStrategy:
+    """Uniformly random unlabelled items (the baseline every strategy must beat).
+
+    Cost: O(N) time and memory; needs no model output.
+    """
+
+    name: str = "random"
+    needs: tuple[str, ...] = ()
+    needs_labelled: ClassVar[bool] = False
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``k`` distinct candidates drawn uniformly without replacement."""
+        rows = candidate_rows(views, k)
+        return views.indices[rng.choice(rows, size=k, replace=False)]
+
+
+@dataclass
+class CoresetStrategy:
+    """Core-Set (Sener & Savarese, 2018): greedy k-center on penultimate embeddings.
+
+    Args:
+        projection_dim: If set, run k-center on a Gaussian random projection of the
+            embeddings to this many dimensions (faster, approximate).
+        device: torch device for the passes.
+
+    Cost: O(N·L·D + k·N·D) time, O(N) extra memory (see :func:`activelab.selection.kcenter_greedy`).
+    """
+
+    name: str = "coreset"
+    projection_dim: int | None = None
+    device: str | None = None
+    needs: tuple[str, ...] = ("embeddings",)
+    needs_labelled: ClassVar[bool] = True
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Greedy k-center picks, labelled rows acting as centres."""
+        candidate_rows(views, k)
+        emb = views.require("embeddings")
+        if self.projection_dim is not None:
+            emb = random_projection(emb, self.projection_dim, rng)
+        rows = kcenter_greedy(emb, views.labelled, k, rng, device=self.device)
+        return views.indices[rows]
+
+
+@dataclass
+class BadgeStrategy:
+    """BADGE (Ash et al., 2020): k-means++ seeding on factorised last-layer gradient embeddings.
+
+    Cost: k passes over the candidates' embeddings and probabilities, O(N·C) extra memory;
+    the N×(C·D) gradient embedding is never built (see :func:`activelab.selection.badge`).
+    """
+
+    name: str = "badge"
+    device: str | None = None
+    needs: tuple[str, ...] = field(default=("probs", "embeddings"))
+    needs_labelled: ClassVar[bool] = False
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """k-means++ (D²) seeds among the candidates."""
+        rows = candidate_rows(views, k)
+        probs = views.require("probs")[rows]
+        emb = views.require("embeddings")[rows]
+        chosen = badge(probs, emb, k, rng, device=self.device)
+        return views.indices[rows[chosen]]
