@@ -8,7 +8,7 @@ Example:
 """
 
 from activelab.data.base import Dataset, with_test_split
-from activelab.data.fetch import fetch, is_available
+from activelab.data._fetch import fetch, is_available
 from activelab.data.loaders import DataFileError, cache_dir, load_file
 from activelab.data.registry import DATASETS, list_datasets, load_dataset
 

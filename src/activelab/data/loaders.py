@@ -2,7 +2,7 @@
 
 Every loader returns a :class:`~activelab.data.base.Dataset` with float32 features and int64
 labels in ``[0, n_classes)``. Nothing here downloads: MNIST and Fashion-MNIST are read from files
-that ``activelab data fetch NAME`` (see :mod:`activelab.data.fetch`) put in the cache directory.
+that ``activelab data fetch NAME`` (see :mod:`activelab.data._fetch`) put in the cache directory.
 """
 
 from __future__ import annotations
@@ -419,7 +419,7 @@ def load_file(path: str | os.PathLike[str]) -> Dataset:
             invalid (missing arrays, wrong shapes, non-numeric or non-finite features, fewer
             than two classes); the message names the file and the problem.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".csv"):
         raise DataFileError(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from activelab.data.base import Dataset
-from activelab.data.fetch import is_available
+from activelab.data._fetch import is_available
 from activelab.data.loaders import (
     load_blobs,
     load_digits,

@@ -1,0 +1,174 @@
+import numpy as np
+import pytest
+import torch
+
+from activelab.errors import CapabilityError, NotFittedError
+from activelab.models import SklearnClassifier, TorchClassifier, cnn, compute_views, mlp
+from activelab.models.base import check_capabilities
+
+
+def _clf(**kw):
+    params = {"lr": 1e-2, "epochs": 20}
+    params.update(kw)
+    return TorchClassifier(mlp((16,), 0.25), 3, **params)
+
+
+def test_fit_predict_shapes(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), 3)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+    assert (p.argmax(1) == y).mean() > 0.9
+    assert clf.embed(X).shape == (len(X), 16)
+    assert clf.predict_proba_samples(X[:7], 5, rng=rng).shape == (7, 5, 3)
+
+
+def test_same_seed_same_model_and_no_global_rng_use(tiny_blobs):
+    X, y = tiny_blobs
+    torch_state = torch.random.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    a = _clf().fit(X, y, rng=np.random.default_rng(5)).predict_proba(X)
+    b = _clf().fit(X, y, rng=np.random.default_rng(5)).predict_proba(X)
+    c = _clf().fit(X, y, rng=np.random.default_rng(6)).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+    np.testing.assert_array_equal(np_state, np.random.get_state()[1])
+
+
+def test_embed_is_input_of_last_linear(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    with torch.no_grad():
+        expected = clf.module_[:-1](torch.from_numpy(X)).numpy()  # Flatten, Linear, ReLU, Dropout(eval)
+    np.testing.assert_allclose(clf.embed(X), expected, rtol=1e-6)
+
+
+def test_mc_dropout_only_switches_dropout_on():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    clf = TorchClassifier(cnn((4,), hidden=8, dropout=0.5), 10, epochs=1, batch_size=32).fit(X, y, rng=rng)
+    bns = [m for m in clf.module_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [(b.running_mean.clone(), b.running_var.clone(), int(b.num_batches_tracked)) for b in bns]
+    samples = clf.predict_proba_samples(X[:8], 6, rng=rng)
+    after = [(b.running_mean, b.running_var, int(b.num_batches_tracked)) for b in bns]
+    for (m0, v0, n0), (m1, v1, n1) in zip(before, after):
+        assert torch.equal(m0, m1) and torch.equal(v0, v1) and n0 == n1
+    assert not clf.module_.training and not any(m.training for m in clf.module_.modules())
+    assert samples.std(axis=1).max() > 0  # dropout really was active
+    # with BatchNorm in train mode, a batch of one identical image would differ; in eval it does not
+    one = np.repeat(X[:1], 2, axis=0)
+    s = clf.predict_proba_samples(one, 3, rng=np.random.default_rng(1))
+    assert s.shape == (2, 3, 10)
+
+
+def test_mc_samples_deterministic_per_rng(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    a = clf.predict_proba_samples(X, 4, rng=np.random.default_rng(1))
+    b = clf.predict_proba_samples(X, 4, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_update_policies(tiny_blobs):
+    X, y = tiny_blobs
+    first, second = np.arange(0, 60), np.arange(0, 120)
+
+    def two_fits(update):
+        clf = _clf(update=update)
+        clf.fit(X[first], y[first], rng=np.random.default_rng(0))
+        clf.fit(X[second], y[second], rng=np.random.default_rng(1))
+        return clf.predict_proba(X)
+
+    fresh = _clf().fit(X[second], y[second], rng=np.random.default_rng(1)).predict_proba(X)
+    np.testing.assert_array_equal(two_fits("retrain"), fresh)  # retrain forgets round 1
+    assert not np.allclose(two_fits("warm_start"), fresh)
+    assert not np.allclose(two_fits("finetune"), two_fits("warm_start"))
+
+
+def test_minibatch_and_early_stopping(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf(batch_size=16, epochs=200, early_stopping=3).fit(X, y, rng=rng)
+    assert (clf.predict_proba(X).argmax(1) == y).mean() > 0.9
+
+
+def test_state_dict_round_trip(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    twin = _clf()
+    twin.load_state_dict(clf.state_dict())
+    np.testing.assert_array_equal(clf.predict_proba(X), twin.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"update": "sometimes"}, "update must be one of"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"lr": -1.0}, "lr must be"),
+    ],
+)
+def test_bad_params(tiny_blobs, rng, kw, match):
+    X, y = tiny_blobs
+    with pytest.raises(ValueError, match=match):
+        _clf(**kw).fit(X, y, rng=rng)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_cuda_missing_is_clear(tiny_blobs, rng):
+    X, y = tiny_blobs
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        _clf(device="cuda").fit(X, y, rng=rng)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_shapes(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf(device="cuda").fit(X, y, rng=rng)
+    assert clf.predict_proba(X).shape == (len(X), 3)
+
+
+def test_bad_labels_and_not_fitted(tiny_blobs, rng):
+    X, y = tiny_blobs
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        _clf().fit(X, y + 1, rng=rng)
+    with pytest.raises(ValueError, match="empty labelled set"):
+        _clf().fit(X[:0], y[:0], rng=rng)
+    with pytest.raises(NotFittedError, match="call fit"):
+        _clf().predict_proba(X)
+
+
+def test_compute_views_chunked_equals_whole(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    idx = np.arange(5, 180)
+    lab = np.zeros(len(idx), bool)
+    whole = compute_views(clf, X, idx, lab, ["probs", "embeddings", "prob_samples"], rng=np.random.default_rng(3), chunk_size=1000)
+    np.testing.assert_allclose(compute_views(clf, X, idx, lab, ["probs"], rng=rng, chunk_size=7).probs, whole.probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        compute_views(clf, X, idx, lab, ["embeddings"], rng=rng, chunk_size=13).embeddings, whole.embeddings, rtol=1e-5, atol=1e-6
+    )
+    assert whole.prob_samples.shape == (len(idx), 20, 3)
+
+
+def test_sklearn_adapter_pads_classes(tiny_blobs, rng):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = tiny_blobs
+    keep = y != 2
+    clf = SklearnClassifier(LogisticRegression(), 4).fit(X[keep], y[keep], rng=rng)
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), 4) and np.all(p[:, 2:] == 0)
+    single = SklearnClassifier(LogisticRegression(), 3).fit(X[:3], np.array([1, 1, 1]), rng=rng)
+    assert single.predict_proba(X[:2]).tolist() == [[0, 1, 0], [0, 1, 0]]
+
+
+def test_capability_error_names_the_fix():
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(CapabilityError, match="predict_proba_samples"):
+        check_capabilities(SklearnClassifier(LogisticRegression(), 2), ["prob_samples"], "bald")

@@ -1,0 +1,90 @@
+"""Contract suite: every registered strategy, automatically."""
+
+import numpy as np
+import pytest
+
+from activelab.errors import PoolExhaustedError, UnknownNameError
+from activelab.models import TorchClassifier, compute_views, mlp
+from activelab.pool import Pool
+from activelab.strategies import STRATEGIES, make
+
+NAMES = sorted(STRATEGIES)
+
+
+@pytest.fixture(scope="module")
+def setting():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=150, centers=3, n_features=4, cluster_std=3.0, random_state=1)
+    X = X.astype(np.float32)
+    pool = Pool(len(X), n_classes=3)
+    pool.add_labels(np.arange(0, 150, 10), y[::10], round_=0)
+    model = TorchClassifier(mlp((8,), 0.3), 3, lr=1e-2, epochs=10).fit(
+        X[pool.labelled_indices()], y[pool.labelled_indices()], rng=np.random.default_rng(0)
+    )
+    return X, y, pool, model
+
+
+def _views(strategy, X, pool, model, rng_seed=0):
+    unl = pool.unlabelled_mask
+    rows_mask = unl | pool.labelled_mask if strategy.needs_labelled else unl
+    rows = np.flatnonzero(rows_mask)
+    return compute_views(model, X, rows, ~unl[rows], strategy.needs, n_draws=5, rng=np.random.default_rng(rng_seed))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_returns_k_unique_unlabelled_absolute_indices(setting, name):
+    X, _, pool, model = setting
+    strategy = make(name)
+    chosen = strategy.select(_views(strategy, X, pool, model), pool, 12, np.random.default_rng(0))
+    assert chosen.shape == (12,)
+    assert np.issubdtype(chosen.dtype, np.integer)
+    assert len(np.unique(chosen)) == 12
+    assert pool.unlabelled_mask[chosen].all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_rng_same_result(setting, name):
+    X, _, pool, model = setting
+    strategy = make(name)
+    a = strategy.select(_views(strategy, X, pool, model), pool, 10, np.random.default_rng(7))
+    b = strategy.select(_views(strategy, X, pool, model), pool, 10, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exhausted_pool(setting, name):
+    X, _, pool, model = setting
+    strategy = make(name)
+    views = _views(strategy, X, pool, model)
+    with pytest.raises(PoolExhaustedError, match="only 135 unlabelled"):
+        strategy.select(views, pool, 136, np.random.default_rng(0))
+    everything = strategy.select(views, pool, 135, np.random.default_rng(0))
+    assert sorted(everything.tolist()) == pool.unlabelled_indices().tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_described(name):
+    assert STRATEGIES[name][1]
+
+
+def test_did_you_mean():
+    with pytest.raises(UnknownNameError, match="Did you mean 'entropy'"):
+        make("entopy")
+
+
+def test_margin_picks_the_smallest_margins(setting):
+    X, _, pool, model = setting
+    strategy = make("margin")
+    views = _views(strategy, X, pool, model)
+    chosen = strategy.select(views, pool, 5, np.random.default_rng(0))
+    p = np.sort(model.predict_proba(X[pool.unlabelled_indices()]), axis=1)
+    gaps = p[:, -1] - p[:, -2]
+    expected = pool.unlabelled_indices()[np.argsort(gaps)[:5]]
+    assert set(chosen.tolist()) == set(expected.tolist())
+
+
+def test_beta_only_for_stochastic():
+    assert make("power_bald", beta=2.0).name == "power_bald"
+    with pytest.raises(TypeError, match="takes no 'beta'"):
+        make("margin", beta=2.0)
