@@ -18,3 +18,10 @@ def tiny_blobs() -> tuple[np.ndarray, np.ndarray]:
 
     X, y = make_blobs(n_samples=200, centers=3, n_features=5, cluster_std=2.0, random_state=0)
     return X.astype(np.float32), y.astype(np.int64)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tiny networks train fastest on one thread; it also avoids oversubscribing CI's 2 cores."""
+    import torch
+
+    torch.set_num_threads(1)

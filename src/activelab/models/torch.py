@@ -24,9 +24,23 @@ UPDATE_POLICIES = {
     "warm_start": "continue from the previous round's weights, `epochs` of training with a new optimiser",
     "finetune": "continue from the previous round's weights, `finetune_epochs` at lr × `finetune_lr_scale`",
 }
+# The fused CPU kernels of Adam/AdamW (torch >= 2.4) are ~20 % faster on small networks.
+_FUSED_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
+def _adam_like(cls: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
+    def build(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+        params = list(params)
+        on_cpu = all(p.device.type == "cpu" for p in params)
+        fused = True if (_FUSED_CPU or not on_cpu) else None
+        return cls(params, lr=lr, weight_decay=weight_decay, fused=fused)
+
+    return build
+
+
 _OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
+    "adam": _adam_like(torch.optim.Adam),
+    "adamw": _adam_like(torch.optim.AdamW),
     "sgd": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
 }
 
@@ -38,6 +52,20 @@ def _seeded_torch(seed: int, device: torch.device):  # type: ignore[no-untyped-d
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def _threads(n: int | None):  # type: ignore[no-untyped-def]
+    """Temporarily use ``n`` intra-op threads (None = leave torch's setting alone)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _last_linear(module: nn.Module) -> nn.Linear:
@@ -76,6 +104,9 @@ class TorchClassifier:
         finetune_epochs: Epochs per fit under ``update="finetune"`` (default ``max(1, epochs // 5)``).
         finetune_lr_scale: Learning-rate factor under ``update="finetune"``.
         inference_batch_size: Rows per forward pass at prediction time.
+        num_threads: Intra-op CPU threads while training (restored afterwards); ``None`` keeps
+            torch's setting. Small networks train fastest with 1 thread, and several processes
+            sharing few cores must not oversubscribe them.
 
     All randomness (initialisation, dropout, shuffling, MC dropout) comes from the ``rng``
     given to :meth:`fit` / :meth:`predict_proba_samples`; torch's global RNG is forked and
@@ -99,6 +130,7 @@ class TorchClassifier:
         finetune_epochs: int | None = None,
         finetune_lr_scale: float = 0.1,
         inference_batch_size: int = 4096,
+        num_threads: int | None = None,
     ) -> None:
         self.module_factory = module_factory
         self.n_classes = n_classes
@@ -114,6 +146,7 @@ class TorchClassifier:
         self.finetune_epochs = finetune_epochs
         self.finetune_lr_scale = finetune_lr_scale
         self.inference_batch_size = inference_batch_size
+        self.num_threads = num_threads
         self.module_: nn.Module | None = None
         self.input_shape_: tuple[int, ...] | None = None
         self.n_fits_ = 0
@@ -134,6 +167,8 @@ class TorchClassifier:
             raise ValueError(f"lr must be > 0, got {self.lr}.")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise ValueError(f"early_stopping must be a patience >= 1 or None, got {self.early_stopping}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}.")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}.")
         dev = torch.device(self.device)
@@ -175,7 +210,7 @@ class TorchClassifier:
         if not fresh and self.update == "finetune":
             epochs = self.finetune_epochs or max(1, self.epochs // 5)
             lr = self.lr * self.finetune_lr_scale
-        with _seeded_torch(seed, device):
+        with _seeded_torch(seed, device), _threads(self.num_threads):
             if fresh:
                 self.module_ = self.module_factory(input_shape, int(self.n_classes)).to(device)
                 self.input_shape_ = input_shape
