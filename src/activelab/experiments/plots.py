@@ -1,0 +1,93 @@
+"""Learning-curve plots: mean test accuracy against labelled items, with a ±std band over seeds.
+
+Figures are drawn with matplotlib's object API on the Agg canvas (no ``pyplot``, no global
+backend switch), so plotting works headless and leaves the caller's matplotlib state alone.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_curves"]
+
+_REQUIRED = ("dataset", "strategy", "model", "seed", "round", "n_labelled", "accuracy")
+
+
+def _curve_stats(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_labelled, mean accuracy, std accuracy) per round over the seeds of one strategy."""
+    by_round = group.groupby("round", sort=True)
+    x = by_round["n_labelled"].mean().to_numpy(dtype=np.float64)
+    mean = by_round["accuracy"].mean().to_numpy(dtype=np.float64)
+    counts = by_round["accuracy"].count().to_numpy()
+    std = by_round["accuracy"].std(ddof=1).to_numpy(dtype=np.float64)
+    std = np.where(counts > 1, std, 0.0)
+    return x, mean, std
+
+
+def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Draw one panel per (dataset, model) with one mean line and ±std band per strategy.
+
+    The legend gives each strategy's AUC (mean accuracy over the rounds of the mean curve,
+    which equals the mean over seeds of the per-seed AUC).
+
+    Args:
+        rounds: Tidy results with the columns ``dataset, strategy, model, seed, round,
+            n_labelled, accuracy`` (the ``rounds.csv`` of :func:`run_experiments`).
+        path: Output image; the format follows the extension (``.png`` recommended). It is
+            written under a temporary name and renamed, so a reader never sees half a file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If a required column is missing or ``rounds`` is empty.
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    if not isinstance(rounds, pd.DataFrame):
+        raise TypeError(f"rounds must be a pandas DataFrame, got {type(rounds).__name__}.")
+    missing = [c for c in _REQUIRED if c not in rounds.columns]
+    if missing:
+        raise ValueError(f"rounds is missing the columns {missing}; plot_curves needs {list(_REQUIRED)}.")
+    if rounds.empty:
+        raise ValueError("rounds is empty; there is nothing to plot.")
+    path = Path(path)
+
+    panels = list(dict.fromkeys(zip(rounds["dataset"], rounds["model"])))
+    strategies = list(dict.fromkeys(rounds["strategy"]))
+    cmap = colormaps["tab10" if len(strategies) <= 10 else "tab20"]
+    colours = {s: cmap(i % cmap.N) for i, s in enumerate(strategies)}
+
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = Figure(figsize=(6.4 * ncols, 4.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (dataset, model) in zip(axes.flat, panels):
+        panel = rounds[(rounds["dataset"] == dataset) & (rounds["model"] == model)]
+        n_seeds = panel["seed"].nunique()
+        for strategy, group in panel.groupby("strategy", sort=False):
+            x, mean, std = _curve_stats(group)
+            colour = colours[strategy]
+            ax.plot(x, mean, color=colour, linewidth=1.6, label=f"{strategy} (AUC {mean.mean():.3f})")
+            if n_seeds > 1:
+                ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.18, linewidth=0)
+        band = f", band = ±1 std over {n_seeds} seeds" if n_seeds > 1 else ", 1 seed"
+        ax.set_title(f"{dataset} · {model}{band}", fontsize=10)
+        ax.set_xlabel("labelled items")
+        ax.set_ylabel("test accuracy")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8, title="strategy", title_fontsize=8)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    os.replace(tmp, path)
+    return path
