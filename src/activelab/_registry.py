@@ -22,8 +22,9 @@ def lookup(kind: str, name: str, table: Mapping[str, T], hint: str = "") -> T:
     """
     if name in table:
         return table[name]
-    close = difflib.get_close_matches(str(name), list(table), n=1, cutoff=0.5)
-    suggestion = f" Did you mean '{close[0]}'?" if close else ""
+    lowered = {str(key).lower(): key for key in table}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.5)
+    suggestion = f" Did you mean '{lowered[close[0]]}'?" if close else ""
     raise UnknownNameError(
         f"Unknown {kind} '{name}'.{suggestion} Available: {', '.join(sorted(table))}.{hint}"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from activelab.data.loaders import (
     load_mnist,
     load_mnist1d,
 )
-from activelab.errors import UnknownNameError
+from activelab._registry import lookup
 
 __all__ = ["DATASETS", "FILE_SUFFIXES", "list_datasets", "load_dataset"]
 
@@ -37,16 +36,6 @@ DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
 FILE_SUFFIXES = (".npz", ".csv")
 # Datasets whose content depends on ``seed`` (the others are fixed benchmarks).
 _SEEDED = frozenset({"blobs"})
-
-
-def _unknown(name: str) -> UnknownNameError:
-    names = sorted(DATASETS)
-    close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return UnknownNameError(
-        f"Unknown dataset {name!r}.{hint} Available: {', '.join(names)}. "
-        f"A file path must end in {' or '.join(FILE_SUFFIXES)}."
-    )
 
 
 def load_dataset(name_or_path: str | os.PathLike[str], seed: int = 0) -> Dataset:
@@ -80,14 +69,15 @@ def load_dataset(name_or_path: str | os.PathLike[str], seed: int = 0) -> Dataset
         raise TypeError(
             f"name_or_path must be a dataset name or a path, got {type(name_or_path).__name__}."
         )
-    if name_or_path in DATASETS:
-        loader = DATASETS[name_or_path][0]
-        if name_or_path in _SEEDED and "seed" in inspect.signature(loader).parameters:
-            return loader(seed=seed)
-        return loader()
-    if name_or_path.lower().endswith(FILE_SUFFIXES) or Path(name_or_path).is_file():
+    if name_or_path not in DATASETS and (
+        name_or_path.lower().endswith(FILE_SUFFIXES) or Path(name_or_path).is_file()
+    ):
         return load_file(name_or_path)
-    raise _unknown(name_or_path)
+    hint = f" A file path must end in {' or '.join(FILE_SUFFIXES)}."
+    loader = lookup("dataset", name_or_path, DATASETS, hint)[0]
+    if name_or_path in _SEEDED and "seed" in inspect.signature(loader).parameters:
+        return loader(seed=seed)
+    return loader()
 
 
 def list_datasets() -> list[tuple[str, str, bool]]:
