@@ -172,3 +172,21 @@ def test_capability_error_names_the_fix():
 
     with pytest.raises(CapabilityError, match="predict_proba_samples"):
         check_capabilities(SklearnClassifier(LogisticRegression(), 2), ["prob_samples"], "bald")
+
+
+def test_mc_prefix_caching_matches_full_forward(tiny_blobs, rng):
+    """Running the layers before the first dropout once gives the same samples as full passes."""
+    from activelab.models import torch as torch_mod
+
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    fast = clf.predict_proba_samples(X, 6, rng=np.random.default_rng(4))
+    original = torch_mod._mc_split
+    try:
+        torch_mod._mc_split = lambda module: (None, module)
+        slow = clf.predict_proba_samples(X, 6, rng=np.random.default_rng(4))
+    finally:
+        torch_mod._mc_split = original
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
+    prefix, suffix = torch_mod._mc_split(clf.module_)
+    assert len(prefix) == 3 and isinstance(suffix[0], torch.nn.Dropout)

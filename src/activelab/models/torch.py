@@ -68,6 +68,23 @@ def _threads(n: int | None):  # type: ignore[no-untyped-def]
         torch.set_num_threads(before)
 
 
+def _mc_split(module: nn.Module) -> tuple[nn.Module | None, nn.Module]:
+    """Split an ``nn.Sequential`` at its first top-level dropout layer.
+
+    Layers before it are deterministic in MC-dropout mode, so they run once per batch and only
+    the suffix runs once per draw (same results, ``n_draws``× less work for the prefix).
+    Other modules are not split: ``(None, module)``.
+    """
+    if isinstance(module, nn.Sequential):
+        for i, layer in enumerate(module):
+            if isinstance(layer, nn.modules.dropout._DropoutNd):
+                head = module[:i]
+                if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in head.modules()):
+                    break
+                return (head if i > 0 else None), module[i:]
+    return None, module
+
+
 def _last_linear(module: nn.Module) -> nn.Linear:
     last = None
     for m in module.modules():
@@ -104,7 +121,7 @@ class TorchClassifier:
         finetune_epochs: Epochs per fit under ``update="finetune"`` (default ``max(1, epochs // 5)``).
         finetune_lr_scale: Learning-rate factor under ``update="finetune"``.
         inference_batch_size: Rows per forward pass at prediction time.
-        num_threads: Intra-op CPU threads while training (restored afterwards); ``None`` keeps
+        num_threads: Intra-op CPU threads while training and predicting (restored afterwards); ``None`` keeps
             torch's setting. Small networks train fastest with 1 thread, and several processes
             sharing few cores must not oversubscribe them.
 
@@ -335,7 +352,7 @@ class TorchClassifier:
         det = needs & {"probs", "embeddings"}
         if det:
             module.eval()
-            with torch.no_grad():
+            with torch.no_grad(), _threads(self.num_threads):
                 for xb in self._batches(X):
                     logits, h = self._forward(module, xb, "embeddings" in needs)
                     if "probs" in needs:
@@ -363,11 +380,13 @@ class TorchClassifier:
             raise ValueError(f"n_draws must be >= 1, got {n_draws}.")
         seed = derive_seed(rng)
         result = np.empty((len(X), n_draws, int(self.n_classes)), dtype=np.float32)
-        with _seeded_torch(seed, self._device), self._mc_dropout(module), torch.no_grad():
+        prefix, suffix = _mc_split(module)
+        with _seeded_torch(seed, self._device), _threads(self.num_threads), self._mc_dropout(module), torch.no_grad():
             start = 0
             for xb in self._batches(X):
+                hb = prefix(xb) if prefix is not None else xb  # the deterministic part, once
                 for d in range(n_draws):
-                    result[start : start + len(xb), d] = torch.softmax(module(xb).float(), 1).cpu().numpy()
+                    result[start : start + len(xb), d] = torch.softmax(suffix(hb).float(), 1).cpu().numpy()
                 start += len(xb)
         module.eval()
         return result
