@@ -261,7 +261,8 @@ def test_kcenter_identical_rows(n_labelled: int) -> None:
     assert not np.array_equal(picks, other)  # the fallback is random, not "lowest index"
 
 
-def test_kcenter_duplicates_of_centres_are_picked_last() -> None:
+def test_kcenter_duplicates_of_labelled_rows() -> None:
+    # every unlabelled row duplicates a labelled one: distances are 0 up to rounding
     gen = np.random.default_rng(2)
     base = gen.normal(size=(10, 3)).round(1)
     x = np.concatenate([base, base])  # rows 10..19 duplicate rows 0..9
@@ -392,11 +393,19 @@ def test_factorised_distance_equals_explicit_gradient_distance() -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_badge_matches_reference_kmeanspp(seed: int) -> None:
-    probs, h = _badge_data(seed)
+@pytest.mark.parametrize("n_classes", [4, 40])  # few classes (fused numpy path) and many (torch mv for a)
+def test_badge_matches_reference_kmeanspp(seed: int, n_classes: int) -> None:
+    probs, h = _badge_data(seed, c=n_classes)
     picks = badge(probs, h, 25, np.random.default_rng(seed))
     _assert_valid_picks(picks, 25, len(h))
     np.testing.assert_array_equal(picks, _badge_reference(probs, h, 25, np.random.default_rng(seed)))
+
+
+def test_badge_matches_reference_across_blocks() -> None:
+    # more rows than one block of the CPU sweep (16384): the running sum crosses block borders
+    probs, h = _badge_data(5, n=40_000, c=3, d=4)
+    picks = badge(probs, h, 6, np.random.default_rng(0))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 6, np.random.default_rng(0)))
 
 
 def test_badge_float32_matches_reference() -> None:

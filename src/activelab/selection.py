@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 _CHUNK = 65536
+_BLOCK = 16384  # rows per block in _badge_sweep_cpu (64 KB per float32 vector)
+_SMALL_C = 32  # up to this many classes, BADGE's a·a_j is computed inside _badge_sweep_cpu
 
 
 def top_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -146,11 +148,107 @@ def _check_finite_chunked(t: torch.Tensor, name: str) -> None:
 
 
 def _sq_norms(t: torch.Tensor) -> torch.Tensor:
+    """Squared row norms in one streaming pass.
+
+    On CPU this is a numpy ``einsum`` per block of rows, written straight into the result:
+    no (block × D) temporary and no OpenMP region per block.
+    """
     out = torch.empty(t.shape[0], dtype=t.dtype, device=t.device)
+    if t.device.type == "cpu":
+        arr, res = t.numpy(), out.numpy()
+        step = max(1, _CHUNK * 8 // max(1, t.shape[1]))  # blocks of about 2 MB (float32)
+        for start in range(0, t.shape[0], step):
+            block = arr[start : start + step]
+            np.einsum("ij,ij->i", block, block, out=res[start : start + step])
+        return out
     for start in range(0, t.shape[0], _CHUNK):
         chunk = t[start : start + _CHUNK]
         out[start : start + _CHUNK] = (chunk * chunk).sum(1)
     return out
+
+
+def _sq_norms_checked(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Squared row norms; raises ``ValueError`` if ``t`` holds NaN/inf.
+
+    A NaN/inf entry makes its row's squared norm NaN/inf, so the norms double as the finiteness
+    check; only then is the array scanned element-wise to report where. (Finite rows whose
+    squared norm overflows pass, as before.)
+    """
+    sq = _sq_norms(t)
+    if not bool(torch.isfinite(sq).all()):
+        _check_finite_chunked(t, name)
+    return sq
+
+
+def _argmax(v: torch.Tensor) -> int:
+    """Index of the first maximum of a 1-D tensor (numpy on CPU: no OpenMP region)."""
+    return int(v.numpy().argmax()) if v.device.type == "cpu" else int(torch.argmax(v))
+
+
+def _fold_min_sq_dist(min_d: torch.Tensor, dot: torch.Tensor, x_sq: torch.Tensor, j: int) -> None:
+    """``min_d ← min(min_d, x_sq - 2·dot + x_sq[j])`` in place; ``dot`` is overwritten.
+
+    On CPU the O(N) steps run in numpy on the shared buffers: every torch element-wise op is
+    an OpenMP region whose barrier costs milliseconds on a busy machine, k times over.
+    """
+    if dot.device.type == "cpu":
+        d, sq, md = dot.numpy(), x_sq.numpy(), min_d.numpy()
+        d *= -2.0
+        d += sq
+        d += sq[j]
+        np.minimum(md, d, out=md)
+    else:
+        dot.mul_(-2.0).add_(x_sq).add_(x_sq[j])
+        torch.minimum(min_d, dot, out=min_d)
+
+
+def _badge_sweep_cpu(
+    g_sq: np.ndarray,
+    hh: np.ndarray,
+    min_d: np.ndarray,
+    cum: np.ndarray,
+    j: int,
+    *,
+    a_t: np.ndarray | None,
+    a_j: np.ndarray | None,
+    ah: np.ndarray,
+    bufs: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """BADGE's O(N) work after the pass ``hh = h·h_j``, fused over cache-sized blocks of rows.
+
+    Per block: ``ah = a·a_j`` (from the class-major ``a_t`` when given, else read from ``ah``),
+    ``d = max(g_sq + g_sq[j] - (2·ah)·hh, 0)``, ``min_d = min(min_d, d)`` with ``min_d[j] = 0``,
+    and the float64 running sum ``cum`` of ``min_d``, continued from the previous block so
+    that it equals ``np.cumsum`` bit for bit. Intermediates stay in cache, and no OpenMP
+    region is entered (the wake-up of one costs milliseconds per pick on a busy machine).
+    ``hh`` is overwritten.
+    """
+    n = len(min_d)
+    buf, tmp = bufs
+    for s in range(0, n, _BLOCK):
+        e = min(n, s + _BLOCK)
+        if a_t is not None and a_j is not None:
+            o = buf[: e - s]
+            t = tmp[: e - s]
+            np.multiply(a_t[0, s:e], a_j[0], out=o)
+            for c in range(1, a_t.shape[0]):
+                np.multiply(a_t[c, s:e], a_j[c], out=t)
+                o += t
+        else:
+            o = ah[s:e]
+        o *= 2.0
+        d = hh[s:e]
+        o *= d
+        np.add(g_sq[s:e], g_sq[j], out=d)
+        d -= o
+        np.maximum(d, 0.0, out=d)
+        block = min_d[s:e]
+        np.minimum(block, d, out=block)
+        if s <= j < e:
+            min_d[j] = 0.0
+        np.copyto(cum[s:e], block)
+        run = cum[s - 1 : e] if s else cum[s:e]  # start from the previous block's total
+        np.add.accumulate(run, out=run)
 
 
 def _min_sq_dist_to_set(
@@ -159,12 +257,21 @@ def _min_sq_dist_to_set(
     """min over ``centres`` of squared distances for every row of ``x``; O(chunk·chunk) memory."""
     c_sq = (centres * centres).sum(1)
     out = torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
+    on_cpu = x.device.type == "cpu"
     for cs in range(0, centres.shape[0], chunk):
         c = centres[cs : cs + chunk]
         csq = c_sq[cs : cs + chunk]
         for rs in range(0, x.shape[0], chunk):
-            d = x_sq[rs : rs + chunk, None] - 2.0 * (x[rs : rs + chunk] @ c.T) + csq[None, :]
-            torch.minimum(out[rs : rs + chunk], d.min(1).values, out=out[rs : rs + chunk])
+            prod = x[rs : rs + chunk] @ c.T
+            if on_cpu:  # element-wise steps in place in numpy: one (chunk × chunk) block, no OpenMP regions
+                d, sq, o = prod.numpy(), x_sq[rs : rs + chunk].numpy(), out[rs : rs + chunk].numpy()
+                d *= 2.0
+                np.subtract(sq[:, None], d, out=d)
+                d += csq.numpy()[None, :]
+                np.minimum(o, d.min(1), out=o)
+            else:
+                d = x_sq[rs : rs + chunk, None] - 2.0 * prod + csq[None, :]
+                torch.minimum(out[rs : rs + chunk], d.min(1).values, out=out[rs : rs + chunk])
     return out.clamp_(min=0.0)
 
 
@@ -207,8 +314,7 @@ def kcenter_greedy(
     k = check_k(k, int(n - mask.sum()))
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    _check_finite_chunked(x, "embeddings")
-    x_sq = _sq_norms(x)
+    x_sq = _sq_norms_checked(x, "embeddings")
     lab_idx = np.flatnonzero(mask)
     taken = torch.from_numpy(mask.copy()).to(x.device)
     picks: list[int] = []
@@ -220,18 +326,17 @@ def kcenter_greedy(
         taken[first] = True
         min_d = (x_sq - 2.0 * torch.mv(x, x[first]) + x_sq[first]).clamp_(min=0.0)
     neg = torch.tensor(-1.0, dtype=x.dtype, device=x.device)
-    min_d = torch.where(taken, neg, min_d)
+    min_d = torch.where(taken, neg, min_d)  # taken rows stay at -1: never the argmax
     d = torch.empty_like(min_d)
     while len(picks) < k:
-        best = int(torch.argmax(min_d))
+        best = _argmax(min_d)
         if float(min_d[best]) <= 0.0:  # every remaining row coincides with a centre
             free = np.flatnonzero(~taken.cpu().numpy())
             best = int(rng.choice(free))
         picks.append(best)
         taken[best] = True
-        torch.mv(x, x[best], out=d)
-        d.mul_(-2.0).add_(x_sq).add_(x_sq[best])
-        torch.minimum(min_d, d, out=min_d)
+        torch.mv(x, x[best], out=d)  # the one pass over the embeddings per pick
+        _fold_min_sq_dist(min_d, d, x_sq, best)
         min_d[best] = -1.0
     return np.asarray(picks, dtype=np.int64)
 
@@ -306,7 +411,8 @@ def badge(
     Returns:
         ``(k,)`` int64 unique row indices in pick order.
 
-    Cost: k passes over ``embeddings`` (N·D) and ``a`` (N·C); O(N·C) extra memory for ``a``.
+    Cost: k - 1 passes over ``embeddings`` (N·D) and ``a`` (N·C); O(N·C) extra memory for
+    ``a`` and O(N) for the distances and their float64 running sum.
 
     Example:
         >>> p = np.array([[0.5, 0.5], [0.99, 0.01], [0.6, 0.4]])
@@ -322,31 +428,44 @@ def badge(
     k = check_k(k, n)
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    _check_finite_chunked(h, "embeddings")
+    h_sq = _sq_norms_checked(h, "embeddings")
     a_np = p.astype(h.numpy().dtype if h.device.type == "cpu" else np.float32, copy=True)
     a_np[np.arange(n), p.argmax(axis=1)] -= 1.0
     a = torch.from_numpy(a_np).to(h.device, dtype=h.dtype)
-    a_sq = (a * a).sum(1)
-    h_sq = _sq_norms(h)
-    g_sq = a_sq * h_sq
-    first = int(torch.argmax(g_sq))
+    g_sq = _sq_norms(a) * h_sq
+    first = _argmax(g_sq)
+    on_cpu = h.device.type == "cpu"
+    scratch = (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
+    # Few classes on CPU: a·a_j is computed inside the fused sweep from a class-major copy of
+    # a (the row-major one is dropped); otherwise it is one torch mv over a per pick.
+    a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C else None
+    if a_t is not None:
+        del a, a_np
     picks = [first]
     taken = np.zeros(n, dtype=bool)
     taken[first] = True
     ah = torch.empty(n, dtype=h.dtype, device=h.device)
     hh = torch.empty(n, dtype=h.dtype, device=h.device)
+    # min_d of taken rows is 0 and stays 0 (distances are clamped at 0), so min_d itself is
+    # the D² weight vector and ``cum`` its float64 running sum: no masked copy per pick.
+    min_d = torch.full((n,), float("inf"), dtype=h.dtype, device=h.device)
+    cum = np.empty(n, dtype=np.float64)
 
-    def sq_dist_to(j: int) -> torch.Tensor:
-        torch.mv(a, a[j], out=ah)
-        torch.mv(h, h[j], out=hh)
-        return (g_sq + g_sq[j] - 2.0 * ah * hh).clamp_(min=0.0)
+    def fold(j: int) -> None:
+        """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, cum = cumsum(min_d): one pass over h."""
+        if a_t is None:
+            torch.mv(a, a[j], out=ah)
+        torch.mv(h, h[j], out=hh)  # the pass over the embeddings
+        if on_cpu:
+            a_j = None if a_t is None else a_t[:, j].copy()
+            _badge_sweep_cpu(g_sq.numpy(), hh.numpy(), min_d.numpy(), cum, j, a_t=a_t, a_j=a_j, ah=ah.numpy(), bufs=scratch)
+        else:
+            torch.minimum(min_d, (g_sq + g_sq[j] - 2.0 * ah * hh).clamp_(min=0.0), out=min_d)
+            min_d[j] = 0.0
+            np.cumsum(min_d.cpu().numpy(), dtype=np.float64, out=cum)
 
-    min_d = sq_dist_to(first)
-    min_d[first] = 0.0
+    fold(first)
     while len(picks) < k:
-        weights = min_d.double().cpu().numpy()
-        weights[taken] = 0.0
-        cum = np.cumsum(weights)
         total = cum[-1]
         if total <= 0.0:  # every remaining row coincides with a centre
             j = int(rng.choice(np.flatnonzero(~taken)))
@@ -355,6 +474,6 @@ def badge(
             j = min(int(np.searchsorted(cum, rng.random() * total, side="right")), n - 1)
         picks.append(j)
         taken[j] = True
-        torch.minimum(min_d, sq_dist_to(j), out=min_d)
-        min_d[j] = 0.0
+        if len(picks) < k:  # the distances to the last pick are never used
+            fold(j)
     return np.asarray(picks, dtype=np.int64)
