@@ -348,22 +348,32 @@ class TorchClassifier:
         """
         module = self._check_fitted()
         needs = set(needs)
-        out: dict[str, list[np.ndarray]] = {name: [] for name in needs}
-        det = needs & {"probs", "embeddings"}
-        if det:
+        unknown = needs - {"probs", "embeddings", "prob_samples"}
+        if unknown:
+            raise ValueError(f"unknown views {sorted(unknown)}; TorchClassifier provides probs, embeddings, prob_samples.")
+        out: dict[str, np.ndarray] = {}
+        n = len(X)
+        if needs & {"probs", "embeddings"}:
             module.eval()
             with torch.no_grad(), _threads(self.num_threads):
-                for xb in self._batches(X):
+                start = 0
+                for xb in self._batches(X):  # outputs are allocated once and filled per batch
                     logits, h = self._forward(module, xb, "embeddings" in needs)
+                    stop = start + len(xb)
                     if "probs" in needs:
-                        out["probs"].append(torch.softmax(logits.float(), 1).cpu().numpy())
+                        probs = out.setdefault("probs", np.empty((n, logits.shape[1]), dtype=np.float32))
+                        probs[start:stop] = torch.softmax(logits.float(), 1).cpu().numpy()
                     if h is not None:
-                        out["embeddings"].append(h.float().cpu().numpy())
+                        emb = out.setdefault("embeddings", np.empty((n, h.shape[1]), dtype=np.float32))
+                        emb[start:stop] = h.float().cpu().numpy()
+                    start = stop
+            if n == 0:
+                out.update({name: np.empty((0,), dtype=np.float32) for name in needs & {"probs", "embeddings"}})
         if "prob_samples" in needs:
             if rng is None:
                 raise ValueError("prob_samples needs an rng for the dropout masks.")
-            out["prob_samples"] = [self.predict_proba_samples(X, n_draws, rng=rng)]
-        return {k: np.concatenate(v) if v else np.empty((0,)) for k, v in out.items()}
+            out["prob_samples"] = self.predict_proba_samples(X, n_draws, rng=rng)
+        return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` with dropout off."""
