@@ -32,6 +32,7 @@ from activelab.data.loaders import (
     fashion_mnist_dir,
     mnist_tarball_path,
 )
+from activelab._registry import lookup
 from activelab.errors import DataUnavailableError, UnknownNameError
 
 __all__ = ["FETCHABLE", "fetch", "is_available", "sha256_file"]
@@ -104,10 +105,8 @@ def is_available(name: str, *, cache: str | os.PathLike[str] | None = None) -> b
         return mnist_tarball_path(cache).is_file()
     if name == "fashion-mnist":
         return fashion_mnist_dir(cache) is not None
-    names = sorted([*_LOCAL, *FETCHABLE])
-    close = difflib.get_close_matches(str(name).lower(), names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownNameError(f"Unknown dataset {name!r}.{hint} Available: {', '.join(names)}.")
+    lookup("dataset", str(name), dict.fromkeys([*_LOCAL, *FETCHABLE]))
+    raise AssertionError("unreachable: lookup raises for unknown names")  # pragma: no cover
 
 
 def fetch(name: str, *, cache: str | os.PathLike[str] | None = None, quiet: bool = False) -> Path:

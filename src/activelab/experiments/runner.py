@@ -415,16 +415,12 @@ def _execute(
     """Run ``todo`` in this process (workers=1) or in spawned worker processes."""
     n_threads = max(1, (os.cpu_count() or 1) // config.workers)
     if config.workers == 1:
-        import torch
+        from ..models.torch import torch_threads
 
-        previous = torch.get_num_threads()
-        torch.set_num_threads(n_threads)
         cache: dict[tuple[str, int], Any] = {}
-        try:
+        with torch_threads(n_threads):
             for job in todo:
                 on_done(job, _run_job(job, config, jobs_dir, cache))
-        finally:
-            torch.set_num_threads(previous)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(

@@ -55,7 +55,7 @@ def _seeded_torch(seed: int, device: torch.device):  # type: ignore[no-untyped-d
 
 
 @contextmanager
-def _threads(n: int | None):  # type: ignore[no-untyped-def]
+def torch_threads(n: int | None):  # type: ignore[no-untyped-def]
     """Temporarily use ``n`` intra-op threads (None = leave torch's setting alone)."""
     if n is None:
         yield
@@ -227,7 +227,7 @@ class TorchClassifier:
         if not fresh and self.update == "finetune":
             epochs = self.finetune_epochs or max(1, self.epochs // 5)
             lr = self.lr * self.finetune_lr_scale
-        with _seeded_torch(seed, device), _threads(self.num_threads):
+        with _seeded_torch(seed, device), torch_threads(self.num_threads):
             if fresh:
                 self.module_ = self.module_factory(input_shape, int(self.n_classes)).to(device)
                 self.input_shape_ = input_shape
@@ -355,7 +355,7 @@ class TorchClassifier:
         n = len(X)
         if needs & {"probs", "embeddings"}:
             module.eval()
-            with torch.no_grad(), _threads(self.num_threads):
+            with torch.no_grad(), torch_threads(self.num_threads):
                 start = 0
                 for xb in self._batches(X):  # outputs are allocated once and filled per batch
                     logits, h = self._forward(module, xb, "embeddings" in needs)
@@ -391,7 +391,7 @@ class TorchClassifier:
         seed = derive_seed(rng)
         result = np.empty((len(X), n_draws, int(self.n_classes)), dtype=np.float32)
         prefix, suffix = _mc_split(module)
-        with _seeded_torch(seed, self._device), _threads(self.num_threads), self._mc_dropout(module), torch.no_grad():
+        with _seeded_torch(seed, self._device), torch_threads(self.num_threads), self._mc_dropout(module), torch.no_grad():
             start = 0
             for xb in self._batches(X):
                 hb = prefix(xb) if prefix is not None else xb  # the deterministic part, once

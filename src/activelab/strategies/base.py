@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -90,7 +90,3 @@ class ScoreStrategy:
     def __repr__(self) -> str:
         return f"ScoreStrategy({self.name!r})"
 
-
-def describe(obj: Any) -> str:
-    """First line of an object's docstring."""
-    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
