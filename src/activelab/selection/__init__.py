@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import check_k, check_mask, check_probs, check_scores
+from .._validation import check_k, check_mask, check_probs, check_scores
 
 __all__ = [
     "badge",
