@@ -16,12 +16,14 @@ from ._validation import check_probs
 __all__ = [
     "SCORES",
     "bald",
+    "consensus_kl",
     "entropy",
     "least_confidence",
     "margin",
     "mean_probs",
     "mean_std",
     "variation_ratio",
+    "vote_entropy",
 ]
 
 _EPS_LOG = 1e-12
@@ -159,6 +161,97 @@ def mean_std(probs: np.ndarray) -> np.ndarray:
     return arr.std(axis=1).mean(axis=1)
 
 
+_QBC_ROWS = 65536  # rows per block in the committee scores: O(block·M·C) temporaries
+
+
+def vote_entropy(probs: np.ndarray | None = None, *, votes: np.ndarray | None = None) -> np.ndarray:
+    """Vote entropy of a committee (Dagan & Engelson, 1995): entropy of the members' hard votes.
+
+    Each member votes for its most probable class (the lowest class index on ties); the
+    score is the entropy (nats) of the vote shares ``V(c)/M``.
+
+    Args:
+        probs: Committee predictions ``(n_items, n_members, n_classes)`` (ensemble members,
+            MC-dropout draws, a :class:`~activelab.models.ensemble.SklearnCommittee`). Point
+            probabilities ``(n_items, n_classes)`` are one member: scores 0.
+        votes: Alternatively, the votes themselves: integer class ids ``(n_items, n_members)``.
+            Pass exactly one of ``probs`` and ``votes``.
+
+    Returns:
+        Scores ``(n_items,)`` in ``[0, log(min(n_members, n_classes))]``; 0 when all agree.
+
+    Raises:
+        ValueError: If both or neither input is given, or ``votes`` is not a 2-D array of
+            non-negative integers.
+
+    Cost: O(n·M·C) time, O(block·M·C + n·C) memory.
+
+    Example:
+        >>> vote_entropy(np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.6, 0.4], [0.7, 0.3]]])).round(3)
+        array([0.693, 0.   ])
+        >>> vote_entropy(votes=np.array([[0, 1, 2, 2]])).round(3)
+        array([1.04])
+    """
+    if (probs is None) == (votes is None):
+        raise ValueError("vote_entropy needs exactly one of probs (n, M, C) or votes (n, M); got "
+                         f"{'both' if probs is not None else 'neither'}.")
+    if votes is not None:
+        v = np.asarray(votes)
+        if v.ndim != 2 or not np.issubdtype(v.dtype, np.integer):
+            raise ValueError(f"votes must be a 2-D integer array (n_items, n_members), got {v.dtype} of shape {v.shape}.")
+        if v.size and v.min() < 0:
+            raise ValueError(f"votes must be class ids >= 0, found {v.min()}.")
+        n_classes = int(v.max()) + 1 if v.size else 1
+    else:
+        arr = check_probs(probs, ndim=(2, 3))
+        if arr.ndim == 2:
+            return np.zeros(len(arr), dtype=np.float64)
+        v = None
+        n_classes = arr.shape[2]
+    n = len(v) if v is not None else len(arr)
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _QBC_ROWS):
+        block = v[start : start + _QBC_ROWS] if v is not None else arr[start : start + _QBC_ROWS].argmax(axis=2)
+        b, m = block.shape
+        counts = np.zeros((b, n_classes), dtype=np.float64)
+        np.add.at(counts, (np.repeat(np.arange(b), m), block.ravel()), 1.0)
+        out[start : start + b] = _entropy_rows(counts / max(m, 1))
+    return out
+
+
+def consensus_kl(probs: np.ndarray) -> np.ndarray:
+    """Mean KL divergence of the members from the consensus, ``mean_m KL(p_m || p̄)`` (McCallum & Nigam, 1998).
+
+    Query-by-committee's "KL to the mean". It equals :func:`bald` in value
+    (``mean_m KL(p_m || p̄) = H[p̄] - mean_m H[p_m]``); it is computed here from its own
+    definition and kept under its committee name.
+
+    Args:
+        probs: Committee predictions ``(n_items, n_members, n_classes)``; point probabilities
+            ``(n_items, n_classes)`` give 0.
+
+    Returns:
+        Scores ``(n_items,)`` in ``[0, log(n_classes)]``; 0 when all members agree.
+
+    Cost: O(n·M·C) time, O(block·M·C) memory.
+
+    Example:
+        >>> consensus_kl(np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.3, 0.7], [0.3, 0.7]]])).round(3)
+        array([0.693, 0.   ])
+    """
+    arr = check_probs(probs, ndim=(2, 3))
+    if arr.ndim == 2:
+        return np.zeros(len(arr), dtype=np.float64)
+    out = np.empty(len(arr), dtype=np.float64)
+    for start in range(0, len(arr), _QBC_ROWS):
+        p = arr[start : start + _QBC_ROWS].astype(np.float64)
+        consensus = p.mean(axis=1, keepdims=True)
+        log_ratio = np.log(np.maximum(p, _EPS_LOG)) - np.log(np.maximum(consensus, _EPS_LOG))
+        kl = (p * log_ratio).sum(axis=2)  # p = 0 terms vanish; p > 0 implies consensus > 0
+        out[start : start + len(p)] = np.maximum(kl.mean(axis=1), 0.0)
+    return out
+
+
 #: Registered score functions by name (used by strategies and the learned-AL features).
 SCORES = {
     "least_confidence": least_confidence,
@@ -167,4 +260,6 @@ SCORES = {
     "bald": bald,
     "variation_ratio": variation_ratio,
     "mean_std": mean_std,
+    "vote_entropy": vote_entropy,
+    "consensus_kl": consensus_kl,
 }

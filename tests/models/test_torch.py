@@ -190,3 +190,73 @@ def test_mc_prefix_caching_matches_full_forward(tiny_blobs, rng):
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
     prefix, suffix = torch_mod._mc_split(clf.module_)
     assert len(prefix) == 3 and isinstance(suffix[0], torch.nn.Dropout)
+
+
+def _manual_draw(clf, X, mask_by_layer):
+    """Reference: the network with each dropout replaced by multiplication with a fixed mask."""
+    out = torch.from_numpy(X)
+    i = 0
+    with torch.no_grad():
+        for layer in clf.module_:
+            if isinstance(layer, torch.nn.Dropout):
+                out = out * mask_by_layer[i]
+                i += 1
+            else:
+                out = layer(out)
+    return torch.softmax(out, 1).numpy()
+
+
+def test_consistent_mc_dropout_is_one_network_per_draw(tiny_blobs, rng):
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    samples = clf.predict_proba_samples(X, 5, rng=np.random.default_rng(2))
+    # the same draws whatever the chunking: masks are per draw, not per chunk
+    chunked = TorchClassifier(mlp((16,), 0.25), 3, lr=1e-2, epochs=20, inference_batch_size=7)
+    chunked.load_state_dict(clf.state_dict())
+    np.testing.assert_allclose(
+        chunked.predict_proba_samples(X, 5, rng=np.random.default_rng(2)), samples, rtol=1e-5, atol=1e-7
+    )
+    # identical rows get identical draws (one network per draw); independent masks differ
+    twins = np.repeat(X[:1], 6, axis=0)
+    same = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3))
+    assert np.all(same == same[:1]) and same.std(axis=1).max() > 0
+    clf.mc_dropout = "independent"
+    differ = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3))
+    assert differ.std(axis=0).max() > 0
+
+
+def test_consistent_mask_matches_manual_reference(tiny_blobs, rng):
+    from activelab.models import torch as torch_mod
+
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    seed = 1234
+    masks = torch_mod._ConsistentMasks(clf.module_, seed)
+    try:
+        with torch.no_grad():
+            clf.module_.eval()
+            for d in range(3):
+                masks.draw = d
+                via_hooks = torch.softmax(clf.module_(torch.from_numpy(X)), 1).numpy()
+                mask = masks.masks[(0, d)]
+                assert tuple(mask.shape) == (16,)
+                np.testing.assert_allclose(np.unique(mask.numpy()), [0.0, 1 / 0.75], rtol=1e-6)
+                np.testing.assert_allclose(via_hooks, _manual_draw(clf, X, [mask]), rtol=1e-6)
+    finally:
+        masks.remove()
+    assert not clf.module_[-2]._forward_hooks  # hooks are removed
+
+
+def test_mc_dropout_mode_errors(tiny_blobs, rng):
+    X, y = tiny_blobs
+    with pytest.raises(ValueError, match="mc_dropout must be one of \\['consistent', 'independent'\\], got 'fixed'"):
+        _clf(mc_dropout="fixed").fit(X, y, rng=rng)
+
+    def alpha_net(input_shape, n_classes):
+        return torch.nn.Sequential(torch.nn.Linear(input_shape[0], 8), torch.nn.AlphaDropout(0.2), torch.nn.Linear(8, n_classes))
+
+    clf = TorchClassifier(alpha_net, 3, epochs=2).fit(X, y, rng=rng)
+    with pytest.raises(TypeError, match="not AlphaDropout; pass mc_dropout='independent'"):
+        clf.predict_proba_samples(X, 2, rng=rng)
+    clf.mc_dropout = "independent"
+    assert clf.predict_proba_samples(X, 2, rng=rng).shape == (len(X), 2, 3)

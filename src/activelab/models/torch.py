@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 from collections.abc import Callable, Iterable
@@ -85,6 +86,56 @@ def _mc_split(module: nn.Module) -> tuple[nn.Module | None, nn.Module]:
     return None, module
 
 
+_MC_MODES = ("consistent", "independent")
+
+
+class _ConsistentMasks:
+    """Forward hooks that make MC-dropout draw ``d`` one network: a fixed mask per layer and draw.
+
+    While installed, the dropout layers are in eval mode (identity) and a hook multiplies their
+    output by ``mask[layer, draw]``, drawn once (Bernoulli(1 - p) / (1 - p)) from a generator
+    seeded by ``(seed, layer, draw)`` and shared by every row and chunk. Element-wise dropout
+    masks have the shape of one item's features; ``Dropout1d/2d/3d`` masks one value per channel.
+    Memory: n_layers × n_draws × (features per item).
+    """
+
+    def __init__(self, module: nn.Module, seed: int) -> None:
+        self.draw = 0
+        self.seed = seed
+        self.masks: dict[tuple[int, int], torch.Tensor] = {}
+        self.handles = []
+        for index, layer in enumerate(m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)):
+            if type(layer) not in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
+                raise TypeError(
+                    f"consistent MC dropout supports nn.Dropout and nn.Dropout1d/2d/3d, not "
+                    f"{type(layer).__name__}; pass mc_dropout='independent'."
+                )
+            self.handles.append(layer.register_forward_hook(self._hook(index, layer)))
+
+    def _hook(self, index: int, layer: nn.modules.dropout._DropoutNd):  # type: ignore[no-untyped-def]
+        channelwise = not isinstance(layer, nn.Dropout)
+
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
+            key = (index, self.draw)
+            mask = self.masks.get(key)
+            if mask is None:
+                shape = tuple(output.shape[1:])
+                if channelwise:
+                    shape = shape[:1] + (1,) * (len(shape) - 1)
+                gen = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, index, self.draw]).generate_state(1)[0]))
+                keep = 1.0 - layer.p
+                mask = torch.bernoulli(torch.full(shape, keep), generator=gen)
+                mask = (mask / keep if keep > 0 else mask).to(output.device, output.dtype)
+                self.masks[key] = mask
+            return output * mask
+
+        return hook
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
 def _last_linear(module: nn.Module) -> nn.Linear:
     last = None
     for m in module.modules():
@@ -124,6 +175,12 @@ class TorchClassifier:
         num_threads: Intra-op CPU threads while training and predicting (restored afterwards); ``None`` keeps
             torch's setting. Small networks train fastest with 1 thread, and several processes
             sharing few cores must not oversubscribe them.
+        mc_dropout: ``"consistent"`` (default): MC draw ``d`` uses one dropout mask per layer
+            for every row, so each draw is one sampled network and draws are comparable across
+            rows, as BatchBALD and EPIG need (Kirsch et al., 2019). ``"independent"``: a fresh
+            mask per row and draw (classic MC dropout; enough for per-row scores such as BALD).
+            Consistent masks cover ``nn.Dropout`` (element-wise) and ``nn.Dropout1d/2d/3d``
+            (channel-wise); other dropout types raise.
 
     All randomness (initialisation, dropout, shuffling, MC dropout) comes from the ``rng``
     given to :meth:`fit` / :meth:`predict_proba_samples`; torch's global RNG is forked and
@@ -148,6 +205,7 @@ class TorchClassifier:
         finetune_lr_scale: float = 0.1,
         inference_batch_size: int = 4096,
         num_threads: int | None = None,
+        mc_dropout: str = "consistent",
     ) -> None:
         self.module_factory = module_factory
         self.n_classes = n_classes
@@ -164,6 +222,7 @@ class TorchClassifier:
         self.finetune_lr_scale = finetune_lr_scale
         self.inference_batch_size = inference_batch_size
         self.num_threads = num_threads
+        self.mc_dropout = mc_dropout
         self.module_: nn.Module | None = None
         self.input_shape_: tuple[int, ...] | None = None
         self.n_fits_ = 0
@@ -186,6 +245,8 @@ class TorchClassifier:
             raise ValueError(f"early_stopping must be a patience >= 1 or None, got {self.early_stopping}.")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}.")
+        if self.mc_dropout not in _MC_MODES:
+            raise ValueError(f"mc_dropout must be one of {list(_MC_MODES)}, got {self.mc_dropout!r}.")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}.")
         dev = torch.device(self.device)
@@ -250,6 +311,15 @@ class TorchClassifier:
         train_mask[val_idx] = False
         return torch.from_numpy(np.flatnonzero(train_mask)), torch.from_numpy(val_idx)
 
+    def _training_loss(self, module: nn.Module, X: torch.Tensor, y: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Loss of one (mini)batch ``X`` ``(b, ...)``, ``y`` ``(b,)``: mean cross-entropy of the logits.
+
+        The hook subclasses override to add auxiliary terms (e.g.
+        :class:`~activelab.models.lossnet.LossPredictionClassifier`); ``epoch`` counts from 0 within
+        this fit. Runs inside the fit's forked, seeded torch RNG.
+        """
+        return nn.functional.cross_entropy(module(X), y)
+
     def _train(self, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int) -> None:
         module = self.module_
         assert module is not None  # internal invariant, set by fit
@@ -267,17 +337,17 @@ class TorchClassifier:
         gen.manual_seed(seed)
         best_loss, best_state, since_best = float("inf"), None, 0
         module.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             if full_batch:
                 opt.zero_grad(set_to_none=True)
-                loss_fn(module(X), y).backward()
+                self._training_loss(module, X, y, epoch).backward()
                 opt.step()
             else:
                 order = torch.randperm(n, generator=gen).to(X.device)
                 for start in range(0, n, self.batch_size):  # type: ignore[arg-type]
                     b = order[start : start + self.batch_size]
                     opt.zero_grad(set_to_none=True)
-                    loss_fn(module(X[b]), y[b]).backward()
+                    self._training_loss(module, X[b], y[b], epoch).backward()
                     opt.step()
             if Xv is not None:
                 module.eval()
@@ -384,18 +454,34 @@ class TorchClassifier:
         return self.predict_views(X, ("embeddings",))["embeddings"]
 
     def predict_proba_samples(self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator) -> np.ndarray:
-        """MC-dropout samples ``(n, n_draws, n_classes)``: only dropout layers are switched on."""
+        """MC-dropout samples ``(n, n_draws, n_classes)``: only dropout layers are switched on.
+
+        With ``mc_dropout="consistent"`` draw ``d`` is the same sampled network for every row
+        (and every chunk), so the result does not depend on ``inference_batch_size``.
+        """
         module = self._check_fitted()
         if n_draws < 1:
             raise ValueError(f"n_draws must be >= 1, got {n_draws}.")
         seed = derive_seed(rng)
         result = np.empty((len(X), n_draws, int(self.n_classes)), dtype=np.float32)
         prefix, suffix = _mc_split(module)
-        with _seeded_torch(seed, self._device), torch_threads(self.num_threads), self._mc_dropout(module), torch.no_grad():
+        consistent = self.mc_dropout == "consistent"
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_seeded_torch(seed, self._device))
+            stack.enter_context(torch_threads(self.num_threads))
+            stack.enter_context(torch.no_grad())
+            if consistent:
+                module.eval()
+                masks = _ConsistentMasks(module, seed)
+                stack.callback(masks.remove)
+            else:
+                stack.enter_context(self._mc_dropout(module))
             start = 0
             for xb in self._batches(X):
                 hb = prefix(xb) if prefix is not None else xb  # the deterministic part, once
                 for d in range(n_draws):
+                    if consistent:
+                        masks.draw = d
                     result[start : start + len(xb), d] = torch.softmax(suffix(hb).float(), 1).cpu().numpy()
                 start += len(xb)
         module.eval()

@@ -1,0 +1,127 @@
+"""Bayesian batch strategies (BatchBALD, EPIG) and stochastic batch variants of any score.
+
+Stochastic batches (Kirsch et al., 2023): instead of the top-k scores, sample ``k`` candidates
+without replacement with probability ∝ ``score**beta`` (``power``), ``exp(beta·score)``
+(``softmax``) or ``rank**(-beta)`` (``rank``). Every score strategy of the registry takes
+``sampling=`` and ``beta=`` (``make("margin", sampling="rank")``), and the registry resolves
+the names ``power_<score>``, ``softmax_<score>`` and ``rank_<score>`` for every registered
+score strategy, listed or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
+
+import numpy as np
+
+from .. import selection
+from ..models.base import Views
+from ..pool import Pool
+from .base import candidate_rows
+
+__all__ = ["SAMPLINGS", "BatchBaldStrategy", "EpigStrategy", "sampling_selector"]
+
+#: Batch samplers by name; ``top_k`` is the deterministic default.
+SAMPLINGS: dict[str, Callable[..., np.ndarray]] = {
+    "top_k": selection.top_k,
+    "power": selection.power,
+    "softmax": selection.softmax,
+    "rank": selection.rank,
+}
+
+
+def sampling_selector(sampling: str, beta: float | None = None) -> Callable[..., np.ndarray] | None:
+    """The selector ``(scores, k, rng) -> rows`` for a sampling name; None means ``top_k``.
+
+    Raises:
+        ValueError: For an unknown name, or a ``beta`` with ``top_k`` (which has none).
+
+    Example:
+        >>> sampling_selector("rank", 2.0).keywords
+        {'beta': 2.0}
+    """
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}.")
+    if sampling == "top_k":
+        if beta is not None:
+            raise ValueError("beta only applies to stochastic sampling (power, softmax, rank), not top_k.")
+        return None
+    fn = SAMPLINGS[sampling]
+    return fn if beta is None else partial(fn, beta=float(beta))
+
+
+@dataclass
+class BatchBaldStrategy:
+    """BatchBALD (Kirsch et al., 2019): greedy joint mutual information of the batch.
+
+    Args:
+        n_draws: Posterior draws ``M`` (MC-dropout passes or ensemble members).
+        n_joint_samples: Label configurations enumerated exactly / sampled (see
+            :func:`activelab.selection.batchbald`).
+        lazy: Lazy greedy evaluation (exact while configurations are enumerated).
+        device: torch device for the scoring.
+
+    Needs draws that are consistent across rows: an ensemble (model ``ensemble``), or
+    :class:`~activelab.models.TorchClassifier` with its default ``mc_dropout="consistent"``.
+
+    Cost: see :func:`activelab.selection.batchbald`; O(N) + O(M·S) extra memory.
+    """
+
+    name: str = "batchbald"
+    n_draws: int = 20
+    n_joint_samples: int = 1000
+    lazy: bool = True
+    device: str | None = None
+    needs: tuple[str, ...] = ("prob_samples",)
+    needs_labelled: ClassVar[bool] = False
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Greedy BatchBALD picks among the candidates, as absolute indices in pick order."""
+        rows = candidate_rows(views, k)
+        samples = views.require("prob_samples")
+        samples = samples if len(rows) == len(samples) else samples[rows]
+        chosen = selection.batchbald(
+            samples, k, rng, n_joint_samples=self.n_joint_samples, lazy=self.lazy, device=self.device
+        )
+        return views.indices[rows[chosen]]
+
+
+@dataclass
+class EpigStrategy:
+    """EPIG (Bickford Smith et al., 2023) against a target set drawn from the unlabelled pool.
+
+    Args:
+        n_draws: Posterior draws shared by candidates and targets.
+        n_target: Candidates drawn (with the strategy's rng) as the target set each round.
+        sampling: ``top_k`` (default) or a stochastic batch sampler (``power``, ``softmax``,
+            ``rank``) for diverse batches.
+        beta: The sampler's inverse temperature (stochastic sampling only).
+        device: torch device for the scoring.
+
+    Cost: O(N·T·M·C²) time, O(N + T·M·C) extra memory (see :func:`activelab.selection.epig`).
+    """
+
+    name: str = "epig"
+    n_draws: int = 20
+    n_target: int = 100
+    sampling: str = "top_k"
+    beta: float | None = None
+    device: str | None = None
+    needs: tuple[str, ...] = ("prob_samples",)
+    needs_labelled: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        self._selector = sampling_selector(self.sampling, self.beta)
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` (or sampled) candidates by EPIG, as absolute indices."""
+        rows = candidate_rows(views, k)
+        samples = views.require("prob_samples")
+        samples = samples if len(rows) == len(samples) else samples[rows]
+        target_rng, select_rng = rng.spawn(2)
+        s = selection.epig(samples, n_target=self.n_target, rng=target_rng, device=self.device)
+        chosen = (self._selector or selection.top_k)(s, k, select_rng)
+        return views.indices[rows[chosen]]
