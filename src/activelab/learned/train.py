@@ -1,0 +1,286 @@
+"""Training acquisition policies: DAgger from a one-step look-ahead expert, then (Maskable)PPO.
+
+``pick`` mode (the shipped policy): DAgger iterations on :class:`~activelab.learned.env.ALEnv`
+(iteration 0 rolls in with the expert = behaviour cloning; later iterations roll in with the
+current policy and label every visited state with the expert's look-ahead scores); the scorer is
+trained with a listwise cross-entropy towards ``softmax(expert_scores / temperature)``; then
+``timesteps`` of MaskablePPO fine-tuning start from the cloned scorer (``timesteps=0``:
+imitation only). ``weights`` and ``heuristic`` modes train SB3's PPO with an MLP policy for
+``timesteps`` steps.
+
+Every random choice comes from ``TrainConfig.seed``; numpy/BLAS and torch run on one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..models.torch import torch_threads
+from .env import ALEnv, WEIGHT_FEATURES
+from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, N_FEATURES
+from .scorer import CandidateScorer
+from .strategy import save_policy
+from .tasks import TRAIN_SOURCES, TaskSampler
+
+__all__ = ["TrainConfig", "behaviour_clone", "collect_expert_data", "train_policy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train_policy` (all of them are stored in the policy file).
+
+    Attributes:
+        mode: ``"pick"``, ``"weights"`` or ``"heuristic"``.
+        timesteps: RL environment steps (after imitation in ``pick`` mode; 0 = imitation only).
+        dagger_iterations: DAgger iterations (``pick``; the first is behaviour cloning).
+        episodes_per_iteration: Episodes collected per DAgger iteration.
+        max_candidates: ``K_max`` of the environment.
+        hidden: Width of the candidate scorer.
+        epochs: Imitation training epochs after each iteration.
+        temperature: Softness of the expert targets (in validation-accuracy units).
+        expert_max_iter: Optimiser iterations of the expert's look-ahead fits.
+        sources: Training task sources (never the held-out evaluation datasets).
+        n_items: Rows per training task.
+        seed: Root seed.
+        command: The command line that produced the policy (for the metadata).
+    """
+
+    mode: str = "pick"
+    timesteps: int = 0
+    dagger_iterations: int = 3
+    episodes_per_iteration: int = 8
+    max_candidates: int = 32
+    hidden: int = 64
+    epochs: int = 40
+    temperature: float = 0.01
+    expert_max_iter: int = 15
+    sources: tuple[str, ...] = TRAIN_SOURCES
+    n_items: int = 800
+    seed: int = 0
+    command: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("pick", "weights", "heuristic"):
+            raise ValueError(f"mode must be pick, weights or heuristic, got {self.mode!r}.")
+        if self.timesteps < 0:
+            raise ValueError(f"timesteps must be >= 0, got {self.timesteps}.")
+        if self.mode != "pick" and self.timesteps == 0:
+            raise ValueError(f"mode {self.mode!r} is trained by PPO only; give --timesteps > 0.")
+        for name in ("dagger_iterations", "episodes_per_iteration", "max_candidates", "hidden", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+
+    def sampler(self) -> TaskSampler:
+        """The training task sampler."""
+        return TaskSampler(
+            sources=self.sources, max_candidates=self.max_candidates, n_items=self.n_items,
+            query_sizes=tuple(b for b in (1, 2, 4, 5, 8, 10) if b <= self.max_candidates),
+        )
+
+
+def _policy_action(scorer: CandidateScorer, obs: np.ndarray, n_features: int = N_FEATURES) -> int:
+    with torch.no_grad():
+        x = torch.as_tensor(obs.reshape(1, -1, n_features))
+        return int(torch.argmax(scorer(x)[0][0]))
+
+
+def collect_expert_data(
+    env: ALEnv,
+    n_episodes: int,
+    rng: np.random.Generator,
+    scorer: CandidateScorer | None = None,
+    beta: float = 1.0,
+    expert_max_iter: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Roll in and label every visited state with the expert's look-ahead scores.
+
+    Args:
+        env: A ``pick``-mode environment.
+        n_episodes: Episodes to run.
+        rng: Seeds the episodes and the expert/policy roll-in choice.
+        scorer: Current policy (None: always the expert).
+        beta: Probability of following the expert at each step.
+        expert_max_iter: See :meth:`ALEnv.expert_scores`.
+
+    Returns:
+        ``obs (n, K_max·F)`` float32, ``scores (n, K_max)`` (−inf on masked candidates) and the
+        episode returns. Cost: K look-ahead fits per step.
+    """
+    if env.mode != "pick":
+        raise ValueError(f"collect_expert_data needs a pick-mode env, got mode {env.mode!r}.")
+    obs_list, score_list, returns = [], [], []
+    for _ in range(n_episodes):
+        obs, _ = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+        done, total = False, 0.0
+        while not done:
+            scores = env.expert_scores(max_iter=expert_max_iter)
+            obs_list.append(obs)
+            score_list.append(scores)
+            if scorer is None or rng.random() < beta:
+                action = int(np.argmax(scores))
+            else:
+                action = _policy_action(scorer, obs)
+            obs, reward, done, _, _ = env.step(action)
+            total += reward
+        returns.append(total)
+    return np.asarray(obs_list, dtype=np.float32), np.asarray(score_list), returns
+
+
+def behaviour_clone(
+    scorer: CandidateScorer,
+    obs: np.ndarray,
+    scores: np.ndarray,
+    *,
+    epochs: int,
+    temperature: float,
+    rng: np.random.Generator,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+) -> float:
+    """Fit ``scorer`` to the expert's soft targets ``softmax(scores / temperature)``.
+
+    Returns the final epoch's mean loss. Cost: O(epochs · n · K · H · (F + H)).
+    """
+    n = len(obs)
+    if n == 0:
+        raise ValueError("no imitation data; run collect_expert_data first.")
+    x = torch.as_tensor(obs.reshape(n, scores.shape[1], -1))
+    s = torch.as_tensor(scores, dtype=torch.float32)
+    finite = torch.isfinite(s)
+    best = torch.where(finite, s, torch.full_like(s, -1e30)).amax(dim=1, keepdim=True)
+    z = torch.where(finite, (s - best) / temperature, torch.full_like(s, -1e30))
+    target = torch.softmax(z, dim=1)
+    opt = torch.optim.Adam(scorer.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
+    loss_value = float("nan")
+    scorer.train()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            logits, _ = scorer(x[idx])
+            logp = torch.log_softmax(logits, dim=1)
+            loss = -(target[idx] * torch.where(target[idx] > 0, logp, torch.zeros_like(logp))).sum(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        loss_value = total / n
+    scorer.eval()
+    return loss_value
+
+
+def _metadata(config: TrainConfig, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        "reproduce": config.command,
+        "train_seconds": round(seconds, 1),
+        "candidate_features": list(CANDIDATE_FEATURES),
+        "global_features": list(GLOBAL_FEATURES),
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        **extra,
+    }
+
+
+def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    env = ALEnv("pick", sampler=config.sampler(), max_candidates=config.max_candidates)
+    torch_gen_seed = int(rng.integers(0, 2**31 - 1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_gen_seed)
+        scorer = CandidateScorer(N_FEATURES, config.hidden)
+    all_obs: list[np.ndarray] = []
+    all_scores: list[np.ndarray] = []
+    history = []
+    for it in range(config.dagger_iterations):
+        beta = 1.0 if it == 0 else 0.5 ** it
+        t = time.perf_counter()
+        obs, scores, returns = collect_expert_data(
+            env, config.episodes_per_iteration, rng, None if it == 0 else scorer, beta, config.expert_max_iter
+        )
+        all_obs.append(obs)
+        all_scores.append(scores)
+        loss = behaviour_clone(
+            scorer, np.concatenate(all_obs), np.concatenate(all_scores),
+            epochs=config.epochs, temperature=config.temperature, rng=rng,
+        )
+        row = {
+            "iteration": it, "beta": beta, "states": int(sum(len(o) for o in all_obs)),
+            "rollin_return_mean": float(np.mean(returns)), "loss": loss, "seconds": round(time.perf_counter() - t, 1),
+        }
+        history.append(row)
+        log.info("DAgger %s", row)
+    extra: dict[str, Any] = {"dagger": history}
+    imitation_state = {k: v.clone() for k, v in scorer.state_dict().items()}
+    extra["imitation_weights"] = imitation_state
+    if config.timesteps:
+        from sb3_contrib import MaskablePPO
+
+        from .networks import MaskableEquivariantPolicy
+
+        model = MaskablePPO(
+            MaskableEquivariantPolicy, env, n_steps=256, batch_size=64, n_epochs=4, learning_rate=1e-4,
+            ent_coef=0.0, gamma=1.0, seed=int(rng.integers(0, 2**31 - 1)), policy_kwargs={"hidden": config.hidden},
+            device="cpu",
+        )
+        model.policy.scorer.load_state_dict(scorer.state_dict())
+        t = time.perf_counter()
+        model.learn(config.timesteps)
+        scorer.load_state_dict(model.policy.scorer.state_dict())
+        extra["ppo_seconds"] = round(time.perf_counter() - t, 1)
+        log.info("MaskablePPO fine-tune: %d steps in %.0f s", config.timesteps, extra["ppo_seconds"])
+    state = {"n_features": N_FEATURES, "hidden": config.hidden, "weights": scorer.state_dict()}
+    return state, extra
+
+
+def _train_ppo(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    from stable_baselines3 import PPO
+
+    env = ALEnv(config.mode, sampler=config.sampler(), max_candidates=config.max_candidates)
+    net_arch = [64, 64]
+    model = PPO(
+        "MlpPolicy", env, n_steps=128, batch_size=32, n_epochs=4, learning_rate=3e-4, gamma=1.0,
+        seed=int(rng.integers(0, 2**31 - 1)), policy_kwargs={"net_arch": net_arch}, device="cpu",
+    )
+    model.learn(config.timesteps)
+    state: dict[str, Any] = {"net_arch": net_arch, "weights": model.policy.state_dict()}
+    if config.mode == "weights":
+        state["n_weights"] = len(WEIGHT_FEATURES) + 1
+    else:
+        state["heuristics"] = list(env.heuristics)
+    return state, {}
+
+
+def train_policy(config: TrainConfig, out: str | Path) -> Path:
+    """Train a policy as configured and write it to ``out`` (a ``.pt`` policy file).
+
+    In ``pick`` mode with ``timesteps > 0`` the imitation-only scorer (before RL fine-tuning) is
+    also written, next to ``out`` as ``<stem>.imitation.pt``, for the imitation vs imitation+RL
+    ablation. Returns the path written. Runs numpy/BLAS and torch on one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(config.seed)
+    t = time.perf_counter()
+    with threadpool_limits(1), torch_threads(1):
+        state, extra = _train_pick(config, rng) if config.mode == "pick" else _train_ppo(config, rng)
+    imitation = extra.pop("imitation_weights", None)
+    meta = _metadata(config, time.perf_counter() - t, extra)
+    out = Path(out)
+    if imitation is not None and config.timesteps:
+        side = out.with_name(out.stem + ".imitation" + out.suffix)
+        save_policy(side, "pick", dict(state, weights=imitation), dict(meta, stage="imitation only (before RL)"))
+    return save_policy(out, config.mode, state, meta)
