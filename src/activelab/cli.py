@@ -146,6 +146,10 @@ def run(
         str | None,
         typer.Option(help="Update policy of torch models: retrain, warm_start or finetune."),
     ] = None,
+    initial_strategy: Annotated[
+        str,
+        typer.Option(help="How the initial set is chosen, on the input features: random, kmeans, typiclust or probcover."),
+    ] = "random",
 ) -> None:
     """Compare strategies on datasets and models over paired seeds; write rounds, summary and curves."""
     with _user_errors(validation=True):
@@ -161,6 +165,7 @@ def run(
             "workers": workers,
             "device": device,
             "update": update,
+            "initial_strategy": initial_strategy,
             "out": out,
         }
     _run(kwargs)
@@ -244,6 +249,85 @@ def data_fetch(
 def data_list() -> None:
     """List the datasets and whether each is available locally."""
     _list_datasets()
+
+
+from .clustering.cli import cluster_command  # noqa: E402  (active clustering, issue 5)
+
+app.command("cluster")(cluster_command)
+
+
+# ------------------------------------------------------------------------- learned policies
+policy_app = typer.Typer(help="Train and evaluate learned acquisition policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("train")
+def policy_train(
+    out: Annotated[Path, typer.Option(help="Policy file to write (.pt).")],
+    mode: Annotated[str, typer.Option(help="Action mode: pick, weights or heuristic.")] = "pick",
+    timesteps: Annotated[int, typer.Option(help="RL steps (pick: MaskablePPO after imitation, 0 = imitation only).")] = 30000,
+    dagger_iterations: Annotated[int, typer.Option(help="DAgger iterations (pick mode; the first is behaviour cloning).")] = 3,
+    episodes: Annotated[int, typer.Option(help="Episodes per DAgger iteration (pick mode).")] = 8,
+    max_candidates: Annotated[int, typer.Option(help="Candidates per round shown to the policy (K_max).")] = 32,
+    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
+) -> None:
+    """Train a policy on generated and registry training tasks (never the held-out datasets)."""
+    import logging
+    import shlex
+
+    from .learned.train import TrainConfig, train_policy
+
+    command = shlex.join([
+        "activelab", "policy", "train", "--mode", mode, "--timesteps", str(timesteps),
+        "--dagger-iterations", str(dagger_iterations), "--episodes", str(episodes),
+        "--max-candidates", str(max_candidates), "--seed", str(seed), "--out", str(out),
+    ])
+    with _user_errors(validation=True):
+        config = TrainConfig(
+            mode=mode, timesteps=timesteps, dagger_iterations=dagger_iterations, episodes_per_iteration=episodes,
+            max_candidates=max_candidates, seed=seed, command=command,
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with _user_errors():
+        path = train_policy(config, out)
+    _console().print(f"wrote {path}", highlight=False)
+
+
+@policy_app.command("evaluate")
+def policy_evaluate(
+    file: Annotated[Path, typer.Argument(help="Policy file from `activelab policy train`.")],
+    datasets: Annotated[str, typer.Option(help="Dataset name(s) or file(s), comma-separated.")],
+    out: Annotated[Path, typer.Option(help="Output directory (same files as `activelab run`).")],
+    baselines: Annotated[str, typer.Option(help="Strategies run beside the policy, comma-separated.")] = "random,margin",
+    model: Annotated[str, typer.Option(help="Model name(s), comma-separated.")] = "mlp",
+    seeds: Annotated[int, typer.Option(help="Number of paired seeds.")] = 3,
+    initial: Annotated[int, typer.Option(help="Size of the random initial labelled set.")] = 20,
+    query_size: Annotated[int, typer.Option(help="Labels acquired per round.")] = 10,
+    budget: Annotated[int, typer.Option(help="Total labels, including the initial set.")] = 320,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs per fit (default: the model's).")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
+) -> None:
+    """Run the policy (as strategy `policy`) and baselines on datasets; writes rounds, summary, curves."""
+    from .learned.strategy import load_policy
+
+    with _user_errors(validation=True):
+        load_policy(file)
+        strategies = ("policy", *(b for b in _split("--baselines", baselines) if b != "policy"))
+        kwargs: dict[str, object] = {
+            "datasets": _split("--datasets", datasets), "strategies": strategies, "models": _split("--model", model),
+            "seeds": seeds, "initial": initial, "query_size": query_size, "budget": budget, "epochs": epochs,
+            "workers": workers, "out": out,
+        }
+    # Worker processes inherit the environment, so they load the same policy file.
+    before = os.environ.get("ACTIVELAB_POLICY")
+    os.environ["ACTIVELAB_POLICY"] = str(file.expanduser().resolve())
+    try:
+        _run(kwargs)
+    finally:
+        if before is None:
+            os.environ.pop("ACTIVELAB_POLICY", None)
+        else:
+            os.environ["ACTIVELAB_POLICY"] = before
 
 
 def main() -> None:

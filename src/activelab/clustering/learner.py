@@ -1,0 +1,390 @@
+"""``ActiveClusterer``: rounds of solve → evaluate → select pairs → ask → store (→ update encoder).
+
+Same shape as :class:`activelab.loop.ActiveLearner`: a :class:`History` of per-round records,
+:class:`~activelab.loop.Callback` hooks (the same class; hooks receive the clusterer), atomic
+checkpoints after every round and exact resume (every random choice of round ``r`` comes from a
+generator seeded by ``(seed, component, r)``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ActiveLabError, CheckpointError
+from ..loop import Callback, History, _round_rng
+from .candidates import CandidateConfig
+from .oracle import PairAnswers
+from .solvers import local_search
+from .store import LowRankPrior, SimilarityStore, check_pairs, n_pairs
+from .strategies import ClusterState
+
+__all__ = ["ActiveClusterer", "ClusterHistory", "ClusterRoundRecord", "clustering_metrics"]
+
+_CHECKPOINT = "checkpoint.npz"
+_FORMAT = 1
+_STREAM_SOLVE, _STREAM_SELECT, _STREAM_ORACLE, _STREAM_UPDATE = 10, 11, 12, 13
+
+
+def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) -> dict[str, float]:
+    """ARI (and AMI) of ``labels`` against ``truth``, plus the number of clusters.
+
+    Example:
+        >>> clustering_metrics(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]))
+        {'ari': 1.0, 'ami': 1.0, 'n_clusters': 2.0}
+    """
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    out = {"ari": float(adjusted_rand_score(truth, labels))}
+    if ami:
+        out["ami"] = float(adjusted_mutual_info_score(truth, labels))
+    out["n_clusters"] = float(len(np.unique(labels)))
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterRoundRecord:
+    """One round of :class:`ActiveClusterer`.
+
+    Attributes:
+        round_: Round number (0 = clustering of the prior alone).
+        n_queries: Answers stored when this round's clustering was computed.
+        queried: Pairs asked at the end of the round, ``(k, 2)`` (empty in the last round).
+        metrics: ``ari``, ``ami``, ``n_clusters``, ``objective``, ``fraction_queried``, ...
+        seconds: Wall time per phase: ``solve``, ``evaluate``, ``select``, ``label``, ``update``.
+    """
+
+    round_: int
+    n_queries: int
+    queried: np.ndarray
+    metrics: Mapping[str, float]
+    seconds: Mapping[str, float]
+
+    @property
+    def n_labelled(self) -> int:
+        """Alias of ``n_queries`` so :class:`~activelab.loop.History` methods work unchanged."""
+        return self.n_queries
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "round": self.round_,
+            "n_queries": self.n_queries,
+            "queried": np.asarray(self.queried).reshape(-1, 2).tolist(),
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "seconds": {k: float(v) for k, v in self.seconds.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ClusterRoundRecord:
+        """Inverse of :meth:`to_dict`."""
+        return cls(int(d["round"]), int(d["n_queries"]), np.asarray(d["queried"], dtype=np.int64).reshape(-1, 2),
+                   dict(d["metrics"]), dict(d["seconds"]))
+
+
+class ClusterHistory(History):
+    """:class:`~activelab.loop.History` of :class:`ClusterRoundRecord` (``column("ari")``, ``auc("ari")``)."""
+
+    def column(self, key: str) -> np.ndarray:
+        """A metric (or ``n_queries``) across rounds."""
+        if key in ("n_queries", "n_labelled"):
+            return np.array([r.n_queries for r in self])
+        return super().column(key)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat dict per round: ``round, n_queries, <metrics>, seconds_<phase>``."""
+        rows = []
+        for r in self:
+            row: dict[str, Any] = {"round": r.round_, "n_queries": r.n_queries}
+            row.update(r.metrics)
+            row.update({f"seconds_{k}": v for k, v in r.seconds.items()})
+            rows.append(row)
+        return rows
+
+
+class ActiveClusterer:
+    """Active correlation clustering with pair queries.
+
+    Args:
+        strategy: A pair strategy (``select(state, k, rng) -> (k, 2)``), see
+            :func:`~activelab.clustering.strategies.make_pair_strategy`.
+        oracle: A pair oracle (``answer(pairs, rng) -> PairAnswers``).
+        prior: Prior similarity of unqueried pairs (fixes the number of items).
+        batch_size: Pairs asked per round.
+        budget: Total answers to acquire (pairs asked ``tau`` times count ``tau`` times).
+        seed: Run seed.
+        tau: Answers allowed per pair.
+        truth: Ground-truth partition for ``ari``/``ami`` (optional).
+        initial_labels: Warm start of the first clustering (e.g. the k-means partition of the
+            prior); default singletons.
+        noise: Noise level assumed by the information-gain strategies (default: the oracle's
+            ``noise`` attribute, else 0).
+        graph_pairs: kNN pairs for candidates and triangles of large pools.
+        candidates: :class:`~activelab.clustering.candidates.CandidateConfig`.
+        n_restarts: Local-search restarts per round (restart 0 is warm-started).
+        max_sweeps: Local-search sweeps per restart.
+        beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``).
+        encoder: Optional :class:`~activelab.clustering.deep.DeepPrior`; after every round its
+            ``update(store, rng)`` fine-tunes the encoder on the answers and the store gets the
+            new prior.
+        evaluate: Extra ``labels -> {"metric": value}``.
+        ami: Compute AMI (slow for very many clusters).
+        callbacks: :class:`~activelab.loop.Callback` objects (hooks receive this clusterer).
+        checkpoint_dir: Save after every round; :meth:`run` resumes from it.
+
+    Example:
+        >>> from activelab.clustering import NoisyPairOracle, make_pair_strategy, partition_prior
+        >>> truth = np.repeat([0, 1, 2], 10)
+        >>> init = np.repeat([0, 1], 15)
+        >>> ac = ActiveClusterer(make_pair_strategy("maxexp"), NoisyPairOracle(truth, 0.0),
+        ...                      partition_prior(init), batch_size=20, budget=200, seed=0, truth=truth,
+        ...                      initial_labels=init)
+        >>> history = ac.run()
+        >>> len(history), history[-1].n_queries
+        (11, 200)
+        >>> history[-1].metrics["ari"] > history[0].metrics["ari"]
+        True
+    """
+
+    def __init__(
+        self,
+        strategy: Any,
+        oracle: Any,
+        prior: LowRankPrior,
+        *,
+        batch_size: int,
+        budget: int,
+        seed: int = 0,
+        tau: int = 3,
+        truth: np.ndarray | None = None,
+        initial_labels: np.ndarray | None = None,
+        noise: float | None = None,
+        graph_pairs: np.ndarray | None = None,
+        candidates: CandidateConfig | None = None,
+        n_restarts: int = 1,
+        max_sweeps: int = 30,
+        beta: float = 3.0,
+        encoder: Any = None,
+        evaluate: Callable[[np.ndarray], Mapping[str, float]] | None = None,
+        ami: bool = True,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        for name, value, lo in (("batch_size", batch_size, 1), ("budget", budget, 0), ("seed", seed, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < lo:
+                raise ValueError(f"{name} must be an int >= {lo}, got {value!r}.")
+        if not callable(getattr(strategy, "select", None)):
+            raise TypeError(f"strategy must have select(state, k, rng), got {type(strategy).__name__}.")
+        if not callable(getattr(oracle, "answer", None)):
+            raise TypeError(f"oracle must have answer(pairs, rng), got {type(oracle).__name__}.")
+        self.store = SimilarityStore(prior, tau)
+        n = self.store.n_items
+        if budget > n_pairs(n) * tau:
+            raise ValueError(
+                f"budget ({budget}) exceeds the {n_pairs(n) * tau} answers available "
+                f"({n_pairs(n)} pairs x tau={tau}); lower it."
+            )
+        self.strategy = strategy
+        self.oracle = oracle
+        self.batch_size = int(batch_size)
+        self.budget = int(budget)
+        self.seed = int(seed)
+        self.truth = None if truth is None else np.asarray(truth)
+        if self.truth is not None and self.truth.shape != (n,):
+            raise ValueError(f"truth must have shape ({n},), got {self.truth.shape}.")
+        if initial_labels is None:
+            self.labels = np.arange(n, dtype=np.int64)
+        else:
+            self.labels = np.asarray(initial_labels, dtype=np.int64)
+            if self.labels.shape != (n,):
+                raise ValueError(f"initial_labels must have shape ({n},), got {self.labels.shape}.")
+        self.noise = float(noise if noise is not None else getattr(oracle, "noise", 0.0))
+        self.graph_pairs = None if graph_pairs is None else check_pairs(graph_pairs, n, "graph_pairs")
+        self.candidates = candidates or CandidateConfig()
+        self.n_restarts = n_restarts
+        self.max_sweeps = max_sweeps
+        self.beta = beta
+        self.encoder = encoder
+        self.evaluate = evaluate
+        self.ami = ami
+        self.callbacks = list(callbacks)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.history = ClusterHistory()
+        self.round_ = 0
+        self.objective = float("nan")
+        self._stopped = False
+
+    @property
+    def n_items(self) -> int:
+        """Number of items."""
+        return self.store.n_items
+
+    @property
+    def done(self) -> bool:
+        """True once the budget is spent and its final clustering evaluated."""
+        return bool(self.history) and not len(self.history[-1].queried)
+
+    def _strategy_name(self) -> str:
+        return str(getattr(self.strategy, "name", type(self.strategy).__name__))
+
+    def _check_pairs(self, chosen: Any, k: int) -> np.ndarray:
+        name = self._strategy_name()
+        pairs = np.asarray(chosen)
+        if pairs.shape != (k, 2) or (k and not np.issubdtype(pairs.dtype, np.integer)):
+            raise ActiveLabError(f"pair strategy {name!r} returned {pairs.shape} {pairs.dtype}, expected ({k}, 2) ints.")
+        try:
+            pairs = check_pairs(pairs, self.n_items)
+        except ValueError as err:
+            raise ActiveLabError(f"pair strategy {name!r} returned invalid pairs: {err}") from err
+        keys = pairs[:, 0] * self.n_items + pairs[:, 1]
+        if len(np.unique(keys)) != k:
+            raise ActiveLabError(f"pair strategy {name!r} returned duplicate pairs.")
+        if k and (self.store.counts_of(pairs) >= self.store.tau).any():
+            raise ActiveLabError(f"pair strategy {name!r} returned a pair already answered tau={self.store.tau} times.")
+        return pairs
+
+    def step(self) -> ClusterRoundRecord:
+        """One round: solve, evaluate, and (if budget remains) select, ask and store."""
+        if self.done:
+            raise ActiveLabError("the run is finished; the budget is spent.")
+        r = self.round_
+        for cb in self.callbacks:
+            cb.on_round_start(self, r)  # type: ignore[arg-type]
+        seconds: dict[str, float] = {}
+        t = time.perf_counter()
+        res = local_search(self.store, self.labels, rng=_round_rng(self.seed, _STREAM_SOLVE, r),
+                           n_restarts=self.n_restarts, max_sweeps=self.max_sweeps)
+        self.labels, self.objective = res.labels, res.objective
+        seconds["solve"] = time.perf_counter() - t
+        t = time.perf_counter()
+        n_q = self.store.n_queries
+        metrics: dict[str, float] = {"fraction_queried": n_q / n_pairs(self.n_items), "objective": res.objective}
+        if self.truth is not None:
+            metrics.update(clustering_metrics(self.truth, self.labels, self.ami))
+        else:
+            metrics["n_clusters"] = float(self.labels.max() + 1)
+        if self.evaluate is not None:
+            metrics.update(self.evaluate(self.labels))
+        seconds["evaluate"] = time.perf_counter() - t
+        k = min(self.batch_size, self.budget - n_q)
+        queried = np.empty((0, 2), dtype=np.int64)
+        seconds.update(select=0.0, label=0.0, update=0.0)
+        if k > 0:
+            t = time.perf_counter()
+            state = ClusterState(self.store, self.labels, r, self.noise, self.candidates, self.graph_pairs, self.beta)
+            queried = self._check_pairs(self.strategy.select(state, k, _round_rng(self.seed, _STREAM_SELECT, r)), k)
+            seconds["select"] = time.perf_counter() - t
+            t = time.perf_counter()
+            answers = self.oracle.answer(queried, _round_rng(self.seed, _STREAM_ORACLE, r))
+            if not isinstance(answers, PairAnswers):
+                raise TypeError(f"oracle.answer must return PairAnswers, got {type(answers).__name__}.")
+            if not np.array_equal(np.asarray(answers.pairs), queried):
+                raise ValueError("the pair oracle answered other pairs than it was asked.")
+            ok = np.asarray(answers.answered, dtype=bool)
+            self.store.add(queried[ok], np.asarray(answers.values)[ok])
+            seconds["label"] = time.perf_counter() - t
+            if self.encoder is not None:
+                t = time.perf_counter()
+                self.encoder.update(self.store, _round_rng(self.seed, _STREAM_UPDATE, r))
+                self.store.set_prior(self.encoder.prior())
+                seconds["update"] = time.perf_counter() - t
+            if not ok.any() and self.store.n_queries == n_q:
+                self._stopped = True  # a person skipped the whole batch: stop rather than loop
+        record = ClusterRoundRecord(r, n_q, queried, metrics, seconds)
+        self.history.append(record)
+        self.round_ = r + 1
+        if self.checkpoint_dir is not None:
+            self.save_checkpoint(self.checkpoint_dir)
+        for cb in self.callbacks:
+            if cb.on_round_end(self, record) is False:  # type: ignore[arg-type]
+                self._stopped = True
+        return record
+
+    def run(self) -> ClusterHistory:
+        """Run rounds until the budget is spent; resumes from ``checkpoint_dir`` if one exists."""
+        if self.checkpoint_dir is not None and (self.checkpoint_dir / _CHECKPOINT).exists() and not self.history:
+            self.load_checkpoint(self.checkpoint_dir)
+        self._stopped = False
+        for cb in self.callbacks:
+            cb.on_run_start(self)  # type: ignore[arg-type]
+        while not self.done and not self._stopped:
+            self.step()
+        for cb in self.callbacks:
+            cb.on_run_end(self)  # type: ignore[arg-type]
+        return self.history
+
+    # ------------------------------------------------------------------ checkpoints
+    def _fingerprint(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "kind": "clustering",
+            "n_items": self.n_items,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "budget": self.budget,
+            "tau": self.store.tau,
+            "strategy": self._strategy_name(),
+        }
+
+    def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the state atomically to ``directory/checkpoint.npz`` (temporary file + rename)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = dict(self._fingerprint(), round=self.round_, history=[r.to_dict() for r in self.history])
+        arrays = {f"store_{k}": v for k, v in self.store.state_dict().items()}
+        arrays["labels"] = self.labels
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        state_fn = getattr(self.encoder, "state_dict", None)
+        if callable(state_fn):
+            buf = io.BytesIO()
+            np.save(buf, np.array([state_fn()], dtype=object), allow_pickle=True)
+            arrays["encoder"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
+        path = directory / _CHECKPOINT
+        tmp = directory / (_CHECKPOINT + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, directory: str | os.PathLike[str]) -> None:
+        """Restore :meth:`save_checkpoint`.
+
+        Raises:
+            CheckpointError: If the file is missing, corrupt or from another run.
+        """
+        path = Path(directory) / _CHECKPOINT
+        if not path.exists():
+            raise CheckpointError(f"no checkpoint at {path}.")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files if k != "encoder"}
+                enc_bytes = data["encoder"].tobytes() if "encoder" in data.files else None
+            meta = json.loads(arrays.pop("meta").tobytes().decode())
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as err:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err}); "
+                "delete it to start the run afresh."
+            ) from err
+        expected = self._fingerprint()
+        diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+        if diff:
+            detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
+            raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}); use another directory.")
+        self.store.load_state_dict({k[len("store_"):]: v for k, v in arrays.items() if k.startswith("store_")})
+        self.labels = arrays["labels"].astype(np.int64)
+        if enc_bytes is not None and self.encoder is not None:
+            self.encoder.load_state_dict(np.load(io.BytesIO(enc_bytes), allow_pickle=True)[0])
+            self.store.set_prior(self.encoder.prior())
+        self.history = ClusterHistory(ClusterRoundRecord.from_dict(d) for d in meta["history"])
+        self.round_ = int(meta["round"])

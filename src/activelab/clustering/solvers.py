@@ -1,0 +1,320 @@
+"""Correlation clustering on a :class:`~.store.SimilarityStore`: local search and mean field.
+
+Both solvers read the similarities as ``S = prior + delta`` where the prior is low rank
+(``a phi_u . phi_v + b``) and ``delta`` is sparse (queried pairs only), so the affinity of item
+``u`` to cluster ``k``, ``A[u, k] = sum_{v in k, v != u} S[u, v]``, costs ``O(r)`` per cluster
+from cluster sums plus ``O(deg(u))`` from the sparse part. Nothing is ``N x N``.
+
+The objective is max-correlation: ``sum over pairs in the same cluster of S[u, v]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .store import SimilarityStore
+
+__all__ = ["CCResult", "correlation_objective", "local_search", "mean_field", "same_cluster_prob"]
+
+
+@dataclass(frozen=True)
+class CCResult:
+    """Result of :func:`local_search`.
+
+    Attributes:
+        labels: Cluster of each item, int64 ``(n_items,)``, consecutive ids from 0.
+        objective: Max-correlation objective of ``labels``.
+        n_sweeps: Sweeps done in the restart that produced ``labels``.
+    """
+
+    labels: np.ndarray
+    objective: float
+    n_sweeps: int
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Consecutive cluster ids in order of first appearance. O(N log N)."""
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inv].astype(np.int64)
+
+
+def _gather_rows(delta: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nonzeros of ``delta[rows]`` as (local row, column, value); O(sum of row degrees)."""
+    starts = delta.indptr[rows]
+    lens = delta.indptr[rows + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    local = np.repeat(np.arange(len(rows)), lens)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    idx = np.arange(total) + offsets
+    return local, delta.indices[idx].astype(np.int64), delta.data[idx]
+
+
+def correlation_objective(store: SimilarityStore, labels: np.ndarray, delta: sp.csr_matrix | None = None) -> float:
+    """``sum_{u < v, labels[u] == labels[v]} S[u, v]``. O(N r + q) time, O(K r) memory.
+
+    Example:
+        >>> from activelab.clustering.store import partition_prior
+        >>> store = SimilarityStore(partition_prior(np.array([0, 0, 1])))
+        >>> round(correlation_objective(store, np.array([0, 0, 1])), 6)
+        0.1
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    prior = store.prior
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=k).astype(np.float64)
+    total = 0.5 * (prior.b * float((sizes**2).sum()) - float(prior.self_term(np.arange(store.n_items)).sum()))
+    if prior.phi.shape[1] and prior.a != 0.0:
+        sums = prior.cluster_sums(labels, k)
+        total += 0.5 * prior.a * float((sums**2).sum())
+    if store.n_queried_pairs:
+        qp = store.queried_pairs()
+        same = labels[qp[:, 0]] == labels[qp[:, 1]]
+        total += float(store.deltas()[same].sum())
+    return total
+
+
+def _affinity(
+    store: SimilarityStore,
+    delta: sp.csr_matrix,
+    block: np.ndarray,
+    labels: np.ndarray,
+    sums: np.ndarray,
+    sizes: np.ndarray,
+    self_term: np.ndarray,
+) -> np.ndarray:
+    """``A[u, k] = sum_{v in k, v != u} S[u, v]`` for ``u`` in ``block``; ``(len(block), K)``."""
+    prior = store.prior
+    n_k = sizes.shape[0]
+    aff = np.broadcast_to(prior.b * sizes, (len(block), n_k)).copy()
+    if prior.phi.shape[1] and prior.a != 0.0:
+        aff += prior.a * (prior.phi[block].astype(np.float64) @ sums.T)
+    aff[np.arange(len(block)), labels[block]] -= self_term[block]
+    local, cols, vals = _gather_rows(delta, block)
+    if len(local):
+        aff += np.bincount(local * n_k + labels[cols], weights=vals, minlength=len(block) * n_k).reshape(
+            len(block), n_k
+        )
+    return aff
+
+
+def _sweep(
+    store: SimilarityStore,
+    delta: sp.csr_matrix,
+    labels: np.ndarray,
+    block_size: int,
+    rng: np.random.Generator,
+    tol: float,
+) -> tuple[np.ndarray, int]:
+    """One pass of block moves over a random order; returns (relabelled labels, moves)."""
+    prior = store.prior
+    n = store.n_items
+    labels = _relabel(labels)
+    k = int(labels.max()) + 1
+    cap = k + min(n, 2 * block_size)  # room for new clusters; grows below when needed
+    sizes = np.zeros(cap)
+    sizes[:k] = np.bincount(labels, minlength=k)
+    sums = np.zeros((cap, prior.phi.shape[1]))
+    if prior.phi.shape[1]:
+        sums[:k] = prior.cluster_sums(labels, k)
+    self_term = prior.self_term(np.arange(n))
+    n_used = k
+    moves = 0
+    order = rng.permutation(n)
+    for start in range(0, n, block_size):
+        block = order[start:start + block_size]
+        if n_used + len(block) > cap:  # each block opens at most len(block) clusters
+            cap = max(2 * cap, n_used + len(block))
+            sizes = np.concatenate([sizes, np.zeros(cap - len(sizes))])
+            sums = np.concatenate([sums, np.zeros((cap - len(sums), sums.shape[1]))])
+        aff = _affinity(store, delta, block, labels, sums[:n_used], sizes[:n_used], self_term)
+        cur = labels[block]
+        stay = aff[np.arange(len(block)), cur]
+        # Ties go to the lowest id; a move needs a strict gain over staying.
+        best = np.argmax(aff, axis=1)
+        best_val = aff[np.arange(len(block)), best]
+        new_cluster = (best_val < 0.0) & (sizes[cur] > 1)  # every existing cluster repels u
+        target = np.where(new_cluster, -1, best)
+        target_val = np.where(new_cluster, 0.0, best_val)
+        move = (target_val > stay + tol) & (target != cur)
+        if not move.any():
+            continue
+        items = block[move]
+        old = cur[move]
+        tgt = target[move]
+        n_new = int((tgt == -1).sum())
+        tgt[tgt == -1] = np.arange(n_used, n_used + n_new)
+        n_used += n_new
+        np.subtract.at(sizes, old, 1.0)
+        np.add.at(sizes, tgt, 1.0)
+        if prior.phi.shape[1]:
+            phi = prior.phi[items].astype(np.float64)
+            np.subtract.at(sums, old, phi)
+            np.add.at(sums, tgt, phi)
+        labels[items] = tgt
+        moves += len(items)
+    return _relabel(labels), moves
+
+
+def local_search(
+    store: SimilarityStore,
+    labels: np.ndarray | None = None,
+    *,
+    rng: np.random.Generator,
+    n_restarts: int = 1,
+    max_sweeps: int = 30,
+    block_size: int | None = None,
+    tol: float = 1e-9,
+) -> CCResult:
+    """Max-correlation clustering by local search with a dynamic number of clusters.
+
+    Each sweep visits the items in a random order, in blocks: every item of a block moves to
+    the cluster of highest affinity (or to a new singleton cluster when every cluster,
+    including its own, repels it) if that strictly improves on staying. Empty clusters
+    disappear. With ``block_size=1`` this is the classic sequential local search, which never
+    decreases the objective; larger blocks move items simultaneously, so a sweep is checked and,
+    if the objective fell, undone and repeated with half the block size. A restart stops when a
+    sweep moves nothing or after ``max_sweeps`` sweeps. Restart 0 starts from ``labels`` (warm
+    start; singletons if ``None``), the others from random partitions into as many clusters
+    as the best solution so far has; the best objective wins.
+
+    Time: ``O(restarts * sweeps * (N r K + q))`` for ``q`` queried pairs, ``K`` clusters and
+    prior rank ``r``; memory ``O(block_size * K + N r + q)``.
+
+    Args:
+        store: Similarities.
+        labels: Warm start, int ``(n_items,)``.
+        rng: Randomness (visit order, restarts).
+        n_restarts: Number of restarts (>= 1).
+        max_sweeps: Sweeps per restart (>= 1).
+        block_size: Items moved together; default ``max(1, N // 32)``.
+        tol: Minimal gain for a move.
+
+    Example:
+        >>> from activelab.clustering.store import zero_prior
+        >>> store = SimilarityStore(zero_prior(4))
+        >>> store.add([[0, 1], [2, 3], [1, 2]], [1.0, 1.0, -1.0])
+        >>> res = local_search(store, rng=np.random.default_rng(0), n_restarts=3)
+        >>> res.labels.tolist(), round(res.objective, 3)
+        ([0, 0, 1, 1], 1.0)
+    """
+    n = store.n_items
+    for name, value, lo in (("n_restarts", n_restarts, 1), ("max_sweeps", max_sweeps, 1)):
+        if not isinstance(value, (int, np.integer)) or value < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {value!r}.")
+    if block_size is None:
+        block_size = max(1, n // 32)
+    if not isinstance(block_size, (int, np.integer)) or block_size < 1:
+        raise ValueError(f"block_size must be an int >= 1, got {block_size!r}.")
+    if labels is None:
+        start = np.arange(n, dtype=np.int64)
+    else:
+        start = np.asarray(labels, dtype=np.int64)
+        if start.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {start.shape}.")
+    delta = store.delta_csr()
+    best: CCResult | None = None
+    for restart in range(n_restarts):
+        if restart == 0:
+            cur = start.copy()
+        else:
+            k = int(best.labels.max()) + 1 if best is not None else 2
+            cur = rng.integers(0, max(k, 2), size=n)
+        cur = _relabel(cur)
+        obj = correlation_objective(store, cur, delta)
+        bs = int(block_size)
+        sweeps = 0
+        while sweeps < max_sweeps:
+            cand, moves = _sweep(store, delta, cur, bs, rng, tol)
+            sweeps += 1
+            if moves == 0:
+                break
+            cand_obj = correlation_objective(store, cand, delta)
+            if cand_obj + 1e-9 * max(1.0, abs(obj)) < obj:
+                if bs == 1:  # cannot happen in exact arithmetic; stop rather than loop
+                    break
+                bs = max(1, bs // 2)
+                continue
+            cur, obj = cand, cand_obj
+        if best is None or obj > best.objective + 1e-12:
+            best = CCResult(cur, float(obj), sweeps)
+    if best is None:  # unreachable: n_restarts >= 1 was checked
+        raise RuntimeError("local_search ran no restart.")
+    return best
+
+
+def _soft_field(store: SimilarityStore, delta: sp.csr_matrix, q: np.ndarray) -> np.ndarray:
+    """``F[u, k] = sum_{v != u} S[u, v] q[v, k]``; O(N r K + q K)."""
+    prior = store.prior
+    field = np.broadcast_to(prior.b * q.sum(axis=0), q.shape).copy()
+    if prior.phi.shape[1] and prior.a != 0.0:
+        phi = prior.phi.astype(np.float64)
+        field += prior.a * (phi @ (phi.T @ q))
+    field -= prior.self_term(np.arange(store.n_items))[:, None] * q
+    if delta.nnz:
+        field += delta @ q
+    return field
+
+
+def mean_field(
+    store: SimilarityStore,
+    labels: np.ndarray,
+    *,
+    beta: float = 3.0,
+    n_iter: int = 15,
+    damping: float = 0.5,
+    smoothing: float = 0.1,
+) -> np.ndarray:
+    """Mean-field soft assignments ``q`` of the Gibbs distribution ``P(c) ∝ exp(beta * objective)``.
+
+    The number of clusters is that of ``labels`` (a local-search solution), which also gives
+    the start ``q0 = (1 - smoothing) onehot + smoothing / K``. Each iteration sets
+    ``q <- (1 - damping) q + damping softmax(beta F)`` with ``F[u, k] = sum_{v != u} S[u, v] q[v, k]``.
+
+    Time ``O(n_iter (N r K + q K))``, memory ``O(N K)``.
+
+    Returns:
+        ``q``, float64 ``(n_items, K)``, rows summing to 1.
+
+    Example:
+        >>> from activelab.clustering.store import partition_prior
+        >>> store = SimilarityStore(partition_prior(np.array([0, 0, 1, 1])))
+        >>> q = mean_field(store, np.array([0, 0, 1, 1]), beta=50.0)
+        >>> q.argmax(axis=1).tolist()
+        [0, 0, 1, 1]
+    """
+    if not beta > 0 or not np.isfinite(beta):
+        raise ValueError(f"beta must be a positive finite inverse temperature, got {beta!r}.")
+    if not 0 < damping <= 1:
+        raise ValueError(f"damping must lie in (0, 1], got {damping!r}.")
+    labels = _relabel(np.asarray(labels, dtype=np.int64))
+    k = int(labels.max()) + 1
+    q = np.full((store.n_items, k), smoothing / k)
+    q[np.arange(store.n_items), labels] += 1.0 - smoothing
+    delta = store.delta_csr()
+    for _ in range(n_iter):
+        logits = beta * _soft_field(store, delta, q)
+        logits -= logits.max(axis=1, keepdims=True)
+        new = np.exp(logits)
+        new /= new.sum(axis=1, keepdims=True)
+        q = (1.0 - damping) * q + damping * new
+    return q
+
+
+def same_cluster_prob(q: np.ndarray, pairs: np.ndarray, chunk_size: int = 65536) -> np.ndarray:
+    """``P(u ~ v) = sum_k q[u, k] q[v, k]`` for ``pairs`` ``(m, 2)``; chunked, O(m K) time.
+
+    Example:
+        >>> same_cluster_prob(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([[0, 1]])).tolist()
+        [0.5]
+    """
+    out = np.empty(len(pairs))
+    for s in range(0, len(pairs), chunk_size):
+        p = pairs[s:s + chunk_size]
+        out[s:s + chunk_size] = np.einsum("ij,ij->i", q[p[:, 0]], q[p[:, 1]])
+    return np.clip(out, 0.0, 1.0)

@@ -1,0 +1,130 @@
+"""ActiveClusterer: rounds, determinism, checkpoint/resume, callbacks, errors; the runner's outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from activelab.clustering import (
+    ActiveClusterer,
+    CallbackPairOracle,
+    NoisyPairOracle,
+    make_pair_strategy,
+    partition_prior,
+    zero_prior,
+)
+from activelab.clustering.runner import ClusterConfigError, ClusterRunConfig, load_items, run_clustering
+from activelab.errors import ActiveLabError, CheckpointError
+from activelab.loop import Callback
+
+TRUTH = np.repeat([0, 1, 2], 12)
+INIT = np.repeat([0, 1], 18)
+
+
+def make(strategy: str = "maxexp", **kw: object) -> ActiveClusterer:
+    args: dict[str, object] = dict(batch_size=15, budget=90, seed=3, truth=TRUTH, initial_labels=INIT)
+    args.update(kw)
+    return ActiveClusterer(make_pair_strategy(strategy), NoisyPairOracle(TRUTH, 0.2), partition_prior(INIT), **args)  # type: ignore[arg-type]
+
+
+def test_rounds_and_records() -> None:
+    history = make().run()
+    assert [r.n_queries for r in history] == [0, 15, 30, 45, 60, 75, 90]
+    assert history[-1].queried.shape == (0, 2) and history[0].queried.shape == (15, 2)
+    frac = history.column("fraction_queried")
+    np.testing.assert_allclose(frac, np.array([0, 15, 30, 45, 60, 75, 90]) / (36 * 35 / 2))
+    assert {"ari", "ami", "n_clusters", "objective"} <= set(history[0].metrics)
+    assert {"solve", "select", "label", "evaluate", "update"} == set(history[0].seconds)
+    rows = history.to_rows()
+    assert rows[2]["n_queries"] == 30 and "seconds_solve" in rows[2]
+    assert history.auc("ari") == pytest.approx(np.mean(history.column("ari")))
+
+
+def test_same_seed_same_run_different_seed_differs() -> None:
+    a, b, c = make().run(), make().run(), make(seed=4).run()
+    for ra, rb in zip(a, b):
+        np.testing.assert_array_equal(ra.queried, rb.queried)
+        assert ra.metrics == rb.metrics
+    assert any(not np.array_equal(ra.queried, rc.queried) for ra, rc in zip(a, c))
+
+
+class StopAfter(Callback):
+    def __init__(self, n: int) -> None:
+        self.n, self.seen = n, []
+
+    def on_round_end(self, learner, record):  # type: ignore[no-untyped-def]
+        self.seen.append(record.round_)
+        return False if len(self.seen) >= self.n else None
+
+
+def test_checkpoint_resume_is_exact(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    full = make().run()
+    stop = StopAfter(3)
+    first = make(checkpoint_dir=tmp_path, callbacks=[stop])
+    first.run()
+    assert stop.seen == [0, 1, 2]
+    resumed = make(checkpoint_dir=tmp_path).run()
+    assert len(resumed) == len(full)
+    for ra, rb in zip(full, resumed):
+        np.testing.assert_array_equal(ra.queried, rb.queried)
+        assert ra.metrics == rb.metrics
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        make(seed=9, checkpoint_dir=tmp_path).run()
+    (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        make(checkpoint_dir=tmp_path).run()
+
+
+def test_human_oracle_may_skip() -> None:
+    oracle = CallbackPairOracle(lambda pairs: [None if p[0] % 2 else 1.0 for p in pairs])
+    ac = ActiveClusterer(make_pair_strategy("uniform"), oracle, zero_prior(10), batch_size=5, budget=10, seed=0)
+    history = ac.run()
+    assert ac.store.n_queries <= 10 and len(history) >= 2
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="budget .* exceeds the 135 answers"):
+        ActiveClusterer(make_pair_strategy("uniform"), NoisyPairOracle(np.zeros(10, int)), zero_prior(10),
+                        batch_size=5, budget=1000, tau=3)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        make(batch_size=0)
+    with pytest.raises(ValueError, match=r"truth must have shape \(36,\)"):
+        make(truth=np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match="at least 2 items"):
+        ActiveClusterer(make_pair_strategy("uniform"), NoisyPairOracle(np.zeros(1, int)), zero_prior(1),
+                        batch_size=1, budget=0)
+
+    class Bad:
+        name = "bad"
+
+        def select(self, state, k, rng):  # type: ignore[no-untyped-def]
+            return np.tile([[0, 0]], (k, 1))
+
+    with pytest.raises(ActiveLabError, match="two different items"):
+        ActiveClusterer(Bad(), NoisyPairOracle(TRUTH), partition_prior(INIT), batch_size=3, budget=3).run()
+
+
+def test_runner_outputs_and_validation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = ClusterRunConfig(("blobs10",), ("uniform", "maxexp"), batch=30, seeds=1, n_items=30,
+                              budget_fraction=0.2, out=tmp_path)
+    rounds = run_clustering(config)
+    assert {"rounds.csv", "summary.csv", "curves.png", "jobs", "config.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"n_queries", "fraction_queried", "ari", "ami"} <= set(rounds.columns)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["strategy"]) == ["uniform", "maxexp"]
+    again = run_clustering(config)  # resumes: every job file exists
+    pd.testing.assert_frame_equal(rounds, again)
+    with pytest.raises(ClusterConfigError, match="another protocol"):
+        run_clustering(ClusterRunConfig(("blobs10",), ("uniform",), batch=10, seeds=1, n_items=30, out=tmp_path))
+    with pytest.raises(ClusterConfigError, match=r"noise \(--noise\) must lie in \[0, 1\)"):
+        ClusterRunConfig(("blobs10",), ("uniform",), noise=1.0, out=tmp_path)
+    with pytest.raises(ClusterConfigError, match="budget_fraction"):
+        ClusterRunConfig(("blobs10",), ("uniform",), budget_fraction=0.0, out=tmp_path)
+
+
+def test_empty_dataset_file_is_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "empty.npz"
+    np.savez(path, X=np.zeros((0, 3), np.float32), y=np.zeros(0, np.int64))
+    with pytest.raises((ValueError, ActiveLabError), match="empty|0 rows|at least"):
+        load_items(str(path), 0, None)

@@ -1,0 +1,126 @@
+"""Solvers against brute force (all set partitions for N <= 8) and slow dense references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from activelab.clustering.solvers import correlation_objective, local_search, mean_field, same_cluster_prob
+from activelab.clustering.store import SimilarityStore, feature_prior, partition_prior, zero_prior
+
+
+def set_partitions(n: int):
+    """Every partition of range(n) as a label list (restricted growth strings)."""
+    def rec(prefix: list[int], k: int):
+        if len(prefix) == n:
+            yield list(prefix)
+            return
+        for c in range(k + 1):
+            yield from rec([*prefix, c], max(k, c + 1))
+    yield from rec([0], 1) if n else iter([[]])
+
+
+def dense_objective(S: np.ndarray, labels: np.ndarray) -> float:
+    total = 0.0
+    for u, v in itertools.combinations(range(len(labels)), 2):
+        if labels[u] == labels[v]:
+            total += S[u, v]
+    return total
+
+
+def random_store(n: int, rng: np.random.Generator, kind: str) -> SimilarityStore:
+    prior = {"zeros": zero_prior(n), "partition": partition_prior(rng.integers(0, 3, n)),
+             "features": feature_prior(rng.normal(size=(n, 3)), scale=0.5)}[kind]
+    store = SimilarityStore(prior, tau=3)
+    pairs = np.array(list(itertools.combinations(range(n), 2)))
+    chosen = pairs[rng.random(len(pairs)) < 0.6]
+    store.add(chosen, rng.uniform(-1, 1, len(chosen)))
+    return store
+
+
+def test_set_partitions_are_bell_numbers() -> None:
+    assert [sum(1 for _ in set_partitions(n)) for n in range(1, 8)] == [1, 2, 5, 15, 52, 203, 877]
+
+
+@pytest.mark.parametrize("kind", ["zeros", "partition", "features"])
+def test_objective_matches_dense_reference(kind: str, rng: np.random.Generator) -> None:
+    store = random_store(9, rng, kind)
+    S = store.dense()
+    for _ in range(5):
+        labels = rng.integers(0, 4, 9)
+        assert correlation_objective(store, labels) == pytest.approx(dense_objective(S, labels), abs=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["zeros", "partition", "features"])
+def test_local_search_finds_brute_force_optimum(kind: str) -> None:
+    """On 30 random instances with N <= 8, 10 restarts reach the exhaustive optimum."""
+    rng = np.random.default_rng(42)
+    for trial in range(10):
+        n = int(rng.integers(4, 9))
+        store = random_store(n, rng, kind)
+        S = store.dense()
+        best = max(dense_objective(S, np.array(p)) for p in set_partitions(n))
+        res = local_search(store, rng=np.random.default_rng(trial), n_restarts=10, block_size=1)
+        assert res.objective == pytest.approx(best, abs=1e-9), (kind, trial, n)
+        assert res.objective == pytest.approx(dense_objective(S, res.labels), abs=1e-9)
+
+
+def test_local_search_result_is_a_local_optimum(rng: np.random.Generator) -> None:
+    """No single move (to another cluster or a new singleton) improves the returned solution."""
+    n = 40
+    store = random_store(n, rng, "partition")
+    S = store.dense()
+    res = local_search(store, rng=np.random.default_rng(0), n_restarts=2)
+    labels = res.labels
+    base = dense_objective(S, labels)
+    for u in range(n):
+        for target in [*np.unique(labels), labels.max() + 1]:
+            moved = labels.copy()
+            moved[u] = target
+            assert dense_objective(S, moved) <= base + 1e-9
+
+
+def test_local_search_dynamic_clusters_and_determinism() -> None:
+    """Strong answers split the prior's single cluster into the true three."""
+    truth = np.repeat([0, 1, 2], 30)
+    store = SimilarityStore(partition_prior(np.zeros(90, dtype=int)), tau=1)
+    pairs = np.array(list(itertools.combinations(range(90), 2)))
+    store.add(pairs, np.where(truth[pairs[:, 0]] == truth[pairs[:, 1]], 1.0, -1.0))
+    a = local_search(store, np.zeros(90, dtype=np.int64), rng=np.random.default_rng(0))
+    b = local_search(store, np.zeros(90, dtype=np.int64), rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert len(np.unique(a.labels)) == 3
+    assert (a.labels[:, None] == a.labels[None, :]).tolist() == (truth[:, None] == truth[None, :]).tolist()
+
+
+def test_local_search_errors() -> None:
+    store = SimilarityStore(zero_prior(4))
+    with pytest.raises(ValueError, match="n_restarts must be an int >= 1"):
+        local_search(store, rng=np.random.default_rng(0), n_restarts=0)
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        local_search(store, np.zeros(3, dtype=int), rng=np.random.default_rng(0))
+
+
+def test_mean_field_matches_naive_dense_iteration(rng: np.random.Generator) -> None:
+    store = random_store(12, rng, "features")
+    S = store.dense()
+    labels = rng.integers(0, 3, 12)
+    q = mean_field(store, labels, beta=2.0, n_iter=7, damping=0.5, smoothing=0.2)
+    k = len(np.unique(labels))
+    # the start uses first-appearance cluster ids, as the solver does
+    order = {lab: i for i, lab in enumerate(dict.fromkeys(labels.tolist()))}
+    ref = np.full((12, k), 0.2 / k)
+    for u, lab in enumerate(labels):
+        ref[u, order[lab]] += 0.8
+    for _ in range(7):
+        field = S @ ref  # S has a zero diagonal
+        new = np.exp(2.0 * field - (2.0 * field).max(axis=1, keepdims=True))
+        new /= new.sum(axis=1, keepdims=True)
+        ref = 0.5 * ref + 0.5 * new
+    np.testing.assert_allclose(q, ref, atol=1e-10)
+    p = same_cluster_prob(q, np.array([[0, 1], [2, 5]]))
+    np.testing.assert_allclose(p, [q[0] @ q[1], q[2] @ q[5]])
+    with pytest.raises(ValueError, match="beta must be a positive"):
+        mean_field(store, labels, beta=0.0)

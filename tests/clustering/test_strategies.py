@@ -1,0 +1,143 @@
+"""Pair strategies: contract (k unique canonical pairs, never more than tau answers), references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from activelab.clustering import (
+    PAIR_STRATEGIES,
+    ActiveClusterer,
+    CandidateConfig,
+    ClusterState,
+    NoisyPairOracle,
+    SimilarityStore,
+    make_pair_strategy,
+    pair_features,
+    partition_prior,
+    zero_prior,
+)
+from activelab.clustering.candidates import all_pairs
+from activelab.clustering.strategies import expected_info_gain, triangle_expected_cost
+from activelab.errors import PoolExhaustedError, UnknownNameError
+
+NAMES = sorted(PAIR_STRATEGIES)
+
+
+def small_state(n: int = 24, seed: int = 0, config: CandidateConfig | None = None) -> ClusterState:
+    rng = np.random.default_rng(seed)
+    truth = np.arange(n) % 3
+    store = SimilarityStore(partition_prior(rng.integers(0, 2, n)), tau=2)
+    pairs = all_pairs(n)[rng.random(n * (n - 1) // 2) < 0.3]
+    store.add(pairs, NoisyPairOracle(truth, 0.3).answer(pairs, rng).values)
+    return ClusterState(store, rng.integers(0, 3, n), noise=0.3, config=config or CandidateConfig())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("large", [False, True])
+def test_select_contract_and_determinism(name: str, large: bool) -> None:
+    config = CandidateConfig(max_exhaustive_pairs=0, n_random=200) if large else None
+    state = small_state(config=config)
+    strategy = make_pair_strategy(name)
+    a = strategy.select(state, 15, np.random.default_rng(5))
+    b = make_pair_strategy(name).select(small_state(config=config), 15, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (15, 2) and a.dtype == np.int64
+    assert (a[:, 0] < a[:, 1]).all() and a.min() >= 0 and a.max() < 24
+    assert len(np.unique(a[:, 0] * 24 + a[:, 1])) == 15
+    assert (state.store.counts_of(a) < state.store.tau).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_pair_is_asked_more_than_tau_times(name: str) -> None:
+    """Spend 90 % of all answers (66 pairs x tau 2): the strategy must avoid exhausted pairs."""
+    truth = np.arange(12) % 3
+    ac = ActiveClusterer(make_pair_strategy(name), NoisyPairOracle(truth, 0.3), zero_prior(12),
+                         batch_size=10, budget=119, seed=1, tau=2, truth=truth, ami=False)
+    ac.run()  # the clusterer raises if a strategy returns a pair with tau answers
+    assert ac.store.n_queries == 119
+    assert ac.store.counts.max() <= 2
+
+
+def test_exhausted_pool_raises() -> None:
+    state = small_state(6)
+    with pytest.raises(PoolExhaustedError, match="asked for 1000 pairs"):
+        make_pair_strategy("uniform").select(state, 1000, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="k must be a non-negative int"):
+        make_pair_strategy("maxexp").select(state, -1, np.random.default_rng(0))
+
+
+def naive_triangle_scores(S: np.ndarray, labels: np.ndarray, name: str) -> dict[tuple[int, int], float]:
+    """The paper's loops, on a dense S without ties."""
+    n = len(S)
+    out: dict[tuple[int, int], float] = {}
+    for i in range(n):
+        for j in range(i + 1, n):
+            same = labels[i] == labels[j]
+            if not ((same and S[i, j] < 0) or (not same and S[i, j] >= 0)):
+                continue
+            for k in range(n):
+                if k in (i, j):
+                    continue
+                edges = [(i, j), (i, k), (j, k)]
+                s = np.array([S[e] for e in edges])
+                if int((s > 0).sum()) != 2:
+                    continue
+                m = int(np.argmin(np.abs(s)))
+                e = tuple(sorted(edges[m]))
+                score = abs(s[m]) if name == "maxmin" else float(triangle_expected_cost(s[None])[0])
+                out[e] = max(out.get(e, -np.inf), score)
+    return out
+
+
+@pytest.mark.parametrize("name", ["maxmin", "maxexp"])
+def test_triangle_scores_match_paper_loops(name: str) -> None:
+    rng = np.random.default_rng(3)
+    n = 11
+    store = SimilarityStore(zero_prior(n), tau=3)
+    store.add(all_pairs(n), rng.uniform(-1, 1, n * (n - 1) // 2))  # continuous: no ties
+    labels = rng.integers(0, 3, n)
+    state = ClusterState(store, labels)
+    edges, scores = make_pair_strategy(name).edge_scores(state, np.random.default_rng(0))
+    got = {tuple(e): s for e, s in zip(edges.tolist(), scores.tolist())}
+    ref = naive_triangle_scores(store.dense(), labels, name)
+    assert got.keys() == ref.keys() and len(got) > 5
+    for e in ref:
+        assert got[e] == pytest.approx(ref[e])
+
+
+def test_triangle_expected_cost_by_enumeration() -> None:
+    s = np.array([0.7, 0.2, -0.4])
+    parts = [[1, 1, 1], [0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]]
+    costs = np.array([sum(abs(x) if (p and x < 0) or (not p and x >= 0) else 0.0 for p, x in zip(pp, s)) for pp in parts])
+    w = np.exp(-2.0 * costs) / np.exp(-2.0 * costs).sum()
+    assert triangle_expected_cost(s[None], beta=2.0)[0] == pytest.approx((w * costs).sum())
+
+
+def test_eig_prefers_uncertain_pairs_and_is_finite() -> None:
+    state = small_state()
+    q = np.full((24, 3), 1 / 3)
+    q[:12] = np.eye(3)[np.arange(12) % 3]
+    state._cache["q"] = q  # items 0..11 certain, 12..23 maximally uncertain
+    gains = expected_info_gain(state, np.array([[0, 3], [12, 13]]))
+    assert np.isfinite(gains).all()
+    assert gains[1] > gains[0]
+
+
+def test_batch_ig_caps_pairs_per_item() -> None:
+    state = small_state(30)
+    pairs = make_pair_strategy("batch_ig", max_per_item=2).select(state, 20, np.random.default_rng(0))
+    assert np.bincount(pairs.ravel(), minlength=30).max() <= 2
+
+
+def test_pair_features_for_learned_policies() -> None:
+    state = small_state()
+    pairs = all_pairs(24)[:50]
+    f = pair_features(state, pairs)
+    assert f.shape == (50, 8) and f.dtype == np.float32 and np.isfinite(f).all()
+    assert ((f[:, 1] >= 0) & (f[:, 1] <= 1)).all()
+
+
+def test_registry_did_you_mean() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'maxexp'"):
+        make_pair_strategy("maxepx")
