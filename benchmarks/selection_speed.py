@@ -22,6 +22,12 @@ Usage::
     python benchmarks/selection_speed.py --quick
     python benchmarks/selection_speed.py --out selection.md          # N up to 1M, k in {100, 1000}
     python benchmarks/selection_speed.py --compare --out compare.md  # D=128, k=1000, N in {100k, 1M}
+    python benchmarks/selection_speed.py --catalogue bayesian,coldstart   # + the issue-3 methods
+
+``--catalogue`` appends the tables of ``benchmarks/_speed_bayesian.py`` (BatchBALD, EPIG and the
+stochastic selectors, k = 100, 20 draws) and ``benchmarks/_speed_coldstart.py`` (kNN, k-means,
+TypiClust, ProbCover, Cluster-Margin, two-step) at the same pool sizes; ``--catalogue-only``
+skips the core grid.
 """
 
 from __future__ import annotations
@@ -537,7 +543,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the issue's comparison instead of the grid: D=128, k=1000, N=100k and 1M, kcenter and badge")
     p.add_argument("--seed", type=int, default=0, help="seed of the input generator (default 0)")
     p.add_argument("--out", type=str, default=None, help="also write the markdown to this file")
+    p.add_argument("--catalogue", type=str, default="",
+                   help="comma-separated extra sections: bayesian, coldstart (or 'all')")
+    p.add_argument("--catalogue-only", action="store_true", help="run only the --catalogue sections")
     args = p.parse_args(argv)
+    known = ("bayesian", "coldstart")
+    args.catalogue = list(known) if args.catalogue == "all" else [c for c in args.catalogue.split(",") if c]
+    for c in args.catalogue:
+        if c not in known:
+            p.error(f"--catalogue: unknown section {c!r}; choose from {', '.join(known)} or 'all'")
     if args.quick:
         args.sizes, args.ks = [10_000, 100_000], [100]
     if args.compare:
@@ -568,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     infos: list[SizeInfo] = []
     rows: list[Row] = []
     text = ""
-    for n in sorted(args.sizes):
+    for n in ([] if args.catalogue_only else sorted(args.sizes)):
         info, size_rows = bench_size(
             n, args.dim, args.classes, args.ks, args.seed, methods=methods, with_inference=not args.compare, log=log
         )
@@ -582,8 +596,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.out:
             with open(args.out, "w") as f:  # rewritten after every N, so a long run keeps partial results
                 f.write(text + footer)
+    footer = (
+        f"\nCommand: `{command.strip()}`; started {started}; {_machine()}; "
+        f"load average at start {load0[0]:.2f}, now {os.getloadavg()[0]:.2f}.\n"
+    )
+    for section in args.catalogue:
+        module = _catalogue_module(section)
+        extra = module.bench_rows(sorted(args.sizes), args.quick, log=log)
+        text += f"\n\n### {section}\n\n" + module.markdown(extra)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text + footer)
     print(text + footer, end="")
     return 0
+
+
+def _catalogue_module(section: str) -> Any:
+    """Import ``benchmarks/_speed_<section>.py`` (a sibling of this script)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).with_name(f"_speed_{section}.py")
+    spec = importlib.util.spec_from_file_location(f"_speed_{section}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ def test_checkpoint_of_another_run(tiny_blobs, tmp_path):
     ("kw", "match"),
     [
         ({"initial": 10, "query_size": 5, "total": 5}, "smaller than the initial set"),
-        ({"initial": 0, "query_size": 5, "total": 50}, "initial must be >= 1"),
+        ({"initial": -1, "query_size": 5, "total": 50}, "initial must be >= 0"),
+        ({"initial": 0, "query_size": 5, "total": 0}, "total must be >= 1"),
         ({"initial": 5, "query_size": 0, "total": 50}, "query_size must be a positive int"),
     ],
 )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ActiveLabError, CheckpointError
-from .models.base import check_capabilities, compute_views
+from .models.base import Views, check_capabilities, compute_views
 from .oracles import Answers
 from .pool import Pool
 
@@ -27,14 +27,22 @@ _FORMAT = 1
 
 @dataclass(frozen=True)
 class Budget:
-    """How many labels: ``initial`` random ones, then ``query_size`` per round up to ``total``.
+    """How many labels: an initial set of ``initial``, then ``query_size`` per round up to ``total``.
 
     ``total`` includes the initial set. The last query may be smaller so that exactly
-    ``total`` labels are acquired.
+    ``total`` labels are acquired. The initial set is chosen by the learner's
+    ``initial_strategy`` (random by default).
+
+    ``initial=0`` is the cold-start protocol: no labels at all to begin with, so the first
+    batch of ``min(query_size, total)`` items is chosen by the initial strategy before any
+    model exists (e.g. ``initial_strategy="typiclust"``), and round 0 fits on it.
+    ``Budget(0, 10, 100)`` therefore fits models on 10, 20, ..., 100 labels.
 
     Example:
         >>> Budget(initial=20, query_size=10, total=320).n_rounds
         30
+        >>> Budget(initial=0, query_size=10, total=100).n_initial, Budget(0, 10, 100).n_rounds
+        (10, 9)
     """
 
     initial: int
@@ -46,8 +54,10 @@ class Budget:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise TypeError(f"Budget.{name} must be an int, got {type(value).__name__}.")
-        if self.initial < 1:
-            raise ValueError(f"Budget.initial must be >= 1 (the first model needs labels), got {self.initial}.")
+        if self.initial < 0:
+            raise ValueError(
+                f"Budget.initial must be >= 0 (0 = the initial strategy picks the first batch), got {self.initial}."
+            )
         if self.query_size < 1:
             raise ValueError(f"Budget.query_size must be a positive int, got {self.query_size}.")
         if self.total < self.initial:
@@ -55,11 +65,18 @@ class Budget:
                 f"Budget.total ({self.total}) is smaller than the initial set ({self.initial}); "
                 "the total budget includes the initial labels, so raise it or lower the initial set."
             )
+        if self.total < 1:
+            raise ValueError(f"Budget.total must be >= 1 (the first model needs labels), got {self.total}.")
+
+    @property
+    def n_initial(self) -> int:
+        """Size of the labelled set of round 0: ``initial``, or the first batch when ``initial == 0``."""
+        return self.initial if self.initial > 0 else min(self.query_size, self.total)
 
     @property
     def n_rounds(self) -> int:
         """Number of query rounds after the initial set."""
-        return -(-(self.total - self.initial) // self.query_size)
+        return -(-(self.total - self.n_initial) // self.query_size)
 
 
 @dataclass(frozen=True)
@@ -68,10 +85,14 @@ class RoundRecord:
 
     Attributes:
         round_: Round number (0 = model fitted on the initial set).
-        n_labelled: Labelled items the model of this round was fitted on.
+        n_labelled: Labelled items the model of this round was fitted on (plus any hold-out a
+            stopping criterion keeps out of training for validation; they count against the budget).
         queried: Absolute indices asked at the end of this round (empty in the last round).
         metrics: Evaluation results, e.g. ``{"accuracy": 0.93}``.
-        seconds: Wall time per phase: ``fit``, ``evaluate``, ``infer``, ``select``, ``label``.
+        seconds: Wall time per phase: ``fit``, ``evaluate``, ``infer``, ``select``, ``label``
+            (and ``stop`` when stopping criteria are set).
+        stop_reason: Why the run ended after this round (``"<criterion>: <reason>"``, e.g. the
+            budget), or None while it goes on.
     """
 
     round_: int
@@ -79,6 +100,7 @@ class RoundRecord:
     queried: np.ndarray
     metrics: Mapping[str, float]
     seconds: Mapping[str, float]
+    stop_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -88,6 +110,7 @@ class RoundRecord:
             "queried": [int(i) for i in self.queried],
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "seconds": {k: float(v) for k, v in self.seconds.items()},
+            "stop_reason": self.stop_reason,
         }
 
     @classmethod
@@ -95,7 +118,7 @@ class RoundRecord:
         """Inverse of :meth:`to_dict`."""
         return cls(
             int(d["round"]), int(d["n_labelled"]), np.asarray(d["queried"], dtype=np.int64),
-            dict(d["metrics"]), dict(d["seconds"]),
+            dict(d["metrics"]), dict(d["seconds"]), d.get("stop_reason"),
         )
 
 
@@ -117,6 +140,11 @@ class History(list):  # type: ignore[type-arg]
             row.update({f"seconds_{k}": v for k, v in r.seconds.items()})
             rows.append(row)
         return rows
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run ended (the last round's ``stop_reason``), or None if it has not."""
+        return self[-1].stop_reason if self else None
 
     def auc(self, key: str = "accuracy") -> float:
         """Normalised area under the learning curve: the mean of ``key`` over the rounds."""
@@ -151,6 +179,49 @@ def _round_rng(seed: int, stream: int, round_: int) -> np.random.Generator:
 _STREAM_INITIAL, _STREAM_MODEL, _STREAM_VIEWS, _STREAM_STRATEGY = 0, 1, 2, 3
 
 
+def input_features(X: Any, *, chunk_size: int = 8192) -> np.ndarray:
+    """The pool's input features flattened to ``(n_items, d)`` float32 (what initial strategies see).
+
+    Not standardised per feature: that would blow up near-constant features (e.g. border
+    pixels) and, on digits, made TypiClust's first 10 picks cover 6-7 classes instead of 9.
+    A global rescaling would not change neighbours or k-means.
+
+    Cost: one pass over ``X`` in chunks; O(n_items·d) float32 memory for the result.
+    """
+    n = len(X)
+    out: np.ndarray | None = None
+    for start in range(0, n, chunk_size):
+        rows = np.arange(start, min(n, start + chunk_size))
+        block = np.asarray(X[rows], dtype=np.float32).reshape(len(rows), -1)
+        if out is None:
+            out = np.empty((n, block.shape[1]), dtype=np.float32)
+        out[start : start + len(rows)] = block
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
+
+
+def _resolve_initial_strategy(spec: Any) -> Any:
+    """``"random"`` stays a string (the original uniform draw); names become strategy objects."""
+    if isinstance(spec, str):
+        if spec == "random":
+            return spec
+        from .strategies.registry import make
+
+        spec = make(spec)
+    if not callable(getattr(spec, "select", None)):
+        raise TypeError(
+            f"initial_strategy must be 'random', a registered strategy name or a strategy object with select(); "
+            f"got {spec!r}."
+        )
+    extra = [v for v in getattr(spec, "needs", ()) if v != "embeddings"]
+    if extra:
+        name = getattr(spec, "name", type(spec).__name__)
+        raise ValueError(
+            f"initial strategy {name!r} needs the view(s) {', '.join(map(repr, extra))}, but no model exists "
+            "before the first labels; use random, kmeans, typiclust, probcover or coreset."
+        )
+    return spec
+
+
 class ActiveLearner:
     """Runs pool-based active learning.
 
@@ -163,11 +234,21 @@ class ActiveLearner:
         seed: Run seed. The initial set and each round's model initialisation depend only on
             ``seed`` and the round, so two strategies with the same seed share them (paired runs).
         evaluate: ``model -> {"metric": value}`` called after every fit (e.g. test accuracy).
-        initial_indices: Explicit initial labelled set (default: ``budget.initial`` random items).
+        initial_indices: Explicit initial labelled set (default: chosen by ``initial_strategy``).
+        initial_strategy: Chooses the initial set when ``initial_indices`` is None:
+            ``"random"`` (default), a registered strategy name that needs at most the
+            ``embeddings`` view (``"kmeans"``, ``"typiclust"``, ``"probcover"``, ``"coreset"``),
+            or such a strategy object. No model exists yet, so it sees the flattened input
+            features as its ``embeddings`` view (and in ``views.extra["inputs"]``), and draws
+            from a generator derived from ``seed`` alone: runs with the same seed and initial
+            strategy share the initial set whatever the query strategy.
         callbacks: :class:`Callback` objects.
         checkpoint_dir: If set, the state is saved there after every round and :meth:`run`
             resumes from it.
         chunk_size: Rows per chunk of the streamed inference pass.
+        stopping: :class:`~activelab.stopping.StoppingCriterion` objects; the run stops before
+            querying when any fires (the budget is always one). The reason is the last
+            record's ``stop_reason``.
 
     Example:
         >>> from sklearn.linear_model import LogisticRegression
@@ -193,10 +274,12 @@ class ActiveLearner:
         seed: int = 0,
         evaluate: Callable[[Any], Mapping[str, float]] | None = None,
         initial_indices: Sequence[int] | np.ndarray | None = None,
+        initial_strategy: Any = "random",
         callbacks: Sequence[Callback] = (),
         checkpoint_dir: str | os.PathLike[str] | None = None,
         chunk_size: int = 8192,
         n_classes: int | None = None,
+        stopping: Sequence[Any] = (),
     ) -> None:
         if not isinstance(budget, Budget):
             raise TypeError(f"budget must be a Budget, got {type(budget).__name__}.")
@@ -212,6 +295,13 @@ class ActiveLearner:
         self.callbacks = list(callbacks)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.chunk_size = chunk_size
+        self.stopping = list(stopping)
+        for c in self.stopping:
+            if not callable(getattr(c, "should_stop", None)) or not isinstance(getattr(c, "name", None), str):
+                raise TypeError(
+                    f"stopping criteria need a `name` and a `should_stop(learner, record)` method; got {c!r} "
+                    "(see activelab.stopping)."
+                )
         n_items = len(X)
         if budget.total > n_items:
             raise ValueError(f"Budget.total ({budget.total}) exceeds the pool size ({n_items}).")
@@ -220,6 +310,7 @@ class ActiveLearner:
         self.round_ = 0
         self._stopped = False
         self._initial = None if initial_indices is None else np.asarray(initial_indices, dtype=np.int64)
+        self.initial_strategy = _resolve_initial_strategy(initial_strategy)
         check_capabilities(model, strategy.needs, getattr(strategy, "name", type(strategy).__name__))
 
     # ------------------------------------------------------------------------------ state
@@ -241,17 +332,33 @@ class ActiveLearner:
         return answers
 
     def _initialise(self) -> None:
+        n0 = self.budget.n_initial
+        rng = _round_rng(self.seed, _STREAM_INITIAL, 0)
         if self._initial is not None:
             idx = self._initial
             if len(idx) != self.budget.initial:
                 raise ValueError(
                     f"initial_indices has {len(idx)} items but Budget.initial is {self.budget.initial}."
                 )
+        elif isinstance(self.initial_strategy, str):  # "random": the original draw, unchanged
+            idx = np.sort(rng.choice(self.pool.n_items, n0, replace=False))
         else:
-            idx = np.sort(
-                _round_rng(self.seed, _STREAM_INITIAL, 0).choice(self.pool.n_items, self.budget.initial, replace=False)
-            )
+            idx = np.sort(self._select_initial(n0, rng))
         self._label(idx, 0)
+
+    def _select_initial(self, n0: int, rng: np.random.Generator) -> np.ndarray:
+        """Run the initial strategy on the flattened input features (no model exists yet)."""
+        strategy = self.initial_strategy
+        name = getattr(strategy, "name", type(strategy).__name__)
+        feats = input_features(self.X, chunk_size=self.chunk_size)
+        n = self.pool.n_items
+        views = Views(indices=np.arange(n), labelled=np.zeros(n, dtype=bool), embeddings=feats, extra={"inputs": feats})
+        idx = np.asarray(strategy.select(views, self.pool, n0, rng))
+        if idx.shape != (n0,) or not np.issubdtype(idx.dtype, np.integer) or len(np.unique(idx)) != n0:
+            raise ActiveLabError(f"initial strategy {name!r} returned {idx.shape} {idx.dtype} indices, expected {n0} unique ints.")
+        if n0 and (idx.min() < 0 or idx.max() >= n):
+            raise ActiveLabError(f"initial strategy {name!r} returned indices outside the pool [0, {n}).")
+        return idx.astype(np.int64)
 
     def _check_selection(self, chosen: Any, k: int) -> np.ndarray:
         name = getattr(self.strategy, "name", type(self.strategy).__name__)
@@ -268,7 +375,7 @@ class ActiveLearner:
     def step(self) -> RoundRecord:
         """Run one round: fit, evaluate, and (if budget remains) select and label a batch."""
         if self.done:
-            raise ActiveLabError("the run is finished; the budget is spent.")
+            raise ActiveLabError(f"the run is finished ({self.history.stop_reason or 'the budget is spent'}).")
         r = self.round_
         if r == 0 and self.pool.n_labelled == 0:
             self._initialise()
@@ -276,14 +383,26 @@ class ActiveLearner:
             cb.on_round_start(self, r)
         seconds: dict[str, float] = {}
         lab = self.pool.labelled_indices()
+        train = self._training_indices(lab)
         t = time.perf_counter()
-        self.model.fit(self.X[lab], self.pool.labels[lab], rng=_round_rng(self.seed, _STREAM_MODEL, r))
+        self.model.fit(self.X[train], self.pool.labels[train], rng=_round_rng(self.seed, _STREAM_MODEL, r))
         seconds["fit"] = time.perf_counter() - t
         t = time.perf_counter()
         metrics = dict(self.evaluate(self.model)) if self.evaluate is not None else {}
         seconds["evaluate"] = time.perf_counter() - t
         k = min(self.budget.query_size, self.budget.total - self.pool.n_labelled, self.pool.n_unlabelled)
         queried = np.empty(0, dtype=np.int64)
+        stop_reason = None
+        if k > 0 and self.stopping:
+            t = time.perf_counter()
+            stop_reason = self._check_stopping(RoundRecord(r, len(lab), queried, metrics, seconds))
+            seconds["stop"] = time.perf_counter() - t
+            if stop_reason is not None:
+                k = 0
+        elif k == 0:
+            from .stopping import BudgetStop
+
+            stop_reason = f"budget: {BudgetStop().should_stop(self, RoundRecord(r, len(lab), queried, metrics, seconds))}"
         if k > 0:
             t = time.perf_counter()
             unl = self.pool.unlabelled_mask
@@ -304,7 +423,7 @@ class ActiveLearner:
             seconds["label"] = time.perf_counter() - t
         else:
             seconds.update(infer=0.0, select=0.0, label=0.0)
-        record = RoundRecord(r, len(lab), queried, metrics, seconds)
+        record = RoundRecord(r, len(lab), queried, metrics, seconds, stop_reason)
         self.history.append(record)
         self.round_ = r + 1
         if self.checkpoint_dir is not None:
@@ -313,6 +432,28 @@ class ActiveLearner:
             if cb.on_round_end(self, record) is False:
                 self._stopped = True
         return record
+
+    def _training_indices(self, labelled: np.ndarray) -> np.ndarray:
+        """Labelled items minus those a stopping criterion holds out for validation."""
+        held = [np.asarray(fn(self), dtype=np.int64) for c in self.stopping
+                if callable(fn := getattr(c, "exclude_from_training", None))]
+        held = [h for h in held if len(h)]
+        if not held:
+            return labelled
+        return np.setdiff1d(labelled, np.concatenate(held), assume_unique=False)
+
+    def _check_stopping(self, record: RoundRecord) -> str | None:
+        """Ask every criterion (all of them, so each keeps its state current); record their values."""
+        reasons = []
+        metrics = record.metrics
+        for c in self.stopping:
+            why = c.should_stop(self, record)
+            value = getattr(c, "last_value", None)
+            if value is not None:
+                metrics[f"stop/{c.name}"] = float(value)  # type: ignore[index]
+            if why:
+                reasons.append(f"{c.name}: {why}")
+        return "; ".join(reasons) if reasons else None
 
     def run(self) -> History:
         """Run rounds until the budget is spent; resumes from ``checkpoint_dir`` if one exists."""
@@ -338,6 +479,23 @@ class ActiveLearner:
             "model": type(self.model).__name__,
         }
 
+    def _component_states(self) -> dict[str, Any]:
+        """State of a stateful strategy (e.g. a bandit) and of the stopping criteria."""
+        out: dict[str, Any] = {}
+        if callable(getattr(self.strategy, "state_dict", None)):
+            out["strategy"] = self.strategy.state_dict()
+        crit = {i: c.state_dict() for i, c in enumerate(self.stopping) if callable(getattr(c, "state_dict", None))}
+        if crit:
+            out["stopping"] = crit
+        return out
+
+    def _load_component_states(self, states: Mapping[str, Any]) -> None:
+        if "strategy" in states and callable(getattr(self.strategy, "load_state_dict", None)):
+            self.strategy.load_state_dict(states["strategy"])
+        for i, state in states.get("stopping", {}).items():
+            if i < len(self.stopping) and callable(getattr(self.stopping[i], "load_state_dict", None)):
+                self.stopping[i].load_state_dict(state)
+
     def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
         """Write the whole state atomically to ``directory/checkpoint.npz``.
 
@@ -354,6 +512,11 @@ class ActiveLearner:
             buf = io.BytesIO()
             np.save(buf, np.array([state_fn()], dtype=object), allow_pickle=True)
             arrays["model"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
+        extra = self._component_states()
+        if extra:
+            buf = io.BytesIO()
+            np.save(buf, np.array([extra], dtype=object), allow_pickle=True)
+            arrays["components"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
         path = directory / _CHECKPOINT
         tmp = directory / (_CHECKPOINT + ".tmp")
         with open(tmp, "wb") as fh:
@@ -375,8 +538,9 @@ class ActiveLearner:
             raise CheckpointError(f"no checkpoint at {path}.")
         try:
             with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files if k != "model"}
+                arrays = {k: data[k] for k in data.files if k not in ("model", "components")}
                 model_bytes = data["model"].tobytes() if "model" in data.files else None
+                component_bytes = data["components"].tobytes() if "components" in data.files else None
             meta = json.loads(arrays.pop("meta").tobytes().decode())
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as err:
             raise CheckpointError(
@@ -393,6 +557,8 @@ class ActiveLearner:
         if model_bytes is not None and callable(getattr(self.model, "load_state_dict", None)):
             state = np.load(io.BytesIO(model_bytes), allow_pickle=True)[0]
             self.model.load_state_dict(state)
+        if component_bytes is not None:
+            self._load_component_states(np.load(io.BytesIO(component_bytes), allow_pickle=True)[0])
         self.pool = pool
         self.history = History(RoundRecord.from_dict(d) for d in meta["history"])
         self.round_ = int(meta["round"])

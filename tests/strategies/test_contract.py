@@ -25,7 +25,25 @@ def setting():
     return X, y, pool, model
 
 
+_LOSSNET = {}
+
+
+def _model_for(strategy, X, pool, model):
+    """The plain MLP feeds every strategy except those needing the view ``predicted_loss``."""
+    if "predicted_loss" not in strategy.needs:
+        return model
+    if "model" not in _LOSSNET:
+        from activelab.models.lossnet import LossPredictionClassifier
+
+        lab = pool.labelled_indices()
+        _LOSSNET["model"] = LossPredictionClassifier(mlp((8,), 0.3), 3, lr=1e-2, epochs=10, head_width=8).fit(
+            X[lab], pool.labels[lab], rng=np.random.default_rng(0)
+        )
+    return _LOSSNET["model"]
+
+
 def _views(strategy, X, pool, model, rng_seed=0):
+    model = _model_for(strategy, X, pool, model)
     unl = pool.unlabelled_mask
     rows_mask = unl | pool.labelled_mask if strategy.needs_labelled else unl
     rows = np.flatnonzero(rows_mask)

@@ -38,7 +38,7 @@ from .._registry import lookup
 from ..data import load_dataset, with_test_split
 from ..data.registry import DATASETS, FILE_SUFFIXES
 from ..errors import ActiveLabError
-from ..loop import ActiveLearner, Budget
+from ..loop import ActiveLearner, Budget, _resolve_initial_strategy
 from ..models.base import check_capabilities
 from ..models.registry import MODELS, make_model
 from ..models.torch import UPDATE_POLICIES
@@ -66,7 +66,7 @@ ROUND_COLUMNS = (
 )
 _KEY_DTYPES = {"dataset": str, "strategy": str, "model": str}
 # Settings that change the results of a job: a rerun into the same OUT must use the same ones.
-_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update")
+_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update", "initial_strategy")
 _CONFIG_FILE = "config.json"
 
 
@@ -118,7 +118,8 @@ class RunConfig:
         strategies: Registered strategy names (``activelab list strategies``).
         models: Registered model names (``activelab list models``).
         seeds: Number of seeds; runs use seeds ``0 .. seeds-1``.
-        initial: Size of the random initial labelled set.
+        initial: Size of the initial labelled set; 0 = no labels to start with (the initial
+            strategy picks the first ``query_size`` items before any model exists).
         query_size: Labels acquired per round.
         budget: Total labels, including the initial set.
         epochs: Training epochs per fit (``None``: the model's default).
@@ -126,6 +127,9 @@ class RunConfig:
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:N"``).
         update: Update policy of torch models (``retrain``, ``warm_start``, ``finetune``;
             ``None``: the model's default).
+        initial_strategy: How the initial set is chosen (``--initial-strategy``): ``random``
+            (default), ``kmeans``, ``typiclust``, ``probcover`` (or another strategy that needs
+            at most embeddings), run on the input features; the same for every strategy of a seed.
         out: Output directory (keyword-only).
 
     Raises:
@@ -144,6 +148,7 @@ class RunConfig:
     workers: int = 1
     device: str = "cpu"
     update: str | None = None
+    initial_strategy: str = "random"
     out: Path = field(kw_only=True)
 
     def __post_init__(self) -> None:
@@ -153,7 +158,7 @@ class RunConfig:
             raise TypeError(f"out must be a directory path, got {type(self.out).__name__}.")
         object.__setattr__(self, "out", Path(self.out).expanduser())
         _int("seeds", self.seeds, 1)
-        _int("initial", self.initial, 1)
+        _int("initial", self.initial, 0)
         _int("query_size", self.query_size, 1)
         _int("budget", self.budget, 1)
         _int("workers", self.workers, 1)
@@ -169,6 +174,12 @@ class RunConfig:
             raise ConfigError(f"device (--device) must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}.")
         if self.update is not None:
             lookup("update policy", self.update, UPDATE_POLICIES)
+        if not isinstance(self.initial_strategy, str):
+            raise TypeError(f"initial_strategy (--initial-strategy) must be a name, got {type(self.initial_strategy).__name__}.")
+        try:
+            _resolve_initial_strategy(self.initial_strategy)
+        except ValueError as err:
+            raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -352,6 +363,7 @@ def _run_job(job: Job, config: RunConfig, jobs_dir: Path, cache: dict[tuple[str,
         budget=Budget(config.initial, config.query_size, config.budget),
         seed=job.seed,
         evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
+        initial_strategy=config.initial_strategy,
     )
     history = learner.run()
     df = pd.DataFrame(history.to_rows())

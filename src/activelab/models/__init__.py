@@ -1,6 +1,17 @@
 """Models: the protocol, adapters (torch, sklearn), network builders and the model registry."""
 
-from .base import VIEWS, Model, SupportsEmbeddings, SupportsProbaSamples, SupportsState, Views, compute_views
+from .base import (
+    VIEWS,
+    Model,
+    SupportsEmbeddings,
+    SupportsLossPrediction,
+    SupportsProbaSamples,
+    SupportsState,
+    Views,
+    compute_views,
+)
+from .ensemble import DeepEnsemble, SklearnCommittee
+from .lossnet import LossPredictionClassifier
 from .networks import cnn, mlp
 from .registry import MODELS, list_models, make_model
 from .sklearn import SklearnClassifier
@@ -10,9 +21,13 @@ __all__ = [
     "MODELS",
     "UPDATE_POLICIES",
     "VIEWS",
+    "DeepEnsemble",
+    "LossPredictionClassifier",
     "Model",
     "SklearnClassifier",
+    "SklearnCommittee",
     "SupportsEmbeddings",
+    "SupportsLossPrediction",
     "SupportsProbaSamples",
     "SupportsState",
     "TorchClassifier",

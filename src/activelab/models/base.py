@@ -14,6 +14,7 @@ __all__ = [
     "VIEWS",
     "Model",
     "SupportsEmbeddings",
+    "SupportsLossPrediction",
     "SupportsProbaSamples",
     "SupportsState",
     "Views",
@@ -21,7 +22,7 @@ __all__ = [
 ]
 
 #: Names of the views a strategy may declare.
-VIEWS = ("probs", "prob_samples", "embeddings")
+VIEWS = ("probs", "prob_samples", "embeddings", "predicted_loss")
 
 
 @runtime_checkable
@@ -62,6 +63,15 @@ class SupportsEmbeddings(Protocol):
 
 
 @runtime_checkable
+class SupportsLossPrediction(Protocol):
+    """A learned estimate of each item's training loss (Learning Loss, Yoo & Kweon 2019)."""
+
+    def predict_loss(self, X: np.ndarray) -> np.ndarray:
+        """Predicted losses ``(n,)``; only their ranking is meaningful."""
+        ...
+
+
+@runtime_checkable
 class SupportsState(Protocol):
     """Models whose weights must be checkpointed (warm-start / fine-tune update policies)."""
 
@@ -81,6 +91,7 @@ _CAPABILITY = {
         "TorchClassifier provides it when its network has dropout layers",
     ),
     "embeddings": ("embed", "TorchClassifier provides it (the input of the last nn.Linear)"),
+    "predicted_loss": ("predict_loss", "LossPredictionClassifier provides it (model 'mlp_lossnet')"),
 }
 
 
@@ -95,6 +106,7 @@ class Views:
         probs: ``(n_rows, n_classes)`` or None.
         prob_samples: ``(n_rows, n_draws, n_classes)`` or None.
         embeddings: ``(n_rows, d)`` or None.
+        predicted_loss: ``(n_rows,)`` or None.
     """
 
     indices: np.ndarray
@@ -102,6 +114,7 @@ class Views:
     probs: np.ndarray | None = None
     prob_samples: np.ndarray | None = None
     embeddings: np.ndarray | None = None
+    predicted_loss: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -178,6 +191,8 @@ def compute_views(
                 part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=rng)
             if "embeddings" in needs:
                 part["embeddings"] = model.embed(xb)
+            if "predicted_loss" in needs:
+                part["predicted_loss"] = model.predict_loss(xb)
         for name in needs:
             arr = np.asarray(part[name])
             if name not in outputs:

@@ -21,10 +21,31 @@ def _mlp(n_classes: int, **kw: Any) -> TorchClassifier:
     return TorchClassifier(mlp((128,), dropout=0.25), n_classes, **params)
 
 
+def _mlp_lossnet(n_classes: int, **kw: Any) -> TorchClassifier:
+    from .lossnet import LossPredictionClassifier
+
+    params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
+    params.update(kw)
+    return LossPredictionClassifier(mlp((128,), dropout=0.25), n_classes, **params)
+
+
+def _ensemble(n_classes: int, **kw: Any) -> Any:
+    from .ensemble import DeepEnsemble
+
+    n_members = kw.pop("n_members", 5)
+    return DeepEnsemble(_mlp(n_classes, **kw), n_members, cap_draws=True)
+
+
 def _cnn(n_classes: int, **kw: Any) -> TorchClassifier:
     params = {"lr": 1e-3, "epochs": 30, "batch_size": 64}
     params.update(kw)
     return TorchClassifier(cnn(), n_classes, **params)
+
+
+def _cnn_small(n_classes: int, **kw: Any) -> TorchClassifier:
+    params = {"lr": 1e-3, "epochs": 20, "batch_size": 64, "num_threads": 1}
+    params.update(kw)
+    return TorchClassifier(cnn(channels=(16, 32), hidden=64), n_classes, **params)
 
 
 def _logreg(n_classes: int, **kw: Any) -> SklearnClassifier:
@@ -39,7 +60,19 @@ def _logreg(n_classes: int, **kw: Any) -> SklearnClassifier:
 #: name -> (builder(n_classes, **overrides), description)
 MODELS: dict[str, tuple[Callable[..., Any], str]] = {
     "mlp": (_mlp, "MLP (in)-128-(C), dropout 0.25 before the output; Adam lr 1e-2, 100 full-batch epochs"),
+    "mlp_lossnet": (
+        _mlp_lossnet,
+        "the 'mlp' network plus a Learning Loss head (ranking loss, ξ=1, λ=1), for strategy 'learning_loss'",
+    ),
+    "ensemble": (
+        _ensemble,
+        "deep ensemble of 5 'mlp' members seeded apart; its members are the posterior draws (bald, batchbald, epig, qbc_*)",
+    ),
     "cnn": (_cnn, "2-block conv net (32, 64 channels, BatchNorm) + 128-unit head, dropout 0.25; Adam lr 1e-3, batch 64, 30 epochs"),
+    "cnn_small": (
+        _cnn_small,
+        "the 'cnn' layout with 16, 32 channels and a 64-unit head (about 4x cheaper); Adam lr 1e-3, batch 64, 20 epochs",
+    ),
     "logreg": (_logreg, "scikit-learn LogisticRegression (no MC samples or embeddings)"),
 }
 

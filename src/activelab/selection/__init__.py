@@ -30,12 +30,21 @@ from .._validation import check_k, check_mask, check_probs, check_scores
 
 __all__ = [
     "badge",
+    "batchbald",
+    "cluster_margin",
     "covering_radius",
+    "epig",
     "kcenter_greedy",
+    "kmeans_initial",
+    "mixture_scores",
     "power",
+    "probcover",
     "random_projection",
+    "rank",
     "softmax",
     "top_k",
+    "two_step",
+    "typiclust",
 ]
 
 _CHUNK = 65536
@@ -477,3 +486,8 @@ def badge(
         if len(picks) < k:  # the distances to the last pick are never used
             fold(j)
     return np.asarray(picks, dtype=np.int64)
+from .batchbald import batchbald  # noqa: E402
+from .epig import epig  # noqa: E402
+from .stochastic import rank  # noqa: E402
+from .coldstart import kmeans_initial, probcover, typiclust  # noqa: E402
+from .hybrid import cluster_margin, mixture_scores, two_step  # noqa: E402

@@ -9,8 +9,13 @@ from typing import Any
 from .. import acquisition as acq
 from .. import selection
 from .._registry import lookup
+from .bandits import ALBLStrategy, TailorStrategy
 from .base import ScoreStrategy
+from .bayesian import BatchBaldStrategy, EpigStrategy, sampling_selector
 from .builtin import BadgeStrategy, CoresetStrategy, RandomStrategy
+from .coldstart import KMeansStrategy, ProbCoverStrategy, TypiClustStrategy
+from .hybrid import ClusterMarginStrategy, MixtureStrategy, TwoStepStrategy
+from .lossnet import LearningLossStrategy
 
 __all__ = ["STRATEGIES", "list_strategies", "make"]
 
@@ -18,14 +23,38 @@ __all__ = ["STRATEGIES", "list_strategies", "make"]
 def _score(name: str, fn: Callable[..., Any], view: str = "probs", selector: Callable[..., Any] | None = None):  # type: ignore[no-untyped-def]
     def factory(**kw: Any) -> ScoreStrategy:
         beta = kw.pop("beta", None)
-        sel = selector
+        sampling = kw.pop("sampling", None)
+        sel = selector if sampling is None else sampling_selector(sampling)
         if beta is not None:
-            if selector is None:
-                raise TypeError(f"strategy {name!r} takes no 'beta' (only stochastic strategies do).")
-            sel = partial(selector, beta=beta)
+            if sel is None:
+                raise TypeError(
+                    f"strategy {name!r} takes no 'beta' (only stochastic strategies do; "
+                    "add sampling='power', 'softmax' or 'rank')."
+                )
+            sel = partial(sel, beta=beta)
         return ScoreStrategy(name=name, score=fn, view=view, selector=sel, **kw)
 
+    return _sampleable(factory)
+
+
+_SAMPLINGS = ("power", "softmax", "rank")
+
+
+def _sampleable(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a factory that takes ``sampling=``: ``power_/softmax_/rank_<its name>`` then resolve."""
+    factory.accepts_sampling = True  # type: ignore[attr-defined]
     return factory
+
+
+def _epig(**kw: Any) -> EpigStrategy:
+    return EpigStrategy(**kw)
+
+
+def _policy(**kw: Any) -> Any:
+    # Imported on use: activelab.learned imports this registry (its env runs reference strategies).
+    from ..learned.strategy import PolicyStrategy
+
+    return PolicyStrategy(**kw)
 
 
 #: name -> (factory(**kwargs) -> Strategy, one-line description)
@@ -49,13 +78,63 @@ STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
         _score("softmax_entropy", acq.entropy, "probs", selection.softmax),
         "entropy with softmax sampling: batch ∝ exp(beta·score)",
     ),
+    "power_entropy": (
+        _score("power_entropy", acq.entropy, "probs", selection.power),
+        "entropy with power sampling: batch ∝ score^beta",
+    ),
+    "rank_bald": (
+        _score("rank_bald", acq.bald, "prob_samples", selection.rank),
+        "BALD with rank sampling (softrank): batch ∝ rank^-beta; rank_/power_/softmax_ + any score name work",
+    ),
+    "rank_margin": (_score("rank_margin", acq.margin, "probs", selection.rank), "margin with rank sampling: batch ∝ rank^-beta"),
+    "rank_entropy": (_score("rank_entropy", acq.entropy, "probs", selection.rank), "entropy with rank sampling: batch ∝ rank^-beta"),
+    "batchbald": (
+        BatchBaldStrategy,
+        "greedy joint mutual information of the batch (BatchBALD, Kirsch et al. 2019), consistent MC dropout or 'ensemble'",
+    ),
+    "epig": (_sampleable(_epig), "expected predictive information gain on 100 pool targets (EPIG, Bickford Smith et al. 2023)"),
+    "power_epig": (
+        _sampleable(partial(_epig, name="power_epig", sampling="power")),
+        "EPIG with power sampling: diverse batches ∝ EPIG^beta",
+    ),
+    "qbc_vote": (
+        _score("qbc_vote", acq.vote_entropy, "prob_samples"),
+        "query by committee: entropy of the members' votes (ensemble, SklearnCommittee or MC dropout)",
+    ),
+    "qbc_kl": (
+        _score("qbc_kl", acq.consensus_kl, "prob_samples"),
+        "query by committee: mean KL of the members from their consensus (same value as BALD)",
+    ),
     "coreset": (CoresetStrategy, "greedy k-center on embeddings (Core-Set)"),
     "badge": (BadgeStrategy, "k-means++ on factorised gradient embeddings (BADGE)"),
+    "typiclust": (TypiClustStrategy, "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
+    "probcover": (ProbCoverStrategy, "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
+    "kmeans": (KMeansStrategy, "item nearest each of k k-means centroids of the unlabelled embeddings"),
+    "cluster_margin": (ClusterMarginStrategy, "margin filter, average-linkage clusters, round-robin from the smallest (Cluster-Margin)"),
+    "two_step": (TwoStepStrategy, "top factor*k by a score (score=margin), then k-center among them"),
+    "mixture": (MixtureStrategy, "top-k of a weighted sum of rank-normalised scores (weights={'margin': 0.5, 'entropy': 0.5})"),
+    "policy": (_policy, "learned acquisition policy (shipped default, or path=FILE from `activelab policy train`)"),
+    "learning_loss": (
+        LearningLossStrategy,
+        "highest predicted loss from a Learning Loss head (Yoo & Kweon 2019; model 'mlp_lossnet')",
+    ),
+    "albl": (
+        ALBLStrategy,
+        "EXP4.P bandit over random/margin/entropy/coreset, importance-weighted accuracy reward (Hsu & Lin 2015)",
+    ),
+    "tailor": (
+        TailorStrategy,
+        "Thompson sampling over random/margin/entropy/coreset, class-balancing reward (TAILOR, Zhang et al. 2023)",
+    ),
 }
 
 
 def make(name: str, **kwargs: Any) -> Any:
     """Build a registered strategy, e.g. ``make("power_bald", beta=2.0)``.
+
+    Score strategies (and ``epig``) take ``sampling="top_k"|"power"|"softmax"|"rank"`` and
+    ``beta``; ``power_<name>``, ``softmax_<name>`` and ``rank_<name>`` resolve for each of them
+    even when not listed (``make("rank_variation_ratio")``).
 
     Raises:
         UnknownNameError: With a did-you-mean suggestion for misspelt names.
@@ -65,6 +144,13 @@ def make(name: str, **kwargs: Any) -> Any:
         >>> make("margin").name
         'margin'
     """
+    prefix, _, base = name.partition("_")
+    if name not in STRATEGIES and prefix in _SAMPLINGS and getattr(STRATEGIES.get(base, (None,))[0], "accepts_sampling", False):
+        if "sampling" in kwargs:
+            raise TypeError(f"strategy {name!r} already fixes sampling={prefix!r}; use make({base!r}, sampling=...).")
+        strategy = make(base, sampling=prefix, **kwargs)  # e.g. rank_mean_std = mean_std with rank sampling
+        strategy.name = name
+        return strategy
     factory, _ = lookup("strategy", name, STRATEGIES, " List them with `activelab list strategies`.")
     try:
         return factory(**kwargs)

@@ -1,0 +1,235 @@
+"""Speed of the neighbour, cold-start and hybrid selection methods (issue 3), and a low-budget check.
+
+Called by ``selection_speed.py`` through :func:`bench_rows`; also runnable on its own::
+
+    python benchmarks/_speed_coldstart.py --quick                 # N in {10k, 100k}
+    python benchmarks/_speed_coldstart.py                         # N in {10k, 100k, 1M}
+    python benchmarks/_speed_coldstart.py --low-budget digits     # the low-budget protocol, 5 seeds
+
+Inputs are seeded float32 embeddings ``(N, D)`` with cluster structure
+(``selection_speed.make_embeddings``, D = 512 unless ``--dim``), with 100 labelled rows and
+k = 100 picks. Time is wall-clock seconds of one run; memory is the peak resident set above the
+level reached once the inputs exist (``selection_speed.measure``).
+
+Rows:
+
+* ``knn`` (torch / faiss) — exact 20-NN of every row: O(N²·D); skipped above a size limit
+  (at N = 1M and D = 512 it is 5·10¹⁴ multiply-adds: hours on a 2-core machine);
+* ``kmeans`` (torch / faiss) — 200 clusters, 20 iterations on a subsample of 256 rows per
+  cluster, then every row assigned;
+* ``typiclust`` — 100 labelled + 100 picks = 200 clusters, typicality inside the ≤ 100 picked
+  clusters (subsampled to 5000 rows per cluster);
+* ``probcover`` — exact 100-NN graph + purity heuristic (k-means, 10 clusters) + greedy cover;
+  same size limit as ``knn``;
+* ``cluster_margin`` — margin filter to 1000 rows, average-linkage HAC on them, round-robin;
+* ``two_step`` — margin filter to 1000 rows, k-center among them and the labelled rows.
+
+``--low-budget DATASET`` runs the low-budget protocol instead: no initial labels, 10 labels per
+round, 10 rounds (models fitted on 10, 20, ..., 100 labels), the registry's ``mlp`` model,
+paired seeds; each cold-start strategy also picks the first batch (``initial_strategy``), random
+picks it at random. Prints AUC mean ± std per strategy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import selection_speed as ss  # noqa: E402  (the sibling script: inputs and memory measurement)
+
+from activelab.acquisition import margin  # noqa: E402
+from activelab.neighbors import faiss_available, kmeans, knn  # noqa: E402
+from activelab.selection import cluster_margin, probcover, two_step, typiclust  # noqa: E402
+
+K = 100
+N_LABELLED = 100
+KNN_K = 20
+N_CLUSTERS = 200
+METHODS = ("knn", "kmeans", "typiclust", "probcover", "cluster_margin", "two_step")
+
+
+def _knn_limit(quick: bool, dim: int) -> int:
+    """Largest N for the O(N²·D) methods (knn, probcover): ~1.5·10¹² multiply-adds in full runs."""
+    budget = 2e11 if quick else 1.5e12
+    return int(np.sqrt(budget / dim))
+
+
+def bench_rows(
+    n_values: Sequence[int],
+    quick: bool,
+    *,
+    methods: Sequence[str] = METHODS,
+    dim: int = 512,
+    seed: int = 0,
+    log: Any = None,
+) -> list[dict[str, Any]]:
+    """Time the methods at every N; one dict per (N, method, backend).
+
+    Keys: ``n``, ``k``, ``method``, ``seconds`` (None when skipped), ``peak_mb``, ``notes``.
+    """
+    say = log or (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True))
+    limit = _knn_limit(quick, dim)
+    backends = ["torch", "faiss"] if faiss_available() else ["torch"]
+    ss._configure_malloc()
+    rows: list[dict[str, Any]] = []
+
+    def add(n: int, method: str, seconds: float | None, peak: float | None, notes: str = "") -> None:
+        rows.append({"n": n, "k": K, "method": method, "seconds": seconds, "peak_mb": peak, "notes": notes})
+        say(f"  N={n:,} {method}: {'skipped' if seconds is None else f'{seconds:.3f} s'}"
+            f"{'' if peak is None else f', peak {peak:.1f} MB'} {notes}")
+
+    def rng() -> np.random.Generator:
+        return np.random.default_rng(seed + 1)
+
+    for n in sorted(n_values):
+        gen = np.random.default_rng(seed)
+        say(f"N={n:,}: generating ({n:,}, {dim}) float32 embeddings")
+        emb, probs = ss.make_embeddings(n, dim, 10, gen)
+        labelled = np.zeros(n, dtype=bool)
+        labelled[gen.choice(n, N_LABELLED, replace=False)] = True
+        scores = margin(probs)
+        mb = emb.nbytes / ss.MB
+        too_big = f"skipped above N={limit:,}: exact kNN is O(N²·D) = {float(n) * n * dim:.1e} multiply-adds"
+        for b in backends:
+            if "knn" in methods:
+                if n > limit:
+                    add(n, f"knn ({b})", None, None, too_big)
+                else:
+                    sec, peak, _ = ss.measure(lambda b=b: knn(emb, KNN_K, backend=b))
+                    add(n, f"knn ({b})", sec, peak, f"k={KNN_K}, every row a query; embeddings {mb:.0f} MB")
+            if "kmeans" in methods:
+                sec, peak, _ = ss.measure(lambda b=b: kmeans(emb, N_CLUSTERS, rng=rng(), backend=b))
+                s_rows = min(n, 256 * N_CLUSTERS)
+                add(n, f"kmeans ({b})", sec, peak, f"c={N_CLUSTERS}, 20 iterations on {s_rows:,} rows, all rows assigned")
+        if "typiclust" in methods:
+            sec, peak, _ = ss.measure(lambda: typiclust(emb, labelled, K, rng()))
+            add(n, "typiclust", sec, peak, f"{N_LABELLED} labelled, c={N_LABELLED + K} clusters, typicality on ≤ 5000 rows/cluster")
+        if "probcover" in methods:
+            if n > limit:
+                add(n, "probcover", None, None, too_big)
+            else:
+                sec, peak, _ = ss.measure(lambda: probcover(emb, labelled, K, rng(), n_clusters=10))
+                add(n, "probcover", sec, peak, "100-NN graph, delta by purity (k-means, 10 clusters)")
+        if "cluster_margin" in methods:
+            sec, peak, _ = ss.measure(lambda: cluster_margin(scores, emb, labelled, K, rng()))
+            add(n, "cluster_margin", sec, peak, f"margin filter to {10 * K} rows, average-linkage HAC, round-robin")
+        if "two_step" in methods:
+            sec, peak, _ = ss.measure(lambda: two_step(scores, emb, labelled, K, rng()))
+            add(n, "two_step", sec, peak, f"margin filter to {10 * K} rows, k-center with {N_LABELLED} labelled centres")
+        del emb, probs, scores
+        ss._trim()
+    return rows
+
+
+def markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a markdown table."""
+    header = ["N", "k", "method", "seconds", "peak MB above inputs", "notes"]
+    body = [
+        [
+            f"{r['n']:,}",
+            str(r["k"]),
+            r["method"],
+            "skipped" if r["seconds"] is None else f"{r['seconds']:.3f}",
+            "—" if r["peak_mb"] is None else f"{r['peak_mb']:.1f}",
+            r["notes"],
+        ]
+        for r in rows
+    ]
+    return ss.markdown_table(header, body)
+
+
+# ----------------------------------------------------------------------------- low budget
+def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return {"accuracy": float((model.predict_proba(X).argmax(1) == y).mean())}
+
+
+def low_budget_rows(
+    dataset: str,
+    strategies: Sequence[str] = ("random", "typiclust", "probcover"),
+    seeds: int = 5,
+    *,
+    query_size: int = 10,
+    rounds: int = 10,
+    model: str = "mlp",
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The low-budget protocol: AUC (mean accuracy over the rounds) per strategy and seed."""
+    from activelab.data import load_dataset, with_test_split
+    from activelab.loop import ActiveLearner, Budget
+    from activelab.models.registry import make_model
+    from activelab.oracles import SimulatedOracle
+    from activelab.strategies import make
+
+    say = log or (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True))
+    out = []
+    for seed in range(seeds):
+        ds = with_test_split(load_dataset(dataset, seed=seed), seed)
+        for name in strategies:
+            t0 = time.perf_counter()
+            learner = ActiveLearner(
+                make_model(model, ds.n_classes), make(name), SimulatedOracle(ds.y), ds.X,
+                budget=Budget(0, query_size, query_size * rounds), seed=seed,
+                evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
+                initial_strategy="random" if name == "random" else name,
+            )
+            history = learner.run()
+            acc = history.column("accuracy")
+            out.append({"dataset": dataset, "strategy": name, "seed": seed, "auc": float(acc.mean()),
+                        "final": float(acc[-1]), "seconds": time.perf_counter() - t0})
+            say(f"  {dataset} seed {seed} {name}: AUC {acc.mean():.4f}, final {acc[-1]:.4f}")
+    return out
+
+
+def low_budget_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """AUC mean ± std per (dataset, strategy)."""
+    keys = list(dict.fromkeys((r["dataset"], r["strategy"]) for r in rows))
+    body = []
+    for ds, st in keys:
+        auc = np.array([r["auc"] for r in rows if r["dataset"] == ds and r["strategy"] == st])
+        fin = np.array([r["final"] for r in rows if r["dataset"] == ds and r["strategy"] == st])
+        sec = np.mean([r["seconds"] for r in rows if r["dataset"] == ds and r["strategy"] == st])
+        body.append([ds, st, f"{auc.mean():.4f} ± {auc.std():.4f}", f"{fin.mean():.4f}", str(len(auc)), f"{sec:.1f}"])
+    return ss.markdown_table(["dataset", "strategy", "AUC mean ± std", "final acc", "seeds", "s/run"], body)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=ss._ints, default=None, help="pool sizes (default 10k,100k,1M; --quick 10k,100k)")
+    p.add_argument("--quick", action="store_true", help="N in {10k, 100k}; O(N²·D) methods only up to ~20k")
+    p.add_argument("--only", type=str, default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--dim", type=int, default=512, help="embedding width D")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--low-budget", type=str, default=None, metavar="DATASET", help="run the low-budget protocol instead")
+    p.add_argument("--strategies", type=str, default="random,typiclust,probcover", help="strategies for --low-budget")
+    p.add_argument("--seeds", type=int, default=5, help="seeds for --low-budget")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "python benchmarks/_speed_coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.low_budget:
+        names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+        rows = low_budget_rows(args.low_budget, names, args.seeds)
+        print(low_budget_markdown(rows))
+    else:
+        methods = [m.strip() for m in args.only.split(",") if m.strip()]
+        unknown = set(methods) - set(METHODS)
+        if unknown:
+            p.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+        sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+        print(markdown(bench_rows(sizes, args.quick, methods=methods, dim=args.dim, seed=args.seed)))
+    print(f"\nCommand: `{command.strip()}`; started {started}; {ss._machine()}; load average now {os.getloadavg()[0]:.2f}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Cold-start strategies: TypiClust, ProbCover and k-means (representative rows, no uncertainty).
+
+They read one row representation, chosen by ``space``:
+
+* ``"embeddings"`` (default): the ``embeddings`` view. In query rounds that is the model's
+  penultimate layer; when the strategy chooses the *initial set* (``ActiveLearner(...,
+  initial_strategy="typiclust")``), no model exists yet and the loop passes the flattened
+  input features as the ``embeddings`` view instead.
+* ``"input"``: the flattened input features, read from ``views.extra["inputs"]``. The loop
+  provides them during initial-set selection; a query round provides them only if the
+  caller puts them there (the streamed inference pass computes model views only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import CapabilityError
+from ..models.base import Views
+from ..neighbors import Backend
+from ..pool import Pool
+from ..selection.coldstart import kmeans_initial, probcover, typiclust
+from .base import candidate_rows
+
+__all__ = ["KMeansStrategy", "ProbCoverStrategy", "TypiClustStrategy", "representation"]
+
+_SPACES = ("embeddings", "input")
+
+
+def _check_space(space: str) -> None:
+    if space not in _SPACES:
+        raise ValueError(f"space must be 'embeddings' or 'input', got {space!r}.")
+
+
+def _needs(space: str) -> tuple[str, ...]:
+    _check_space(space)
+    return ("embeddings",) if space == "embeddings" else ()
+
+
+def representation(views: Views, space: str, name: str) -> np.ndarray:
+    """The ``(n_rows, d)`` rows a cold-start strategy works on (see the module docstring)."""
+    _check_space(space)
+    if space == "embeddings":
+        return views.require("embeddings")
+    inputs = views.extra.get("inputs")
+    if inputs is None:
+        raise CapabilityError(
+            f"strategy {name!r} with space='input' needs the pool's input features in views.extra['inputs']; "
+            "the loop provides them when the strategy picks the initial set (initial_strategy=...). "
+            "For query rounds use space='embeddings'."
+        )
+    return np.asarray(inputs)
+
+
+@dataclass
+class TypiClustStrategy:
+    """TypiClust (Hacohen et al. 2022): most typical row of the largest uncovered k-means clusters.
+
+    Args: see :func:`activelab.selection.typiclust` (``space`` as in the module docstring).
+
+    Cost: k-means into L + k (≤ 500) clusters plus one within-cluster kNN per pick
+    (O(min(n_c, 5000)²·D)); O(N) extra memory.
+    """
+
+    name: str = "typiclust"
+    space: str = "embeddings"
+    n_neighbors: int = 20
+    max_clusters: int = 500
+    min_cluster_size: int = 5
+    max_cluster_points: int | None = 5000
+    backend: Backend = "auto"
+    needs_labelled: ClassVar[bool] = True
+    n_draws: int = 0
+
+    def __post_init__(self) -> None:
+        _check_space(self.space)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``("embeddings",)``, or nothing for ``space="input"``."""
+        return _needs(self.space)
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``k`` typical rows from uncovered clusters, as absolute indices."""
+        candidate_rows(views, k)
+        x = representation(views, self.space, self.name)
+        rows = typiclust(
+            x, views.labelled, k, rng, n_neighbors=self.n_neighbors, max_clusters=self.max_clusters,
+            min_cluster_size=self.min_cluster_size, max_cluster_points=self.max_cluster_points, backend=self.backend,
+        )
+        return views.indices[rows]
+
+
+@dataclass
+class ProbCoverStrategy:
+    """ProbCover (Yehuda et al. 2022): greedy max coverage of δ-balls.
+
+    Args:
+        delta: Ball radius; ``None`` picks it each call by the purity heuristic with
+            ``n_clusters`` k-means clusters (default: the pool's number of classes).
+        purity: Target fraction of pure balls (default 0.5, not the paper's 0.95: see
+            :func:`activelab.selection.probcover`).
+        max_degree, max_edges, backend: see :func:`activelab.selection.probcover`.
+
+    Cost: one exact kNN over the rows (O(N²·D), chunked), a radius search for the rows with
+    full kNN lists, k-means for δ; O(N·K + E) memory for E ball pairs.
+    """
+
+    name: str = "probcover"
+    space: str = "embeddings"
+    delta: float | None = None
+    n_clusters: int | None = None
+    purity: float = 0.5
+    max_degree: int = 100
+    max_edges: int = 50_000_000
+    backend: Backend = "auto"
+    needs_labelled: ClassVar[bool] = True
+    n_draws: int = 0
+
+    def __post_init__(self) -> None:
+        _check_space(self.space)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``("embeddings",)``, or nothing for ``space="input"``."""
+        return _needs(self.space)
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``k`` rows covering the most uncovered rows, as absolute indices."""
+        candidate_rows(views, k)
+        x = representation(views, self.space, self.name)
+        n_clusters = self.n_clusters if self.n_clusters is not None else pool.n_classes
+        if self.delta is None and n_clusters is None:
+            raise ValueError(
+                "probcover needs delta, n_clusters, or a pool that knows its number of classes "
+                "(Pool(n_items, n_classes)) to choose delta by the purity heuristic."
+            )
+        rows = probcover(
+            x, views.labelled, k, rng, self.delta, n_clusters=n_clusters, purity=self.purity,
+            max_degree=self.max_degree, max_edges=self.max_edges, backend=self.backend,
+        )
+        return views.indices[rows]
+
+
+@dataclass
+class KMeansStrategy:
+    """k-means on the unlabelled rows into k clusters; the row nearest each centroid.
+
+    Cost: k-means with k clusters (O(k·N·D) per iteration) and a kNN of k centroids.
+    """
+
+    name: str = "kmeans"
+    space: str = "embeddings"
+    backend: Backend = "auto"
+    needs_labelled: ClassVar[bool] = False
+    n_draws: int = 0
+
+    def __post_init__(self) -> None:
+        _check_space(self.space)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``("embeddings",)``, or nothing for ``space="input"``."""
+        return _needs(self.space)
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """The candidate nearest each of ``k`` centroids, as absolute indices."""
+        candidate_rows(views, k)
+        x = representation(views, self.space, self.name)
+        rows = kmeans_initial(x, k, rng, labelled=views.labelled, backend=self.backend)
+        return views.indices[rows]

@@ -1,0 +1,164 @@
+"""Cold-start strategies and the loop's initial-set selection (initial_strategy, Budget(initial=0))."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from activelab.errors import CapabilityError, UnknownNameError
+from activelab.loop import ActiveLearner, Budget, input_features
+from activelab.models import SklearnClassifier
+from activelab.models.base import Views
+from activelab.oracles import SimulatedOracle
+from activelab.pool import Pool
+from activelab.selection import kmeans_initial, probcover, typiclust
+from activelab.strategies import make
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=120, centers=4, n_features=3, cluster_std=1.0, random_state=0)
+    return X.astype(np.float32), y
+
+
+def _views(X: np.ndarray, labelled: np.ndarray, *, extra: bool = False) -> Views:
+    v = Views(indices=np.arange(100, 100 + len(X)), labelled=labelled, embeddings=X)
+    if extra:
+        v.extra["inputs"] = X
+    return v
+
+
+def test_strategies_call_the_selection_functions(blobs) -> None:
+    X, _ = blobs
+    lab = np.zeros(len(X), dtype=bool)
+    lab[:7] = True
+    pool = Pool(len(X), n_classes=4)
+    v = _views(X, lab)
+    got = make("typiclust").select(v, pool, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, 100 + typiclust(X, lab, 5, np.random.default_rng(0)))
+    got = make("probcover").select(v, pool, 5, np.random.default_rng(0))
+    ref = probcover(X, lab, 5, np.random.default_rng(0), n_clusters=4, purity=make("probcover").purity)
+    np.testing.assert_array_equal(got, 100 + ref)
+    got = make("probcover", delta=0.5).select(v, pool, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, 100 + probcover(X, lab, 5, np.random.default_rng(0), 0.5))
+    got = make("kmeans").select(v, pool, 4, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, 100 + kmeans_initial(X, 4, np.random.default_rng(0), labelled=lab))
+
+
+def test_input_space(blobs) -> None:
+    X, _ = blobs
+    lab = np.zeros(len(X), dtype=bool)
+    s = make("typiclust", space="input")
+    assert s.needs == ()
+    with pytest.raises(CapabilityError, match="space='input' needs the pool's input features"):
+        s.select(_views(X, lab), Pool(len(X)), 3, np.random.default_rng(0))
+    a = s.select(_views(X, lab, extra=True), Pool(len(X)), 3, np.random.default_rng(0))
+    b = make("typiclust").select(_views(X, lab), Pool(len(X)), 3, np.random.default_rng(0))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="space must be 'embeddings' or 'input'"):
+        make("kmeans", space="pixels")
+
+
+def test_probcover_needs_delta_or_classes(blobs) -> None:
+    X, _ = blobs
+    with pytest.raises(ValueError, match="probcover needs delta, n_clusters, or a pool that knows"):
+        make("probcover").select(_views(X, np.zeros(len(X), bool)), Pool(len(X)), 3, np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------- the loop
+def _learner(X, y, **kw):
+    kw.setdefault("budget", Budget(8, 8, 24))
+    return ActiveLearner(SklearnClassifier(LogisticRegression(max_iter=200), 4), kw.pop("strategy", make("margin")),
+                         SimulatedOracle(y), X, seed=kw.pop("seed", 3), **kw)
+
+
+def _initial_set(learner: ActiveLearner) -> np.ndarray:
+    return np.flatnonzero(learner.pool.label_round == 0)
+
+
+def test_random_initial_set_is_unchanged(blobs) -> None:
+    X, y = blobs
+    learner = _learner(X, y)
+    learner.step()
+    expected = np.sort(np.random.default_rng([3, 0, 0]).choice(len(X), 8, replace=False))
+    np.testing.assert_array_equal(_initial_set(learner), expected)
+
+
+@pytest.mark.parametrize("name", ["typiclust", "probcover", "kmeans", "coreset"])
+def test_initial_strategy_runs_on_input_features_with_a_derived_rng(blobs, name) -> None:
+    X, y = blobs
+    learner = _learner(X, y, initial_strategy=name)
+    learner.step()
+    views = Views(indices=np.arange(len(X)), labelled=np.zeros(len(X), bool), embeddings=X, extra={"inputs": X})
+    ref = make(name).select(views, Pool(len(X), 4), 8, np.random.default_rng([3, 0, 0]))
+    np.testing.assert_array_equal(_initial_set(learner), np.sort(ref))
+    # paired: another query strategy with the same seed gets the same initial set
+    other = _learner(X, y, initial_strategy=name, strategy=make("entropy"))
+    other.step()
+    np.testing.assert_array_equal(_initial_set(other), _initial_set(learner))
+
+
+def test_typiclust_initial_set_covers_the_blobs() -> None:
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=120, centers=4, n_features=3, cluster_std=0.3, random_state=0)
+    learner = _learner(X, y, initial_strategy="typiclust", budget=Budget(4, 4, 8))
+    learner.step()
+    assert sorted(y[_initial_set(learner)].tolist()) == [0, 1, 2, 3]
+
+
+def test_zero_initial_budget_cold_start(blobs) -> None:
+    X, y = blobs
+    learner = _learner(X, y, budget=Budget(0, 5, 20), initial_strategy="typiclust")
+    history = learner.run()
+    assert [r.n_labelled for r in history] == [5, 10, 15, 20]
+    assert Budget(0, 5, 20).n_rounds == len(history) - 1
+    first = _initial_set(learner)
+    ref = typiclust(X, np.zeros(len(X), bool), 5, np.random.default_rng([3, 0, 0]))
+    np.testing.assert_array_equal(first, np.sort(ref))
+    assert [r.n_labelled for r in _learner(X, y, budget=Budget(0, 5, 3)).run()] == [3]
+
+
+def test_initial_strategy_errors(blobs) -> None:
+    X, y = blobs
+    with pytest.raises(ValueError, match="initial strategy 'margin' needs the view\\(s\\) 'probs'"):
+        _learner(X, y, initial_strategy="margin")
+    with pytest.raises(UnknownNameError, match="Did you mean 'typiclust'"):
+        _learner(X, y, initial_strategy="typiclst")
+    with pytest.raises(TypeError, match="initial_strategy must be 'random'"):
+        _learner(X, y, initial_strategy=3)
+
+    class Bad:
+        name = "bad"
+        needs = ()
+
+        def select(self, views, pool, k, rng):
+            return np.zeros(k, dtype=np.int64)
+
+    learner = _learner(X, y, initial_strategy=Bad())
+    with pytest.raises(Exception, match="initial strategy 'bad' returned"):
+        learner.step()
+
+
+def test_input_features_flattens_without_rescaling() -> None:
+    X = np.arange(24, dtype=np.int64).reshape(3, 2, 4)
+    out = input_features(X, chunk_size=2)
+    assert out.dtype == np.float32 and out.shape == (3, 8)
+    np.testing.assert_array_equal(out, X.reshape(3, 8))
+
+
+def test_runner_initial_strategy_option(tmp_path) -> None:
+    from activelab.experiments.runner import ConfigError, RunConfig, run_experiments
+
+    with pytest.raises(ConfigError, match="initial strategy 'margin' needs"):
+        RunConfig(("blobs",), ("random",), initial_strategy="margin", out=tmp_path)
+    config = RunConfig(("blobs",), ("margin",), models=("logreg",), seeds=1, initial=0, query_size=5,
+                       budget=10, initial_strategy="kmeans", out=tmp_path)
+    rounds = run_experiments(config, progress=False)
+    assert rounds["n_labelled"].tolist() == [5, 10]
+    with pytest.raises(ConfigError, match="initial_strategy was 'kmeans', now 'random'"):
+        run_experiments(RunConfig(("blobs",), ("margin",), models=("logreg",), seeds=1, initial=0, query_size=5,
+                                  budget=10, out=tmp_path), progress=False)
