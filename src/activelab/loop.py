@@ -352,7 +352,7 @@ class ActiveLearner:
         name = getattr(strategy, "name", type(strategy).__name__)
         feats = input_features(self.X, chunk_size=self.chunk_size)
         n = self.pool.n_items
-        views = Views(indices=np.arange(n), labelled=np.zeros(n, dtype=bool), embeddings=feats, extra={"inputs": feats})
+        views = Views(indices=np.arange(n), labelled=np.zeros(n, dtype=bool), embeddings=feats, inputs=feats, extra={"inputs": feats})
         idx = np.asarray(strategy.select(views, self.pool, n0, rng))
         if idx.shape != (n0,) or not np.issubdtype(idx.dtype, np.integer) or len(np.unique(idx)) != n0:
             raise ActiveLabError(f"initial strategy {name!r} returned {idx.shape} {idx.dtype} indices, expected {n0} unique ints.")

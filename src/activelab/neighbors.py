@@ -31,6 +31,8 @@ S₀ = ``min(S, max(10⁴, 3c))`` the number the greedy k-means++ seeding looks 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -50,6 +52,24 @@ def faiss_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@contextmanager
+def _faiss_threads() -> Iterator[None]:
+    """Run faiss with torch's intra-op thread count (restored afterwards).
+
+    faiss's OpenMP pool otherwise takes every core; on a shared machine (or inside workers
+    that already split the cores) its spinning threads slow it down many times over.
+    """
+    import faiss
+    import torch
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(max(1, torch.get_num_threads()))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _resolve_backend(backend: str) -> str:
@@ -260,7 +280,8 @@ def _knn_faiss(
     m = q.shape[0]
     for qs in range(0, m, chunk):
         qe = min(m, qs + chunk)
-        _, idx = index.search(np.ascontiguousarray(q[qs:qe], dtype=np.float32), kk)
+        with _faiss_threads():
+            _, idx = index.search(np.ascontiguousarray(q[qs:qe], dtype=np.float32), kk)
         idx = idx.astype(np.int64)
         if drop_self:
             is_self = idx == np.arange(qs, qe)[:, None]
@@ -606,7 +627,8 @@ def _kmeans_faiss(
                 min_points_per_centroid=1,  # no "please provide at least ..." warnings on small inputs
                 max_points_per_centroid=max(1, x.shape[0]),  # the caller subsamples
             )
-            km.train(x32, init_centroids=init)
+            with _faiss_threads():
+                km.train(x32, init_centroids=init)
             cent = np.asarray(km.centroids, dtype=np.float64)
         obj = float(_assign(x, x_sq, cent, chunk)[1].sum())
         if best is None or obj < best[1]:

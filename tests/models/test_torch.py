@@ -260,3 +260,18 @@ def test_mc_dropout_mode_errors(tiny_blobs, rng):
         clf.predict_proba_samples(X, 2, rng=rng)
     clf.mc_dropout = "independent"
     assert clf.predict_proba_samples(X, 2, rng=rng).shape == (len(X), 2, 3)
+
+
+def test_compute_views_draws_are_one_network_across_chunks(tiny_blobs, rng):
+    """Chunks of the streamed pass share the draw seed: draw d is one network for the whole pool."""
+    X, y = tiny_blobs
+    clf = _clf().fit(X, y, rng=rng)
+    idx = np.arange(len(X))
+    whole = compute_views(clf, X, idx, np.zeros(len(X), bool), ["prob_samples"], n_draws=4,
+                          rng=np.random.default_rng(9), chunk_size=len(X))
+    chunked = compute_views(clf, X, idx, np.zeros(len(X), bool), ["prob_samples"], n_draws=4,
+                            rng=np.random.default_rng(9), chunk_size=7)
+    np.testing.assert_allclose(chunked.prob_samples, whole.prob_samples, rtol=1e-5, atol=1e-7)
+    # the inputs view is the flattened rows, whatever the model
+    v = compute_views(clf, X, idx[5:], np.zeros(len(X) - 5, bool), ["inputs"], rng=rng, chunk_size=7)
+    np.testing.assert_array_equal(v.inputs, X[5:].reshape(len(X) - 5, -1))

@@ -52,14 +52,22 @@ def test_input_space(blobs) -> None:
     X, _ = blobs
     lab = np.zeros(len(X), dtype=bool)
     s = make("typiclust", space="input")
-    assert s.needs == ()
-    with pytest.raises(CapabilityError, match="space='input' needs the pool's input features"):
+    assert s.needs == ("inputs",)
+    with pytest.raises(CapabilityError, match="space='input' needs the 'inputs' view"):
         s.select(_views(X, lab), Pool(len(X)), 3, np.random.default_rng(0))
     a = s.select(_views(X, lab, extra=True), Pool(len(X)), 3, np.random.default_rng(0))
     b = make("typiclust").select(_views(X, lab), Pool(len(X)), 3, np.random.default_rng(0))
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="space must be 'embeddings' or 'input'"):
         make("kmeans", space="pixels")
+
+
+def test_input_space_in_query_rounds(blobs) -> None:
+    """The loop computes the 'inputs' view, so an input-space strategy also works after round 0."""
+    X, y = blobs
+    learner = _learner(X, y, strategy=make("kmeans", space="input"), budget=Budget(8, 8, 32))
+    history = learner.run()
+    assert history[-1].n_labelled == 32 and len(np.unique(learner.pool.labelled_indices())) == 32
 
 
 def test_probcover_needs_delta_or_classes(blobs) -> None:

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: Names of the views a strategy may declare.
-VIEWS = ("probs", "prob_samples", "embeddings", "predicted_loss")
+VIEWS = ("probs", "prob_samples", "embeddings", "predicted_loss", "inputs")
 
 
 @runtime_checkable
@@ -107,6 +107,8 @@ class Views:
         prob_samples: ``(n_rows, n_draws, n_classes)`` or None.
         embeddings: ``(n_rows, d)`` or None.
         predicted_loss: ``(n_rows,)`` or None.
+        inputs: ``(n_rows, n_features)`` the rows' raw input features, flattened (no model
+            needed; for strategies that work in input space), or None.
     """
 
     indices: np.ndarray
@@ -115,6 +117,7 @@ class Views:
     prob_samples: np.ndarray | None = None
     embeddings: np.ndarray | None = None
     predicted_loss: np.ndarray | None = None
+    inputs: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -138,6 +141,8 @@ class Views:
 def check_capabilities(model: Any, needs: Iterable[str], strategy_name: str = "strategy") -> None:
     """Raise :class:`CapabilityError` if ``model`` cannot produce every view in ``needs``."""
     for view in needs:
+        if view == "inputs":  # read from the data, not the model
+            continue
         if view not in _CAPABILITY:
             raise ValueError(f"unknown view {view!r}; known views: {', '.join(VIEWS)}.")
         method, hint = _CAPABILITY[view]
@@ -168,6 +173,9 @@ def compute_views(
     """One streamed inference pass over ``X[indices]`` producing each needed view once.
 
     Rows are read ``chunk_size`` at a time (``X`` may be a memmap); outputs are preallocated.
+    Every chunk's posterior draws use the same seed (one draw from ``rng``), so a model whose
+    draw ``d`` is a fixed sampled network (consistent MC dropout, ensembles) applies the same
+    network to every row of the pool. The ``inputs`` view is the rows of ``X``, flattened.
     A model with ``predict_views(X, needs, n_draws, rng)`` computes all views from one
     forward pass per chunk; otherwise its individual methods are called per chunk.
     """
@@ -178,21 +186,30 @@ def compute_views(
         return views
     joint = getattr(model, "predict_views", None)
     outputs: dict[str, np.ndarray] = {}
+    model_needs = tuple(n for n in needs if n != "inputs")
+    # One seed for the posterior draws of every chunk: with consistent MC dropout, draw d is
+    # then the same sampled network for the whole pool, not one network per chunk.
+    draw_seed = int(rng.integers(0, 2**63 - 1)) if "prob_samples" in needs else 0
     for start in range(0, len(idx), chunk_size):
         rows = idx[start : start + chunk_size]
         xb = X[rows]
-        if joint is not None:
-            part = joint(xb, needs, n_draws=n_draws, rng=rng)
+        chunk_rng = np.random.default_rng(draw_seed)
+        if not model_needs:
+            part = {}
+        elif joint is not None:
+            part = joint(xb, model_needs, n_draws=n_draws, rng=chunk_rng)
         else:
             part = {}
             if "probs" in needs:
                 part["probs"] = model.predict_proba(xb)
             if "prob_samples" in needs:
-                part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=rng)
+                part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=chunk_rng)
             if "embeddings" in needs:
                 part["embeddings"] = model.embed(xb)
             if "predicted_loss" in needs:
                 part["predicted_loss"] = model.predict_loss(xb)
+        if "inputs" in needs:
+            part["inputs"] = np.asarray(xb).reshape(len(rows), -1)
         for name in needs:
             arr = np.asarray(part[name])
             if name not in outputs:

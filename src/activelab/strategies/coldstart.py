@@ -6,9 +6,8 @@ They read one row representation, chosen by ``space``:
   penultimate layer; when the strategy chooses the *initial set* (``ActiveLearner(...,
   initial_strategy="typiclust")``), no model exists yet and the loop passes the flattened
   input features as the ``embeddings`` view instead.
-* ``"input"``: the flattened input features, read from ``views.extra["inputs"]``. The loop
-  provides them during initial-set selection; a query round provides them only if the
-  caller puts them there (the streamed inference pass computes model views only).
+* ``"input"``: the flattened input features, the ``inputs`` view (read from the data by the
+  streamed pass, no model needed; during initial-set selection the loop passes them directly).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def _check_space(space: str) -> None:
 
 def _needs(space: str) -> tuple[str, ...]:
     _check_space(space)
-    return ("embeddings",) if space == "embeddings" else ()
+    return ("embeddings",) if space == "embeddings" else ("inputs",)
 
 
 def representation(views: Views, space: str, name: str) -> np.ndarray:
@@ -45,12 +44,11 @@ def representation(views: Views, space: str, name: str) -> np.ndarray:
     _check_space(space)
     if space == "embeddings":
         return views.require("embeddings")
-    inputs = views.extra.get("inputs")
+    inputs = views.inputs if views.inputs is not None else views.extra.get("inputs")
     if inputs is None:
         raise CapabilityError(
-            f"strategy {name!r} with space='input' needs the pool's input features in views.extra['inputs']; "
-            "the loop provides them when the strategy picks the initial set (initial_strategy=...). "
-            "For query rounds use space='embeddings'."
+            f"strategy {name!r} with space='input' needs the 'inputs' view (the rows' input features); "
+            "declare it in the strategy's needs so the loop computes it."
         )
     return np.asarray(inputs)
 
@@ -80,7 +78,7 @@ class TypiClustStrategy:
 
     @property
     def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or nothing for ``space="input"``."""
+        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
         return _needs(self.space)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +123,7 @@ class ProbCoverStrategy:
 
     @property
     def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or nothing for ``space="input"``."""
+        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
         return _needs(self.space)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -163,7 +161,7 @@ class KMeansStrategy:
 
     @property
     def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or nothing for ``space="input"``."""
+        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
         return _needs(self.space)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
