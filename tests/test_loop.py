@@ -92,6 +92,8 @@ def test_checkpoint_of_another_run(tiny_blobs, tmp_path):
     saved = (tmp_path / "checkpoint.npz").read_bytes()
     with pytest.raises(CheckpointError, match="seed: checkpoint 1 vs run 2"):
         _learner(tiny_blobs, seed=2, checkpoint_dir=tmp_path).run()
+    with pytest.raises(CheckpointError, match="initial_strategy: checkpoint 'random' vs run 'kmeans'"):
+        _learner(tiny_blobs, seed=1, checkpoint_dir=tmp_path, initial_strategy="kmeans").run()
     assert (tmp_path / "checkpoint.npz").read_bytes() == saved
 
 

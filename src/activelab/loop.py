@@ -477,6 +477,11 @@ class ActiveLearner:
             "budget": asdict(self.budget),
             "strategy": getattr(self.strategy, "name", type(self.strategy).__name__),
             "model": type(self.model).__name__,
+            "initial_strategy": (
+                self.initial_strategy
+                if isinstance(self.initial_strategy, str)
+                else getattr(self.initial_strategy, "name", type(self.initial_strategy).__name__)
+            ),
         }
 
     def _component_states(self) -> dict[str, Any]:
@@ -548,6 +553,7 @@ class ActiveLearner:
                 "delete it to start the run afresh."
             ) from err
         expected = self._fingerprint()
+        meta.setdefault("initial_strategy", "random")  # checkpoints written before the option existed
         diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
         if diff:
             detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
