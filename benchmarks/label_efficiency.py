@@ -10,6 +10,18 @@ inference and selection) and writes rounds.csv / summary.csv / curves.png into -
 
     python benchmarks/label_efficiency.py                       # all strategies, 5 seeds
     python benchmarks/label_efficiency.py --strategies random,margin --seeds 2
+    python benchmarks/label_efficiency.py --protocol mnist --strategies random,margin,badge --pool-subsample 5000
+
+Protocols (``--protocol``; explicit flags override them):
+
+* ``digits`` (default): the issue-2 reference protocol above.
+* ``mnist``: the issue-3 MNIST protocol: model ``cnn``, 20 initial labels, 20 per round,
+  25 rounds (520 labels), on the fetched MNIST (10,000-image test set).
+* ``lowbudget``: no initial labels, 10 per round, 10 rounds (100 labels), the first batch
+  chosen by ``--initial-strategy`` (default: the strategy itself when it is a cold-start one).
+
+``--pool-subsample N`` replaces the pool by a seeded, stratified subsample of N items (written
+as an ``.npz`` next to the results, test split unchanged), for CPU-sized runs of big datasets.
 """
 
 from __future__ import annotations
@@ -65,30 +77,68 @@ def plain_torch_round(n_labelled: int = 170, repeats: int = 5) -> float:
     return float(np.median(times))
 
 
+PROTOCOLS: dict[str, dict[str, object]] = {
+    "digits": {"dataset": "digits", "model": "mlp", "initial": 20, "query_size": 10, "budget": 320},
+    "mnist": {"dataset": "mnist", "model": "cnn", "initial": 20, "query_size": 20, "budget": 520},
+    "lowbudget": {"dataset": "digits", "model": "mlp", "initial": 0, "query_size": 10, "budget": 100},
+}
+
+
+def subsample(dataset: str, n_items: int, out: Path) -> Path:
+    """Write a stratified, seeded subsample of ``dataset``'s pool (test split kept) as ``.npz``."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from activelab.data import load_dataset, with_test_split
+
+    ds = with_test_split(load_dataset(dataset), 0)
+    if not 0 < n_items < len(ds.y):
+        raise SystemExit(f"--pool-subsample must be in (0, {len(ds.y)}), got {n_items}")
+    keep, _ = train_test_split(np.arange(len(ds.y)), train_size=n_items, stratify=ds.y, random_state=0)
+    keep = np.sort(keep)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{dataset}-pool{n_items}.npz"
+    if not path.exists():
+        np.savez(path, X=ds.X[keep], y=ds.y[keep], X_test=ds.X_test, y_test=ds.y_test)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="digits")
+    parser.add_argument("--dataset", default=None)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
-    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--model", default=None)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--initial", type=int, default=20)
-    parser.add_argument("--query-size", type=int, default=10)
-    parser.add_argument("--budget", type=int, default=320)
+    parser.add_argument("--initial", type=int, default=None)
+    parser.add_argument("--query-size", type=int, default=None)
+    parser.add_argument("--budget", type=int, default=None)
+    parser.add_argument("--initial-strategy", default=None, help="random (default), kmeans, typiclust, probcover")
+    parser.add_argument("--epochs", type=int, default=None, help="override the model's epochs per fit")
+    parser.add_argument("--pool-subsample", type=int, default=None, help="stratified pool subsample of N items")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--update", default=None, help="retrain (default), warm_start or finetune")
     parser.add_argument("--out", type=Path, default=Path("out/label_efficiency"))
     args = parser.parse_args()
+    for key, value in PROTOCOLS[args.protocol].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    dataset = args.dataset
+    if args.pool_subsample is not None:
+        dataset = str(subsample(args.dataset, args.pool_subsample, args.out))
 
     config = RunConfig(
-        datasets=(args.dataset,),
+        datasets=(dataset,),
         strategies=tuple(s for s in args.strategies.split(",") if s),
         models=(args.model,),
         seeds=args.seeds,
         initial=args.initial,
         query_size=args.query_size,
         budget=args.budget,
+        epochs=args.epochs,
         workers=args.workers,
         update=args.update,
+        initial_strategy=args.initial_strategy or "random",
         out=args.out,
     )
     start = time.perf_counter()
@@ -98,10 +148,15 @@ def main() -> None:
     phases = ["seconds_fit", "seconds_evaluate", "seconds_infer", "seconds_select"]
     per_round = rounds.groupby("strategy")[phases].mean()
 
+    print(f"protocol={args.protocol} dataset={args.dataset}"
+          f"{'' if args.pool_subsample is None else f' (pool subsample {args.pool_subsample})'} "
+          f"initial_strategy={args.initial_strategy or 'random'} epochs={args.epochs or 'model default'}")
     print(f"dataset={args.dataset} model={args.model} update={args.update or 'retrain'} seeds={args.seeds} "
           f"initial={args.initial} query={args.query_size} budget={args.budget} workers={args.workers}")
     print(f"machine: {platform.processor() or platform.machine()}, wall time {wall:.0f} s")
-    print(f"bare torch loop, one margin round (same network, 170 labels): {plain_torch_round():.3f} s\n")
+    if args.protocol == "digits" and args.model == "mlp":
+        print(f"bare torch loop, one margin round (same network, 170 labels): {plain_torch_round():.3f} s")
+    print()
     print("| strategy | AUC mean ± std | final accuracy | s/round total | fit | evaluate | infer | select |")
     print("|---|---|---|---|---|---|---|---|")
     for row in summary.itertuples():
