@@ -146,19 +146,7 @@ def bench_rows(
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
     ss = _ss()
-    header = ["N", "k", "method", "seconds", "peak MB above inputs", "notes"]
-    body = [
-        [
-            f"{r['n']:,}",
-            str(r["k"]),
-            r["method"],
-            "skipped" if r["seconds"] is None else f"{r['seconds']:.3f}",
-            "—" if r["peak_mb"] is None else f"{r['peak_mb']:.1f}",
-            r["notes"],
-        ]
-        for r in rows
-    ]
-    return ss.markdown_table(header, body)
+    return ss.method_rows_table(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

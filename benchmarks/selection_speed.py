@@ -351,6 +351,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def method_rows_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The ``bench_rows`` dicts of the catalogue scripts (n, k, method, seconds, peak_mb, notes)."""
+    header = ["N", "k", "method", "seconds", "peak MB above inputs", "notes"]
+    body = [
+        [
+            f"{r['n']:,}",
+            str(r["k"]),
+            r["method"],
+            "skipped" if r["seconds"] is None else f"{r['seconds']:.3f}",
+            "—" if r["peak_mb"] is None else f"{r['peak_mb']:.1f}",
+            r["notes"],
+        ]
+        for r in rows
+    ]
+    return markdown_table(header, body)
+
+
 def render(infos: list[SizeInfo], rows: list[Row], title: str) -> str:
     size_rows = [
         [

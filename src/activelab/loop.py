@@ -171,6 +171,27 @@ class Callback:
         """After the last round."""
 
 
+def object_blob(obj: Any) -> np.ndarray:
+    """``obj`` pickled by ``np.save`` into a uint8 array, to store inside an ``.npz`` checkpoint."""
+    buf = io.BytesIO()
+    np.save(buf, np.array([obj], dtype=object), allow_pickle=True)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` through a synced temporary file and :func:`os.replace`.
+
+    A crash mid-write leaves the previous file intact, never a half-written one.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 def _round_rng(seed: int, stream: int, round_: int) -> np.random.Generator:
     """Independent generator for (run seed, component stream, round): exact on resume."""
     return np.random.default_rng([seed, stream, round_])
@@ -514,22 +535,11 @@ class ActiveLearner:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         state_fn = getattr(self.model, "state_dict", None)
         if callable(state_fn):
-            buf = io.BytesIO()
-            np.save(buf, np.array([state_fn()], dtype=object), allow_pickle=True)
-            arrays["model"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
+            arrays["model"] = object_blob(state_fn())
         extra = self._component_states()
         if extra:
-            buf = io.BytesIO()
-            np.save(buf, np.array([extra], dtype=object), allow_pickle=True)
-            arrays["components"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
-        path = directory / _CHECKPOINT
-        tmp = directory / (_CHECKPOINT + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return path
+            arrays["components"] = object_blob(extra)
+        return write_npz_atomic(directory / _CHECKPOINT, arrays)
 
     def load_checkpoint(self, directory: str | os.PathLike[str]) -> None:
         """Restore the state saved by :meth:`save_checkpoint`.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ActiveLabError, CheckpointError
-from ..loop import Callback, History, _round_rng
+from ..loop import Callback, History, _round_rng, object_blob, write_npz_atomic
 from .candidates import CandidateConfig
 from .oracle import PairAnswers
 from .solvers import local_search
@@ -345,17 +345,8 @@ class ActiveClusterer:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         state_fn = getattr(self.encoder, "state_dict", None)
         if callable(state_fn):
-            buf = io.BytesIO()
-            np.save(buf, np.array([state_fn()], dtype=object), allow_pickle=True)
-            arrays["encoder"] = np.frombuffer(buf.getvalue(), dtype=np.uint8)
-        path = directory / _CHECKPOINT
-        tmp = directory / (_CHECKPOINT + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return path
+            arrays["encoder"] = object_blob(state_fn())
+        return write_npz_atomic(directory / _CHECKPOINT, arrays)
 
     def load_checkpoint(self, directory: str | os.PathLike[str]) -> None:
         """Restore :meth:`save_checkpoint`.

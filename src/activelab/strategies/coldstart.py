@@ -53,8 +53,22 @@ def representation(views: Views, space: str, name: str) -> np.ndarray:
     return np.asarray(inputs)
 
 
+class _InSpace:
+    """Shared by the cold-start strategies: ``space`` is checked and decides the view needed."""
+
+    space: str
+
+    def __post_init__(self) -> None:
+        _check_space(self.space)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
+        return _needs(self.space)
+
+
 @dataclass
-class TypiClustStrategy:
+class TypiClustStrategy(_InSpace):
     """TypiClust (Hacohen et al. 2022): most typical row of the largest uncovered k-means clusters.
 
     Args: see :func:`activelab.selection.typiclust` (``space`` as in the module docstring).
@@ -73,14 +87,6 @@ class TypiClustStrategy:
     needs_labelled: ClassVar[bool] = True
     n_draws: int = 0
 
-    def __post_init__(self) -> None:
-        _check_space(self.space)
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
-        return _needs(self.space)
-
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` typical rows from uncovered clusters, as absolute indices."""
         candidate_rows(views, k)
@@ -93,7 +99,7 @@ class TypiClustStrategy:
 
 
 @dataclass
-class ProbCoverStrategy:
+class ProbCoverStrategy(_InSpace):
     """ProbCover (Yehuda et al. 2022): greedy max coverage of δ-balls.
 
     Args:
@@ -118,14 +124,6 @@ class ProbCoverStrategy:
     needs_labelled: ClassVar[bool] = True
     n_draws: int = 0
 
-    def __post_init__(self) -> None:
-        _check_space(self.space)
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
-        return _needs(self.space)
-
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` rows covering the most uncovered rows, as absolute indices."""
         candidate_rows(views, k)
@@ -144,7 +142,7 @@ class ProbCoverStrategy:
 
 
 @dataclass
-class KMeansStrategy:
+class KMeansStrategy(_InSpace):
     """k-means on the unlabelled rows into k clusters; the row nearest each centroid.
 
     Cost: k-means with k clusters (O(k·N·D) per iteration) and a kNN of k centroids.
@@ -155,14 +153,6 @@ class KMeansStrategy:
     backend: Backend = "auto"
     needs_labelled: ClassVar[bool] = False
     n_draws: int = 0
-
-    def __post_init__(self) -> None:
-        _check_space(self.space)
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        """``("embeddings",)``, or ``("inputs",)`` for ``space="input"``."""
-        return _needs(self.space)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """The candidate nearest each of ``k`` centroids, as absolute indices."""
