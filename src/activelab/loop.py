@@ -131,11 +131,14 @@ class History(list):  # type: ignore[type-arg]
             return np.array([r.n_labelled for r in self])
         return np.array([r.metrics.get(key, np.nan) for r in self], dtype=float)
 
+    #: The per-round count column and the record attribute it comes from.
+    count_column = "n_labelled"
+
     def to_rows(self) -> list[dict[str, Any]]:
-        """One flat dict per round: ``round, n_labelled, <metrics>, seconds_<phase>``."""
+        """One flat dict per round: ``round, <count_column>, <metrics>, seconds_<phase>``."""
         rows = []
         for r in self:
-            row: dict[str, Any] = {"round": r.round_, "n_labelled": r.n_labelled}
+            row: dict[str, Any] = {"round": r.round_, self.count_column: getattr(r, self.count_column)}
             row.update(r.metrics)
             row.update({f"seconds_{k}": v for k, v in r.seconds.items()})
             rows.append(row)

@@ -100,15 +100,7 @@ class ClusterHistory(History):
             return np.array([r.n_queries for r in self])
         return super().column(key)
 
-    def to_rows(self) -> list[dict[str, Any]]:
-        """One flat dict per round: ``round, n_queries, <metrics>, seconds_<phase>``."""
-        rows = []
-        for r in self:
-            row: dict[str, Any] = {"round": r.round_, "n_queries": r.n_queries}
-            row.update(r.metrics)
-            row.update({f"seconds_{k}": v for k, v in r.seconds.items()})
-            rows.append(row)
-        return rows
+    count_column = "n_queries"
 
 
 class ActiveClusterer:
