@@ -195,6 +195,41 @@ def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
     return path
 
 
+def read_checkpoint(
+    path: Path, expected: Mapping[str, Any], blobs: Sequence[str], defaults: Mapping[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
+    """Read a checkpoint written by :func:`write_npz_atomic` and check it belongs to this run.
+
+    Returns ``(arrays, meta, objects)``: the plain arrays, the JSON ``meta`` record and the
+    unpickled :func:`object_blob` entries named in ``blobs`` that are present. ``meta`` must
+    equal ``expected`` on every key of ``expected`` (after ``defaults`` fill keys older files
+    lack). Nothing on disk is modified.
+
+    Raises:
+        CheckpointError: If the file is missing, corrupt or from another run.
+    """
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if k not in blobs}
+            raw = {k: data[k].tobytes() for k in blobs if k in data.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as err:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err}); "
+            "delete it to start the run afresh."
+        ) from err
+    for key, value in (defaults or {}).items():
+        meta.setdefault(key, value)
+    diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+    if diff:
+        detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}); use another directory.")
+    objects = {k: np.load(io.BytesIO(v), allow_pickle=True)[0] for k, v in raw.items()}
+    return arrays, meta, objects
+
+
 def _round_rng(seed: int, stream: int, round_: int) -> np.random.Generator:
     """Independent generator for (run seed, component stream, round): exact on resume."""
     return np.random.default_rng([seed, stream, round_])
@@ -551,33 +586,18 @@ class ActiveLearner:
             CheckpointError: If the file is missing, corrupt, or from a run with another
                 seed, budget, strategy, model or pool size. Nothing on disk is modified.
         """
-        path = Path(directory) / _CHECKPOINT
-        if not path.exists():
-            raise CheckpointError(f"no checkpoint at {path}.")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files if k not in ("model", "components")}
-                model_bytes = data["model"].tobytes() if "model" in data.files else None
-                component_bytes = data["components"].tobytes() if "components" in data.files else None
-            meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as err:
-            raise CheckpointError(
-                f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err}); "
-                "delete it to start the run afresh."
-            ) from err
-        expected = self._fingerprint()
-        meta.setdefault("initial_strategy", "random")  # checkpoints written before the option existed
-        diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
-        if diff:
-            detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}); use another directory.")
+        arrays, meta, objects = read_checkpoint(
+            Path(directory) / _CHECKPOINT,
+            self._fingerprint(),
+            ("model", "components"),
+            {"initial_strategy": "random"},  # checkpoints written before the option existed
+        )
         pool = Pool(self.pool.n_items, self.pool.n_classes)
         pool.load_state_dict({k[len("pool_"):]: v for k, v in arrays.items() if k.startswith("pool_")})
-        if model_bytes is not None and callable(getattr(self.model, "load_state_dict", None)):
-            state = np.load(io.BytesIO(model_bytes), allow_pickle=True)[0]
-            self.model.load_state_dict(state)
-        if component_bytes is not None:
-            self._load_component_states(np.load(io.BytesIO(component_bytes), allow_pickle=True)[0])
+        if "model" in objects and callable(getattr(self.model, "load_state_dict", None)):
+            self.model.load_state_dict(objects["model"])
+        if "components" in objects:
+            self._load_component_states(objects["components"])
         self.pool = pool
         self.history = History(RoundRecord.from_dict(d) for d in meta["history"])
         self.round_ = int(meta["round"])

@@ -8,11 +8,9 @@ generator seeded by ``(seed, component, r)``).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ActiveLabError, CheckpointError
-from ..loop import Callback, History, _round_rng, object_blob, write_npz_atomic
+from ..errors import ActiveLabError
+from ..loop import Callback, History, _round_rng, object_blob, read_checkpoint, write_npz_atomic
 from .candidates import CandidateConfig
 from .oracle import PairAnswers
 from .solvers import local_search
@@ -346,28 +344,11 @@ class ActiveClusterer:
         Raises:
             CheckpointError: If the file is missing, corrupt or from another run.
         """
-        path = Path(directory) / _CHECKPOINT
-        if not path.exists():
-            raise CheckpointError(f"no checkpoint at {path}.")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files if k != "encoder"}
-                enc_bytes = data["encoder"].tobytes() if "encoder" in data.files else None
-            meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as err:
-            raise CheckpointError(
-                f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {err}); "
-                "delete it to start the run afresh."
-            ) from err
-        expected = self._fingerprint()
-        diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
-        if diff:
-            detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
-            raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}); use another directory.")
+        arrays, meta, objects = read_checkpoint(Path(directory) / _CHECKPOINT, self._fingerprint(), ("encoder",))
         self.store.load_state_dict({k[len("store_"):]: v for k, v in arrays.items() if k.startswith("store_")})
         self.labels = arrays["labels"].astype(np.int64)
-        if enc_bytes is not None and self.encoder is not None:
-            self.encoder.load_state_dict(np.load(io.BytesIO(enc_bytes), allow_pickle=True)[0])
+        if "encoder" in objects and self.encoder is not None:
+            self.encoder.load_state_dict(objects["encoder"])
             self.store.set_prior(self.encoder.prior())
         self.history = ClusterHistory(ClusterRoundRecord.from_dict(d) for d in meta["history"])
         self.round_ = int(meta["round"])
