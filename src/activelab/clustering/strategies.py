@@ -170,9 +170,7 @@ class _ScoreStrategy:
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-``k`` candidates by :meth:`scores`. Time O(m log m) plus scoring."""
         _check_k(state, k)
-        cand = state.candidates(rng)
-        if k > len(cand):
-            raise PoolExhaustedError(f"asked for {k} pairs but only {len(cand)} candidates remain.")
+        cand = _enough_candidates(state, k, rng)
         return top_k_pairs(cand, self.scores(state, cand), k, rng)
 
 
@@ -186,9 +184,7 @@ class Uniform:
         _check_k(state, k)
         n = state.n_items
         if state.config.exhaustive(n):
-            cand = state.candidates(rng)
-            if k > len(cand):
-                raise PoolExhaustedError(f"asked for {k} pairs but only {len(cand)} candidates remain.")
+            cand = _enough_candidates(state, k, rng)
             return cand[np.sort(rng.choice(len(cand), size=k, replace=False))]
         out = np.empty((0, 2), dtype=np.int64)
         for _ in range(100):
@@ -386,6 +382,14 @@ def expected_info_gain(state: ClusterState, pairs: np.ndarray, chunk_size: int =
     return out
 
 
+def _enough_candidates(state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The state's candidate pairs, after checking that at least ``k`` of them remain."""
+    cand = state.candidates(rng)
+    if k > len(cand):
+        raise PoolExhaustedError(f"asked for {k} pairs but only {len(cand)} candidates remain.")
+    return cand
+
+
 def _prefilter(state: ClusterState, cand: np.ndarray, k: int, max_candidates: int, rng: np.random.Generator) -> np.ndarray:
     """At most ``max(max_candidates, 2 k)`` candidates: half by mean-field entropy, half at random.
 
@@ -423,9 +427,7 @@ class EIG:
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-``k`` EIG among the pre-selected candidates."""
         _check_k(state, k)
-        cand = state.candidates(rng)
-        if k > len(cand):
-            raise PoolExhaustedError(f"asked for {k} pairs but only {len(cand)} candidates remain.")
+        cand = _enough_candidates(state, k, rng)
         cand = _prefilter(state, cand, k, self.max_candidates, rng)
         return top_k_pairs(cand, self.scores(state, cand), k, rng)
 
@@ -451,9 +453,7 @@ class BatchIG:
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Gumbel-top-k with the item cap; O(m log m + k)."""
         _check_k(state, k)
-        cand = state.candidates(rng)
-        if k > len(cand):
-            raise PoolExhaustedError(f"asked for {k} pairs but only {len(cand)} candidates remain.")
+        cand = _enough_candidates(state, k, rng)
         cand = _prefilter(state, cand, k, self.max_candidates, rng)
         eig = np.clip(self.scores(state, cand), 1e-12, None)
         keyed = self.power * np.log(eig) + rng.gumbel(size=len(eig))

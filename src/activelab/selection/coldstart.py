@@ -46,6 +46,12 @@ def _rows(embeddings: object) -> np.ndarray:
     return arr
 
 
+def _rows_mask_k(embeddings: np.ndarray, labelled: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Checked ``(rows, labelled mask, k)``: ``k`` may not exceed the unlabelled rows."""
+    x = _rows(embeddings)
+    mask = check_mask(labelled, len(x))
+    return x, mask, check_k(k, int(len(x) - mask.sum()))
+
 def _pos_int(value: object, name: str, minimum: int = 1) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
@@ -134,10 +140,8 @@ def typiclust(
         >>> sorted(typiclust(X, np.zeros(8, bool), 2, np.random.default_rng(0)).tolist())
         [1, 5]
     """
-    x = _rows(embeddings)
+    x, mask, k = _rows_mask_k(embeddings, labelled, k)
     n = len(x)
-    mask = check_mask(labelled, n)
-    k = check_k(k, int(n - mask.sum()))
     if k == 0:
         return np.empty(0, dtype=np.int64)
     n_neighbors = _pos_int(n_neighbors, "n_neighbors")
@@ -335,10 +339,8 @@ def probcover(
         >>> probcover(X, np.zeros(5, bool), 2, np.random.default_rng(0), delta=0.6).tolist()
         [1, 3]
     """
-    x = _rows(embeddings)
+    x, mask, k = _rows_mask_k(embeddings, labelled, k)
     n = len(x)
-    mask = check_mask(labelled, n)
-    k = check_k(k, int(n - mask.sum()))
     if k == 0:
         return np.empty(0, dtype=np.int64)
     max_degree = _pos_int(max_degree, "max_degree")
