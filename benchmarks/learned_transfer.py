@@ -28,7 +28,6 @@ with the reason printed.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -140,9 +139,8 @@ def main() -> None:
     if args.quick:
         args.datasets, args.seeds, args.budget, args.epochs = "digits", 5, 120, args.epochs or 30
 
-    if args.policy is not None:
-        os.environ["ACTIVELAB_POLICY"] = str(Path(args.policy).resolve())
-    policy = make("policy")
+    options = {"policy": {"path": str(Path(args.policy).resolve())}} if args.policy is not None else {}
+    policy = make("policy", **options.get("policy", {}))
     meta = policy.metadata
     print(f"training sources (declared): {', '.join(TRAIN_SOURCES)}; policy trained on {meta.get('config', {}).get('sources')}")
     print(f"policy file: {policy.policy_path}\n  reproduce: {meta.get('reproduce')}\n  train seconds: {meta.get('train_seconds')}")
@@ -167,7 +165,7 @@ def main() -> None:
         config = RunConfig(
             (name,), strategies, models=(HELD_OUT[name],), seeds=args.seeds, initial=args.initial,
             query_size=args.query_size, budget=args.budget, epochs=args.epochs, workers=args.workers,
-            out=args.out / name,
+            strategy_options=options, out=args.out / name,
         )
         t = time.perf_counter()
         frames.append(run_experiments(config, progress=False))

@@ -317,17 +317,9 @@ def policy_evaluate(
             "datasets": _split("--datasets", datasets), "strategies": strategies, "models": _split("--model", model),
             "seeds": seeds, "initial": initial, "query_size": query_size, "budget": budget, "epochs": epochs,
             "workers": workers, "out": out,
+            "strategy_options": {"policy": {"path": str(file.expanduser().resolve())}},
         }
-    # Worker processes inherit the environment, so they load the same policy file.
-    before = os.environ.get("ACTIVELAB_POLICY")
-    os.environ["ACTIVELAB_POLICY"] = str(file.expanduser().resolve())
-    try:
-        _run(kwargs)
-    finally:
-        if before is None:
-            os.environ.pop("ACTIVELAB_POLICY", None)
-        else:
-            os.environ["ACTIVELAB_POLICY"] = before
+    _run(kwargs)
 
 
 def main() -> None:

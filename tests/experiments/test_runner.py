@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -181,6 +182,8 @@ def test_invalid_names_and_budget_fail_before_any_work(
         ({"strategies": ("random", "random")}, "more than once"),
         ({"strategies": ()}, "strategies is empty"),
         ({"device": "gpu"}, "'cpu' or 'cuda'"),
+        ({"strategy_options": {"bald": {"beta": 2.0}}}, "names strategy 'bald', which is not among"),
+        ({"strategy_options": {"margin": {"x": object()}}}, "not JSON-serialisable"),
     ],
 )
 def test_config_values_are_checked(tmp_path: Path, changes: dict[str, object], match: str) -> None:
@@ -197,6 +200,30 @@ def test_another_protocol_in_the_same_out_is_refused(base_run: tuple[RunConfig, 
     config, _ = base_run
     with pytest.raises(ConfigError, match="another protocol .*budget was 30, now 40"):
         run_experiments(dataclasses.replace(config, budget=40), progress=False)
+
+
+def test_strategy_options_reach_the_strategy_and_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Options build the strategy of every job, are checked before any work and are part of the protocol."""
+    out = tmp_path / "out"
+    with pytest.raises(TypeError, match="strategy 'margin'"):
+        run_experiments(tiny_config(out, strategies=("margin",), strategy_options={"margin": {"bogus": 1}}), progress=False)
+    assert not out.exists()
+    built: list[tuple[str, dict[str, object]]] = []
+    real_make = runner_module.make
+
+    def recording_make(name: str, **kwargs: object) -> object:
+        built.append((name, kwargs))
+        return real_make(name, **kwargs)
+
+    monkeypatch.setattr(runner_module, "make", recording_make)
+    opts = {"margin": {"sampling": "power", "beta": 1.0}}
+    config = tiny_config(out, strategies=("margin", "random"), seeds=1, strategy_options=opts)
+    run_experiments(config, progress=False)
+    assert ("margin", opts["margin"]) in built and ("random", {}) in built
+    assert all(kw == opts["margin"] for name, kw in built if name == "margin")
+    assert json.loads((out / "config.json").read_text())["strategy_options"] == opts
+    with pytest.raises(ConfigError, match="another protocol .*strategy_options was"):
+        run_experiments(dataclasses.replace(config, strategy_options={"margin": {"sampling": "power", "beta": 2.0}}), progress=False)
 
 
 # ------------------------------------------------------------------------------- metrics

@@ -1,4 +1,6 @@
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,3 +78,5 @@ def test_cli_train_and_evaluate(tmp_path):
     summary = pd.read_csv(out / "summary.csv")
     assert sorted(summary["strategy"]) == ["policy", "random"]
     assert "ACTIVELAB_POLICY" not in os.environ
+    stored = json.loads((out / "config.json").read_text())["strategy_options"]
+    assert stored == {"policy": {"path": str(Path("src/activelab/learned/policies/default.pt").resolve())}}

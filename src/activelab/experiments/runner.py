@@ -24,7 +24,7 @@ import json
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -66,7 +66,7 @@ ROUND_COLUMNS = (
 )
 _KEY_DTYPES = {"dataset": str, "strategy": str, "model": str}
 # Settings that change the results of a job: a rerun into the same OUT must use the same ones.
-_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update", "initial_strategy")
+_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options")
 _CONFIG_FILE = "config.json"
 
 
@@ -108,6 +108,33 @@ def _int(name: str, value: Any, minimum: int) -> None:
         raise ConfigError(f"{name} ({_flag(name)}) must be an int >= {minimum}, got {value}.")
 
 
+def _strategy_options(value: Any, strategies: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Check and normalise ``strategy_options`` to a JSON-round-trippable ``{name: {kwarg: value}}``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"strategy_options must map strategy names to keyword dicts, got {type(value).__name__}.")
+    out: dict[str, dict[str, Any]] = {}
+    for name, kwargs in value.items():
+        if name not in strategies:
+            raise ConfigError(
+                f"strategy_options names strategy {name!r}, which is not among the strategies {list(strategies)}; "
+                "add it to the strategies or drop its options."
+            )
+        if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+            raise TypeError(f"strategy_options[{name!r}] must be a dict of keyword arguments, got {kwargs!r}.")
+        clean = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in kwargs.items()}
+        try:
+            same = json.loads(json.dumps(clean)) == clean
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise ConfigError(
+                f"strategy_options[{name!r}] = {kwargs!r} is not JSON-serialisable as given (use str, int, float, "
+                "bool, None, lists and dicts); it is stored in config.json."
+            )
+        out[name] = clean
+    return out
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """A grid of active-learning runs and the protocol they share.
@@ -130,6 +157,10 @@ class RunConfig:
         initial_strategy: How the initial set is chosen (``--initial-strategy``): ``random``
             (default), ``kmeans``, ``typiclust``, ``probcover`` (or another strategy that needs
             at most embeddings), run on the input features; the same for every strategy of a seed.
+        strategy_options: Keyword arguments per strategy name, e.g.
+            ``{"policy": {"path": "my_policy.pt"}}`` or ``{"power_bald": {"beta": 2.0}}``;
+            values must be JSON-serialisable (they are stored in ``config.json`` and a rerun
+            into the same ``out`` must use the same ones). Names must be among ``strategies``.
         out: Output directory (keyword-only).
 
     Raises:
@@ -149,6 +180,7 @@ class RunConfig:
     device: str = "cpu"
     update: str | None = None
     initial_strategy: str = "random"
+    strategy_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     out: Path = field(kw_only=True)
 
     def __post_init__(self) -> None:
@@ -180,6 +212,7 @@ class RunConfig:
             _resolve_initial_strategy(self.initial_strategy)
         except ValueError as err:
             raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
+        object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies))
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -267,7 +300,7 @@ def plan_jobs(config: RunConfig) -> list[Job]:
     """
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}.")
-    strategies = {s: make(s) for s in config.strategies}
+    strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
     for m in config.models:
         lookup("model", m, MODELS, " List them with `activelab list models`.")
     if config.device.startswith("cuda"):
@@ -357,7 +390,7 @@ def _run_job(job: Job, config: RunConfig, jobs_dir: Path, cache: dict[tuple[str,
     model = make_model(job.model, ds.n_classes, epochs=config.epochs, device=config.device, update=config.update)
     learner = ActiveLearner(
         model,
-        make(job.strategy),
+        make(job.strategy, **config.strategy_options.get(job.strategy, {})),
         SimulatedOracle(ds.y),
         ds.X,
         budget=Budget(config.initial, config.query_size, config.budget),
