@@ -18,7 +18,7 @@ from activelab.clustering import (
     zero_prior,
 )
 from activelab.clustering.candidates import all_pairs
-from activelab.clustering.strategies import expected_info_gain, triangle_expected_cost
+from activelab.clustering.strategies import expected_info_gain, top_k_pairs, triangle_expected_cost
 from activelab.errors import PoolExhaustedError, UnknownNameError
 
 NAMES = sorted(PAIR_STRATEGIES)
@@ -141,3 +141,14 @@ def test_pair_features_for_learned_policies() -> None:
 def test_registry_did_you_mean() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'maxexp'"):
         make_pair_strategy("maxepx")
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 40, 99, 100])
+def test_top_k_pairs_matches_a_full_sort_with_random_tie_break(k: int) -> None:
+    """The partial sort picks exactly what sorting every candidate would (ties included)."""
+    gen = np.random.default_rng(3)
+    pairs = np.stack([np.arange(100), np.arange(100) + 100], axis=1)
+    scores = gen.integers(0, 5, size=100).astype(float)  # many ties at the threshold
+    noise = np.random.default_rng(11).random(100)
+    reference = pairs[np.lexsort((noise, -scores))[:k]]
+    np.testing.assert_array_equal(top_k_pairs(pairs, scores, k, np.random.default_rng(11)), reference)

@@ -121,7 +121,7 @@ class PairStrategy(Protocol):
 
 
 def top_k_pairs(pairs: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``k`` highest-scoring rows of ``pairs``, ties broken at random. O(m log m).
+    """The ``k`` highest-scoring rows of ``pairs``, ties broken at random. O(m + k log k) typically.
 
     Example:
         >>> top_k_pairs(np.array([[0, 1], [0, 2], [1, 2]]), np.array([0.1, 0.9, 0.5]), 2,
@@ -130,7 +130,16 @@ def top_k_pairs(pairs: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Ge
     """
     if k > len(pairs):
         raise PoolExhaustedError(f"asked for {k} pairs but only {len(pairs)} candidates remain.")
-    order = np.lexsort((rng.random(len(scores)), -np.asarray(scores, dtype=np.float64)))
+    noise = rng.random(len(scores))
+    neg = -np.asarray(scores, dtype=np.float64)
+    rows = np.arange(len(neg))
+    if 0 < k < len(neg):
+        # Only rows scoring at least the k-th best can be chosen: sort those (O(m + r log r)),
+        # which orders them exactly as a full sort would.
+        keep = np.flatnonzero(neg <= np.partition(neg, k - 1)[k - 1])
+        if len(keep) >= k:
+            rows = keep
+    order = rows[np.lexsort((noise[rows], neg[rows]))]
     return pairs[order[:k]]
 
 
