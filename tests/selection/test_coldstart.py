@@ -7,7 +7,7 @@ import pytest
 
 from activelab.errors import PoolExhaustedError
 from activelab.neighbors import kmeans
-from activelab.selection import kmeans_initial, probcover, typiclust
+from activelab.selection import kmeans_initial, probcover, reduce_features, typiclust
 from activelab.selection.coldstart import probcover_delta, typicality
 
 
@@ -212,3 +212,32 @@ def test_kmeans_initial_unique_with_duplicates_and_labelled() -> None:
     picks = kmeans_initial(x, 6, np.random.default_rng(0), labelled=lab, backend="torch")
     assert len(set(picks.tolist())) == 6 and not lab[picks].any()
     assert sorted(kmeans_initial(x, 13, np.random.default_rng(0), labelled=lab).tolist()) == list(range(2, 15))
+
+
+# ----------------------------------------------------------------------------- reduce_features
+def test_reduce_features_matches_an_explicit_pca_and_normalisation() -> None:
+    """Against sklearn's PCA (same subspace; signs may differ) and a direct row normalisation."""
+    from sklearn.decomposition import PCA
+
+    gen = np.random.default_rng(0)
+    x = (gen.normal(size=(300, 12)) * np.linspace(5, 0.1, 12)).astype(np.float32)
+    ours = reduce_features(x, pca=4, chunk_size=64)  # several chunks
+    ref = PCA(4, svd_solver="full").fit_transform(x.astype(np.float64))
+    np.testing.assert_allclose(np.abs(ours), np.abs(ref), rtol=1e-4, atol=1e-4)
+    both = reduce_features(x, pca=4, normalize=True)
+    np.testing.assert_allclose(both, ours / np.linalg.norm(ours, axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+    # fitted on an evenly spaced subsample: deterministic, and the projection keeps all rows
+    sub = reduce_features(x, pca=4, max_fit_rows=100)
+    assert sub.shape == (300, 4) and np.array_equal(sub, reduce_features(x, pca=4, max_fit_rows=100))
+    assert reduce_features(x, pca=50).shape == (300, 12)  # no projection when pca >= D
+    zero = reduce_features(np.zeros((2, 3)), normalize=True)
+    assert zero.dtype == np.float32 and not zero.any()  # zero rows stay zero, no NaN
+
+
+def test_reduce_features_errors() -> None:
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        reduce_features(np.array([[np.nan, 1.0], [0.0, 1.0]]), pca=1)
+    with pytest.raises(ValueError, match="pca must be >= 1"):
+        reduce_features(np.ones((3, 2)), pca=0)
+    with pytest.raises(TypeError, match="normalize must be a bool"):
+        reduce_features(np.ones((3, 2)), normalize=1)

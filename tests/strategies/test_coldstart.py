@@ -12,7 +12,7 @@ from activelab.models import SklearnClassifier
 from activelab.models.base import Views
 from activelab.oracles import SimulatedOracle
 from activelab.pool import Pool
-from activelab.selection import kmeans_initial, probcover, typiclust
+from activelab.selection import kmeans_initial, probcover, reduce_features, typiclust
 from activelab.strategies import make
 
 
@@ -60,6 +60,23 @@ def test_input_space(blobs) -> None:
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="space must be 'embeddings' or 'input'"):
         make("kmeans", space="pixels")
+
+
+@pytest.mark.parametrize("name", ["typiclust", "probcover", "kmeans"])
+def test_pca_and_normalize_reshape_the_representation(blobs, name) -> None:
+    """With pca/normalize the strategy picks what it picks on the reduced rows."""
+    X, _ = blobs
+    lab = np.zeros(len(X), dtype=bool)
+    lab[:5] = True
+    pool = Pool(len(X), n_classes=4)
+    got = make(name, pca=2, normalize=True).select(_views(X, lab), pool, 4, np.random.default_rng(1))
+    reduced = reduce_features(X, 2, True)
+    ref = make(name).select(_views(reduced, lab), pool, 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError, match="pca must be None or a number of components >= 1, got 0"):
+        make(name, pca=0)
+    with pytest.raises(TypeError, match="normalize must be a bool"):
+        make(name, normalize="yes")
 
 
 def test_input_space_in_query_rounds(blobs) -> None:

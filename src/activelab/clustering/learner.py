@@ -122,7 +122,12 @@ class ActiveClusterer:
         candidates: :class:`~activelab.clustering.candidates.CandidateConfig`.
         n_restarts: Local-search restarts per round (restart 0 is warm-started).
         max_sweeps: Local-search sweeps per restart.
-        beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``).
+        beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``). The field of
+            an item sums its similarities to all others, so a large ``beta`` makes the soft
+            assignments near one-hot: the model is then sure of its mistakes and information
+            gain stops finding them. Default 1.0: on the reproduction protocol (N = 500, noise
+            0.2, k-means start; digits and blobs10, seeds 0-1) ``eig`` reached ARI 0.96-1.0 at
+            20 % of the pairs with 1.0, against 0.76-0.90 with 2.0 or 3.0 and 0.55-0.83 with 0.5.
         encoder: Optional :class:`~activelab.clustering.deep.DeepPrior`; after every round its
             ``update(store, rng)`` fine-tunes the encoder on the answers and the store gets the
             new prior.
@@ -162,7 +167,7 @@ class ActiveClusterer:
         candidates: CandidateConfig | None = None,
         n_restarts: int = 1,
         max_sweeps: int = 30,
-        beta: float = 3.0,
+        beta: float = 1.0,
         encoder: Any = None,
         evaluate: Callable[[np.ndarray], Mapping[str, float]] | None = None,
         ami: bool = True,

@@ -265,7 +265,7 @@ def mean_field(
     store: SimilarityStore,
     labels: np.ndarray,
     *,
-    beta: float = 3.0,
+    beta: float = 1.0,
     n_iter: int = 15,
     damping: float = 0.5,
     smoothing: float = 0.1,

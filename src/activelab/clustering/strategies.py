@@ -66,7 +66,7 @@ class ClusterState:
     noise: float = 0.0
     config: CandidateConfig = field(default_factory=CandidateConfig)
     graph_pairs: np.ndarray | None = None
-    beta: float = 3.0
+    beta: float = 1.0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

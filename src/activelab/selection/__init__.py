@@ -40,6 +40,7 @@ __all__ = [
     "power",
     "probcover",
     "random_projection",
+    "reduce_features",
     "rank",
     "softmax",
     "top_k",
@@ -489,5 +490,5 @@ def badge(
 from .batchbald import batchbald  # noqa: E402
 from .epig import epig  # noqa: E402
 from .stochastic import rank  # noqa: E402
-from .coldstart import kmeans_initial, probcover, typiclust  # noqa: E402
+from .coldstart import kmeans_initial, probcover, reduce_features, typiclust  # noqa: E402
 from .hybrid import cluster_margin, mixture_scores, two_step  # noqa: E402

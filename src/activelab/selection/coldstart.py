@@ -32,7 +32,7 @@ import numpy as np
 from .._validation import check_k, check_mask
 from ..neighbors import Backend, kmeans, knn, radius_neighbors
 
-__all__ = ["kmeans_initial", "probcover", "probcover_delta", "typicality", "typiclust"]
+__all__ = ["kmeans_initial", "probcover", "probcover_delta", "reduce_features", "typicality", "typiclust"]
 
 
 def _rows(embeddings: object) -> np.ndarray:
@@ -52,12 +52,72 @@ def _rows_mask_k(embeddings: np.ndarray, labelled: np.ndarray, k: int) -> tuple[
     mask = check_mask(labelled, len(x))
     return x, mask, check_k(k, int(len(x) - mask.sum()))
 
+
 def _pos_int(value: object, name: str, minimum: int = 1) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
     if int(value) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {int(value)}.")
     return int(value)
+
+
+def reduce_features(
+    embeddings: np.ndarray,
+    pca: int | None = None,
+    normalize: bool = False,
+    *,
+    max_fit_rows: int = 10_000,
+    chunk_size: int = 65_536,
+) -> np.ndarray:
+    """Rows projected on their top ``pca`` principal components and/or scaled to unit length.
+
+    The distance-based cold-start methods depend on the geometry they are given: on raw pixels
+    (MNIST, 784 dims) Euclidean neighbourhoods are dominated by stroke thickness and a few dense
+    classes, so ProbCover and TypiClust pick poorly. Their papers use self-supervised
+    embeddings compared by cosine distance; without one, a PCA projection followed by
+    L2 normalisation (cosine geometry) is the cheap, dependency-free substitute.
+
+    The components are fitted on at most ``max_fit_rows`` evenly spaced rows (deterministic:
+    no random draw), and the rows are projected in chunks of ``chunk_size``.
+    Time O(s·D·min(s, D) + N·D·pca) for s fitted rows; memory O(N·pca + s·D).
+
+    Args:
+        embeddings: ``(N, D)`` rows.
+        pca: Number of components (``None``: no projection; ``>= D``: no projection).
+        normalize: Scale every row to unit L2 norm (after the projection); all-zero rows stay 0.
+
+    Returns:
+        float32 ``(N, min(pca, D))`` (or ``(N, D)``).
+
+    Example:
+        >>> x = np.array([[3.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 1.0, 0.0]])
+        >>> reduce_features(x, normalize=True).astype(float).round(3).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.707, 0.707, 0.0]]
+        >>> reduce_features(x, pca=2).shape
+        (3, 2)
+    """
+    x = _rows(embeddings)
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}.")
+    max_fit_rows = _pos_int(max_fit_rows, "max_fit_rows", 2)
+    chunk_size = _pos_int(chunk_size, "chunk_size")
+    if not np.isfinite(x).all():
+        raise ValueError("embeddings contain NaN or infinite values; clean the features before selecting.")
+    out = x.astype(np.float32, copy=False)
+    if pca is not None and _pos_int(pca, "pca") < x.shape[1] and len(x) > 1:
+        step = -(-len(x) // max_fit_rows)
+        fit = np.asarray(x[::step], dtype=np.float64)
+        mean = fit.mean(axis=0)
+        _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
+        comps = vt[: int(pca)].T.astype(np.float32)  # (D, p)
+        mean32 = mean.astype(np.float32)
+        out = np.empty((len(x), comps.shape[1]), dtype=np.float32)
+        for a in range(0, len(x), chunk_size):
+            out[a : a + chunk_size] = (np.asarray(x[a : a + chunk_size], dtype=np.float32) - mean32) @ comps
+    if normalize:
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = out / np.where(norms > 0, norms, 1.0).astype(np.float32)
+    return out
 
 
 # ----------------------------------------------------------------------------- TypiClust
