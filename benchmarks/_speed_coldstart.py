@@ -137,6 +137,9 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 # ----------------------------------------------------------------------------- low budget
+COLD_START = ("typiclust", "probcover", "kmeans")
+
+
 def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"accuracy": float((model.predict_proba(X).argmax(1) == y).mean())}
 
@@ -150,8 +153,13 @@ def low_budget_rows(
     rounds: int = 10,
     model: str = "mlp",
     log: Callable[[str], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The low-budget protocol: AUC (mean accuracy over the rounds) per strategy and seed."""
+    """The low-budget protocol: AUC (mean accuracy over the rounds) per strategy and seed.
+
+    ``options`` (e.g. ``{"space": "input", "pca": 50, "normalize": True}``) go to the
+    cold-start strategies (typiclust, probcover, kmeans), which then also pick the first batch.
+    """
     from activelab.data import load_dataset, with_test_split
     from activelab.loop import ActiveLearner, Budget
     from activelab.models.registry import make_model
@@ -164,11 +172,12 @@ def low_budget_rows(
         ds = with_test_split(load_dataset(dataset, seed=seed), seed)
         for name in strategies:
             t0 = time.perf_counter()
+            strategy = make(name, **(options or {})) if name in COLD_START else make(name)
             learner = ActiveLearner(
-                make_model(model, ds.n_classes), make(name), SimulatedOracle(ds.y), ds.X,
+                make_model(model, ds.n_classes), strategy, SimulatedOracle(ds.y), ds.X,
                 budget=Budget(0, query_size, query_size * rounds), seed=seed,
                 evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
-                initial_strategy="random" if name == "random" else name,
+                initial_strategy="random" if name == "random" else strategy,
             )
             history = learner.run()
             acc = history.column("accuracy")
@@ -200,13 +209,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--low-budget", type=str, default=None, metavar="DATASET", help="run the low-budget protocol instead")
     p.add_argument("--strategies", type=str, default="random,typiclust,probcover", help="strategies for --low-budget")
     p.add_argument("--seeds", type=int, default=5, help="seeds for --low-budget")
+    p.add_argument("--space", choices=("embeddings", "input"), default=None,
+                   help="--low-budget: representation of the cold-start strategies in query rounds")
+    p.add_argument("--pca", type=int, default=None, help="--low-budget: PCA components of that representation")
+    p.add_argument("--normalize", action="store_true", help="--low-budget: unit-length rows (cosine geometry)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     command = "python benchmarks/_speed_coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.low_budget:
         names = [s.strip() for s in args.strategies.split(",") if s.strip()]
-        rows = low_budget_rows(args.low_budget, names, args.seeds)
+        options: dict[str, Any] = {"pca": args.pca, "normalize": args.normalize}
+        if args.space is not None:
+            options["space"] = args.space
+        rows = low_budget_rows(args.low_budget, names, args.seeds, options=options)
         print(low_budget_markdown(rows))
     else:
         methods = [m.strip() for m in args.only.split(",") if m.strip()]

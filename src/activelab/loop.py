@@ -271,7 +271,7 @@ def _resolve_initial_strategy(spec: Any) -> Any:
             f"initial_strategy must be 'random', a registered strategy name or a strategy object with select(); "
             f"got {spec!r}."
         )
-    extra = [v for v in getattr(spec, "needs", ()) if v != "embeddings"]
+    extra = [v for v in getattr(spec, "needs", ()) if v not in ("embeddings", "inputs")]  # both are the input features
     if extra:
         name = getattr(spec, "name", type(spec).__name__)
         raise ValueError(

@@ -275,3 +275,34 @@ def test_compute_views_draws_are_one_network_across_chunks(tiny_blobs, rng):
     # the inputs view is the flattened rows, whatever the model
     v = compute_views(clf, X, idx[5:], np.zeros(len(X) - 5, bool), ["inputs"], rng=rng, chunk_size=7)
     np.testing.assert_array_equal(v.inputs, X[5:].reshape(len(X) - 5, -1))
+
+
+def test_channels_last_images_match_the_default_layout():
+    """Channels-last (the default for images) trains and predicts like NCHW up to float rounding."""
+    gen = np.random.default_rng(0)
+    X = gen.normal(size=(96, 1, 12, 12)).astype(np.float32)
+    y = gen.integers(0, 3, 96)
+    fits = {}
+    for flag in (None, False):
+        clf = TorchClassifier(cnn((4, 8), hidden=8), 3, epochs=3, batch_size=32, channels_last=flag)
+        fits[flag] = clf.fit(X, y, rng=np.random.default_rng(1))
+    conv = next(m for m in fits[None].module_.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fits[None]._inference_rows == 128 and fits[False]._inference_rows == 128
+    np.testing.assert_allclose(fits[None].predict_proba(X), fits[False].predict_proba(X), atol=1e-3)  # 3 epochs apart
+    fits[False].module_.load_state_dict(fits[None].module_.state_dict())  # same weights: same outputs
+    np.testing.assert_allclose(fits[None].predict_proba(X), fits[False].predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(fits[None].embed(X), fits[False].embed(X), rtol=1e-4, atol=1e-5)
+    flat = TorchClassifier(mlp((8,)), 3, epochs=1).fit(X.reshape(96, -1), y, rng=np.random.default_rng(1))
+    assert flat._inference_rows == 4096
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"inference_batch_size": 0}, "inference_batch_size must be an int >= 1 or None"),
+     ({"channels_last": "yes"}, "channels_last must be True, False or None")],
+)
+def test_inference_settings_are_validated(tiny_blobs, rng, kwargs, match):
+    X, y = tiny_blobs
+    with pytest.raises(ValueError, match=match):
+        TorchClassifier(mlp((8,)), 3, epochs=1, **kwargs).fit(X, y, rng=rng)

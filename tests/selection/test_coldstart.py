@@ -241,3 +241,17 @@ def test_reduce_features_errors() -> None:
         reduce_features(np.ones((3, 2)), pca=0)
     with pytest.raises(TypeError, match="normalize must be a bool"):
         reduce_features(np.ones((3, 2)), normalize=1)
+
+
+def test_probcover_with_a_precomputed_graph_matches_and_checks_it() -> None:
+    from activelab.selection.coldstart import probcover_graph
+
+    X, _ = _blobs()
+    lab = np.zeros(len(X), dtype=bool)
+    lab[:4] = True
+    delta, indptr, cols = probcover_graph(X, np.random.default_rng(0), n_clusters=5)
+    assert delta == pytest.approx(probcover_delta(X, 5, np.random.default_rng(0)))
+    direct = probcover(X, lab, 6, np.random.default_rng(2), delta)
+    np.testing.assert_array_equal(probcover(X, lab, 6, np.random.default_rng(2), graph=(indptr, cols)), direct)
+    with pytest.raises(ValueError, match="graph must be the"):
+        probcover(X, lab, 6, np.random.default_rng(2), graph=(indptr[:-1], cols))

@@ -39,9 +39,10 @@ def test_strategies_call_the_selection_functions(blobs) -> None:
     v = _views(X, lab)
     got = make("typiclust").select(v, pool, 5, np.random.default_rng(0))
     np.testing.assert_array_equal(got, 100 + typiclust(X, lab, 5, np.random.default_rng(0)))
-    got = make("probcover").select(v, pool, 5, np.random.default_rng(0))
-    ref = probcover(X, lab, 5, np.random.default_rng(0), n_clusters=4, purity=make("probcover").purity)
-    np.testing.assert_array_equal(got, 100 + ref)
+    pc = make("probcover")
+    got = pc.select(v, pool, 5, np.random.default_rng(0))
+    assert pc.last_delta is not None and pc.last_delta > 0
+    np.testing.assert_array_equal(got, 100 + probcover(X, lab, 5, np.random.default_rng(0), pc.last_delta))
     got = make("probcover", delta=0.5).select(v, pool, 5, np.random.default_rng(0))
     np.testing.assert_array_equal(got, 100 + probcover(X, lab, 5, np.random.default_rng(0), 0.5))
     got = make("kmeans").select(v, pool, 4, np.random.default_rng(0))
@@ -77,6 +78,27 @@ def test_pca_and_normalize_reshape_the_representation(blobs, name) -> None:
         make(name, pca=0)
     with pytest.raises(TypeError, match="normalize must be a bool"):
         make(name, normalize="yes")
+
+
+def test_probcover_builds_its_balls_once_per_representation(blobs, monkeypatch) -> None:
+    """Same rows → balls reused, and the picks equal a fresh strategy's (as after a resume)."""
+    import activelab.strategies.coldstart as cs
+
+    X, _ = blobs
+    calls = []
+    real = cs.probcover_graph
+    monkeypatch.setattr(cs, "probcover_graph", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    pool = Pool(len(X), n_classes=4)
+    lab = np.zeros(len(X), dtype=bool)
+    s = make("probcover")
+    first = s.select(_views(X, lab), pool, 5, np.random.default_rng(0))
+    lab[first - 100] = True
+    second = s.select(_views(X, lab), pool, 5, np.random.default_rng(1))
+    assert len(calls) == 1 and not set(first) & set(second)
+    fresh = make("probcover").select(_views(X, lab), pool, 5, np.random.default_rng(1))
+    np.testing.assert_array_equal(second, fresh)
+    s.select(_views(X + 1.0, lab), pool, 5, np.random.default_rng(1))  # other rows → rebuilt
+    assert len(calls) == 3
 
 
 def test_input_space_in_query_rounds(blobs) -> None:
@@ -145,6 +167,17 @@ def test_zero_initial_budget_cold_start(blobs) -> None:
     ref = typiclust(X, np.zeros(len(X), bool), 5, np.random.default_rng([3, 0, 0]))
     np.testing.assert_array_equal(first, np.sort(ref))
     assert [r.n_labelled for r in _learner(X, y, budget=Budget(0, 5, 3)).run()] == [3]
+
+
+def test_input_space_strategy_picks_the_initial_set(blobs) -> None:
+    """space='input' needs the 'inputs' view, which the loop provides before any model exists."""
+    X, y = blobs
+    picked = []
+    for space in ("input", "embeddings"):
+        learner = _learner(X, y, initial_strategy=make("typiclust", space=space, pca=2, normalize=True))
+        learner.step()
+        picked.append(np.sort(learner.pool.labelled_indices()))
+    np.testing.assert_array_equal(picked[0], picked[1])
 
 
 def test_initial_strategy_errors(blobs) -> None:

@@ -171,7 +171,12 @@ class TorchClassifier:
         validation_fraction: Share of labelled items held out for early stopping.
         finetune_epochs: Epochs per fit under ``update="finetune"`` (default ``max(1, epochs // 5)``).
         finetune_lr_scale: Learning-rate factor under ``update="finetune"``.
-        inference_batch_size: Rows per forward pass at prediction time.
+        inference_batch_size: Rows per forward pass at prediction time; ``None`` (default):
+            128 for image inputs ``(n, c, h, w)`` (their activations then stay in cache:
+            about 4x faster than 4096 on a CPU) and 4096 otherwise.
+        channels_last: Store image inputs and conv weights channels-last (NHWC), which CPU
+            (oneDNN) and GPU convolution kernels run faster on; ``None`` (default) does so for
+            image inputs ``(n, c, h, w)``. Results are equal up to float rounding.
         num_threads: Intra-op CPU threads while training and predicting (restored afterwards); ``None`` keeps
             torch's setting. Small networks train fastest with 1 thread, and several processes
             sharing few cores must not oversubscribe them.
@@ -203,9 +208,10 @@ class TorchClassifier:
         validation_fraction: float = 0.1,
         finetune_epochs: int | None = None,
         finetune_lr_scale: float = 0.1,
-        inference_batch_size: int = 4096,
+        inference_batch_size: int | None = None,
         num_threads: int | None = None,
         mc_dropout: str = "consistent",
+        channels_last: bool | None = None,
     ) -> None:
         self.module_factory = module_factory
         self.n_classes = n_classes
@@ -223,6 +229,7 @@ class TorchClassifier:
         self.inference_batch_size = inference_batch_size
         self.num_threads = num_threads
         self.mc_dropout = mc_dropout
+        self.channels_last = channels_last
         self.module_: nn.Module | None = None
         self.input_shape_: tuple[int, ...] | None = None
         self.n_fits_ = 0
@@ -245,6 +252,12 @@ class TorchClassifier:
             raise ValueError(f"early_stopping must be a patience >= 1 or None, got {self.early_stopping}.")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1 or None, got {self.num_threads}.")
+        if self.inference_batch_size is not None and (
+            not isinstance(self.inference_batch_size, (int, np.integer)) or self.inference_batch_size < 1
+        ):
+            raise ValueError(f"inference_batch_size must be an int >= 1 or None (automatic), got {self.inference_batch_size!r}.")
+        if self.channels_last is not None and not isinstance(self.channels_last, bool):
+            raise ValueError(f"channels_last must be True, False or None (automatic), got {self.channels_last!r}.")
         if self.mc_dropout not in _MC_MODES:
             raise ValueError(f"mc_dropout must be one of {list(_MC_MODES)}, got {self.mc_dropout!r}.")
         if not 0.0 < self.validation_fraction < 1.0:
@@ -257,11 +270,25 @@ class TorchClassifier:
     def _device(self) -> torch.device:
         return torch.device(self.device)
 
+    def _nhwc(self, input_shape: tuple[int, ...] | None) -> bool:
+        """Whether image rows of ``input_shape`` run channels-last."""
+        image = input_shape is not None and len(input_shape) == 3
+        return image and (self.channels_last is None or bool(self.channels_last))
+
+    @property
+    def _inference_rows(self) -> int:
+        if self.inference_batch_size is not None:
+            return int(self.inference_batch_size)
+        return 128 if self.input_shape_ is not None and len(self.input_shape_) == 3 else 4096
+
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         arr = np.asarray(X)
         if arr.dtype != np.float32:
             arr = arr.astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(arr)).to(self._device)
+        t = torch.from_numpy(np.ascontiguousarray(arr)).to(self._device)
+        if t.dim() == 4 and self._nhwc(tuple(arr.shape[1:])):
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     # ---------------------------------------------------------------------------- fitting
     def fit(self, X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator) -> TorchClassifier:
@@ -291,6 +318,8 @@ class TorchClassifier:
         with _seeded_torch(seed, device), torch_threads(self.num_threads):
             if fresh:
                 self.module_ = self.module_factory(input_shape, int(self.n_classes)).to(device)
+                if self._nhwc(input_shape):
+                    self.module_ = self.module_.to(memory_format=torch.channels_last)
                 self.input_shape_ = input_shape
                 self._head = _last_linear(self.module_)
             self._train(self._to_tensor(X), torch.from_numpy(y.astype(np.int64)).to(device), epochs, lr, seed)
@@ -372,8 +401,9 @@ class TorchClassifier:
         return self.module_
 
     def _batches(self, X: np.ndarray) -> Iterable[torch.Tensor]:
-        for start in range(0, len(X), self.inference_batch_size):
-            yield self._to_tensor(X[start : start + self.inference_batch_size])
+        rows = self._inference_rows
+        for start in range(0, len(X), rows):
+            yield self._to_tensor(X[start : start + rows])
 
     @property
     def has_prob_samples(self) -> bool:

@@ -32,7 +32,7 @@ import numpy as np
 from .._validation import check_k, check_mask
 from ..neighbors import Backend, kmeans, knn, radius_neighbors
 
-__all__ = ["kmeans_initial", "probcover", "probcover_delta", "reduce_features", "typicality", "typiclust"]
+__all__ = ["kmeans_initial", "probcover", "probcover_delta", "probcover_graph", "reduce_features", "typicality", "typiclust"]
 
 
 def _rows(embeddings: object) -> np.ndarray:
@@ -354,6 +354,7 @@ def probcover(
     max_degree: int = 100,
     max_edges: int = 50_000_000,
     backend: Backend = "auto",
+    graph: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """ProbCover (Yehuda, Dekel, Hacohen & Weinshall, 2022): greedy max coverage of δ-balls.
 
@@ -387,6 +388,8 @@ def probcover(
         max_degree: Neighbours per row of the kNN pass (K); also used by the purity heuristic.
         max_edges: Cap on the stored ball pairs (memory 16 bytes per pair with the transpose).
         backend: kNN / k-means backend.
+        graph: Precomputed ``(indptr, cols)`` balls of these rows from :func:`probcover_graph`
+            (then ``delta``, ``n_clusters``, ``purity``, ``max_degree``, ``max_edges`` are unused).
 
     Returns:
         ``(k,)`` int64 unique unlabelled row indices, in pick order.
@@ -403,6 +406,43 @@ def probcover(
     n = len(x)
     if k == 0:
         return np.empty(0, dtype=np.int64)
+    if graph is None:
+        _, indptr, cols = probcover_graph(
+            x, rng, delta, n_clusters=n_clusters, purity=purity, max_degree=max_degree, max_edges=max_edges,
+            backend=backend,
+        )
+    else:
+        indptr, cols = (np.asarray(a, dtype=np.int64) for a in graph)
+        if indptr.shape != (n + 1,) or indptr[-1] != len(cols) or (len(cols) and not 0 <= cols.min() <= cols.max() < n):
+            raise ValueError(
+                f"graph must be the (indptr, cols) CSR of {n} rows' balls (from probcover_graph on the same rows); "
+                f"got indptr of shape {indptr.shape} and {len(cols)} cols."
+            )
+    return _greedy_cover(indptr, cols, mask, k, rng)
+
+
+def probcover_graph(
+    embeddings: np.ndarray,
+    rng: np.random.Generator,
+    delta: float | None = None,
+    *,
+    n_clusters: int | None = None,
+    purity: float = 0.5,
+    max_degree: int = 100,
+    max_edges: int = 50_000_000,
+    backend: Backend = "auto",
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """ProbCover's δ and its exact δ-balls as CSR ``(delta, indptr, cols)``: all but the greedy.
+
+    The balls depend only on the rows (and δ), not on which rows are labelled, so a caller
+    whose representation does not change between rounds (fixed input features) can build them
+    once and pass them to :func:`probcover` as ``graph``. ``rng`` is used only by the k-means
+    of the purity heuristic (when ``delta`` is None). Arguments as in :func:`probcover`.
+
+    Cost: one exact kNN O(N²·D) + radius search O(S·N·D) (+ k-means for δ); memory O(N·K + E).
+    """
+    x = _rows(embeddings)
+    n = len(x)
     max_degree = _pos_int(max_degree, "max_degree")
     kk = min(max_degree, n - 1)
     nn = knn(x, kk, backend=backend) if kk > 0 else None
@@ -413,10 +453,9 @@ def probcover(
     if not np.isfinite(delta) or delta < 0:
         raise ValueError(f"delta must be a finite distance >= 0, got {delta}.")
     if nn is None:
-        indptr, cols = np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64)
-    else:
-        indptr, cols = _ball_csr(x, nn[0], nn[1], float(delta), _pos_int(max_edges, "max_edges"))
-    return _greedy_cover(indptr, cols, mask, k, rng)
+        return float(delta), np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64)
+    indptr, cols = _ball_csr(x, nn[0], nn[1], float(delta), _pos_int(max_edges, "max_edges"))
+    return float(delta), indptr, cols
 
 
 def _greedy_cover(

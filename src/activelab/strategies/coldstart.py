@@ -17,8 +17,9 @@ ProbCover beat random in the low-budget protocol (docs/benchmarks.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..errors import CapabilityError
 from ..models.base import Views
 from ..neighbors import Backend
 from ..pool import Pool
-from ..selection.coldstart import kmeans_initial, probcover, reduce_features, typiclust
+from ..selection.coldstart import kmeans_initial, probcover, probcover_graph, reduce_features, typiclust
 from .base import candidate_rows
 
 __all__ = ["KMeansStrategy", "ProbCoverStrategy", "TypiClustStrategy", "representation"]
@@ -131,7 +132,10 @@ class ProbCoverStrategy(_InSpace):
         max_degree, max_edges, backend: see :func:`activelab.selection.probcover`.
 
     Cost: one exact kNN over the rows (O(N²·D), chunked), a radius search for the rows with
-    full kNN lists, k-means for δ; O(N·K + E) memory for E ball pairs.
+    full kNN lists, k-means for δ; O(N·K + E) memory for E ball pairs. The balls are kept
+    (keyed by a hash of the rows, O(N·D) per call) and rebuilt only when the representation
+    changes, so with ``space="input"`` they are built once per run and each later round
+    costs the greedy, O(k·N + E).
     """
 
     name: str = "probcover"
@@ -141,22 +145,38 @@ class ProbCoverStrategy(_InSpace):
     max_degree: int = 100
     max_edges: int = 50_000_000
     needs_labelled: ClassVar[bool] = True
+    _graph: Any = field(default=None, init=False, repr=False, compare=False)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` rows covering the most uncovered rows, as absolute indices."""
         candidate_rows(views, k)
-        x = self._rows(views)
+        x = np.ascontiguousarray(self._rows(views))
         n_clusters = self.n_clusters if self.n_clusters is not None else pool.n_classes
         if self.delta is None and n_clusters is None:
             raise ValueError(
                 "probcover needs delta, n_clusters, or a pool that knows its number of classes "
                 "(Pool(n_items, n_classes)) to choose delta by the purity heuristic."
             )
-        rows = probcover(
-            x, views.labelled, k, rng, self.delta, n_clusters=n_clusters, purity=self.purity,
-            max_degree=self.max_degree, max_edges=self.max_edges, backend=self.backend,
-        )
+        digest = hashlib.blake2b(x.tobytes(), digest_size=16)
+        digest.update(repr((x.shape, x.dtype.str, self.delta, n_clusters, self.purity, self.max_degree)).encode())
+        key = digest.hexdigest()
+        if self._graph is None or self._graph[0] != key:
+            # δ's k-means draws from a generator seeded by the rows themselves, so the balls are
+            # a function of the representation: reused while it is unchanged (fixed input
+            # features), and the same after a resume, whatever the cache held.
+            graph_rng = np.random.default_rng(int(key[:16], 16))
+            delta, indptr, cols = probcover_graph(
+                x, graph_rng, self.delta, n_clusters=n_clusters, purity=self.purity,
+                max_degree=self.max_degree, max_edges=self.max_edges, backend=self.backend,
+            )
+            self._graph = (key, delta, indptr, cols)
+        rows = probcover(x, views.labelled, k, rng, graph=(self._graph[2], self._graph[3]))
         return views.indices[rows]
+
+    @property
+    def last_delta(self) -> float | None:
+        """δ of the balls used by the last call (``None`` before the first)."""
+        return None if self._graph is None else self._graph[1]
 
 
 @dataclass
