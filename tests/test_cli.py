@@ -7,6 +7,7 @@ in-process.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,6 +125,11 @@ def test_data_list() -> None:
     (["run", "--dataset", "missing.npz", "--strategy", "random"], ["missing.npz", "does not exist"]),
     (["run", "--dataset", "blobs", "--strategy", " , "], ["--strategy needs at least one name"]),
     (["data", "fetch", "digits"], ["needs no fetch"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--strategy-options", "{margin"], ["--strategy-options must be a JSON object"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--strategy-options", '{"margin": {"bogus": 1}}'],
+     ["strategy_options", "bogus"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--strategy-options", '{"badge": {}}'],
+     ["names strategy 'badge'"]),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
     if args[0] == "run":
@@ -131,3 +137,16 @@ def test_user_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], fragm
     code, _, stderr = invoke(*args)
     assert_user_error(code, stderr, *fragments)
     assert not (tmp_path / "o").exists()
+
+
+def test_run_strategy_options_reach_the_strategies(tmp_path: Path) -> None:
+    """--strategy-options builds the strategies (and the initial strategy) with the given keywords."""
+    out = tmp_path / "o"
+    options = '{"typiclust": {"space": "input", "pca": 2, "normalize": true}, "margin": {"sampling": "power"}}'
+    code, _, stderr = invoke(
+        "run", "--dataset", "blobs", "--strategy", "margin", "--initial-strategy", "typiclust", "--strategy-options", options,
+        "--seeds", "1", "--initial", "10", "--budget", "20", "--epochs", "2", "--out", out,
+    )
+    assert code == 0, stderr
+    stored = json.loads((out / "config.json").read_text())["strategy_options"]
+    assert stored == {"typiclust": {"space": "input", "pca": 2, "normalize": True}, "margin": {"sampling": "power"}}

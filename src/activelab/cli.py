@@ -7,11 +7,12 @@ stderr and exit with code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -150,9 +151,17 @@ def run(
         str,
         typer.Option(help="How the initial set is chosen, on the input features: random, kmeans, typiclust or probcover."),
     ] = "random",
+    strategy_options: Annotated[
+        str | None,
+        typer.Option(
+            help='Keyword arguments per strategy as JSON, e.g. \'{"typiclust": {"space": "input", "pca": 50, '
+            '"normalize": true}}\'; also applies to --initial-strategy.'
+        ),
+    ] = None,
 ) -> None:
     """Compare strategies on datasets and models over paired seeds; write rounds, summary and curves."""
     with _user_errors(validation=True):
+        options = _json_option("--strategy-options", strategy_options)
         kwargs: dict[str, object] = {
             "datasets": _split("--dataset", dataset),
             "strategies": _split("--strategy", strategy),
@@ -166,9 +175,23 @@ def run(
             "device": device,
             "update": update,
             "initial_strategy": initial_strategy,
+            "strategy_options": options,
             "out": out,
         }
     _run(kwargs)
+
+
+def _json_option(flag: str, text: str | None) -> dict[str, Any]:
+    """Parse a JSON object given on the command line (``None`` → empty)."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{flag} must be a JSON object, e.g. '{{\"typiclust\": {{\"pca\": 50}}}}'; got {text!r} ({err.msg}).") from err
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object mapping strategy names to keyword arguments; got {text!r}.")
+    return value
 
 
 @app.command()

@@ -182,7 +182,7 @@ def test_invalid_names_and_budget_fail_before_any_work(
         ({"strategies": ("random", "random")}, "more than once"),
         ({"strategies": ()}, "strategies is empty"),
         ({"device": "gpu"}, "'cpu' or 'cuda'"),
-        ({"strategy_options": {"bald": {"beta": 2.0}}}, "names strategy 'bald', which is not among"),
+        ({"strategy_options": {"bald": {"beta": 2.0}}}, "names strategy 'bald', which is neither among"),
         ({"strategy_options": {"margin": {"x": object()}}}, "not JSON-serialisable"),
     ],
 )
@@ -205,8 +205,12 @@ def test_another_protocol_in_the_same_out_is_refused(base_run: tuple[RunConfig, 
 def test_strategy_options_reach_the_strategy_and_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Options build the strategy of every job, are checked before any work and are part of the protocol."""
     out = tmp_path / "out"
-    with pytest.raises(TypeError, match="strategy 'margin'"):
+    with pytest.raises(ConfigError, match="strategy_options .*strategy 'margin'.*bogus"):
         run_experiments(tiny_config(out, strategies=("margin",), strategy_options={"margin": {"bogus": 1}}), progress=False)
+    assert not out.exists()
+    init = tiny_config(out, strategies=("margin",), initial_strategy="typiclust", strategy_options={"typiclust": {"pca": 0}})
+    with pytest.raises(ConfigError, match="pca must be None or a number of components >= 1, got 0"):
+        run_experiments(init, progress=False)
     assert not out.exists()
     built: list[tuple[str, dict[str, object]]] = []
     real_make = runner_module.make
@@ -222,6 +226,11 @@ def test_strategy_options_reach_the_strategy_and_the_protocol(tmp_path: Path, mo
     assert ("margin", opts["margin"]) in built and ("random", {}) in built
     assert all(kw == opts["margin"] for name, kw in built if name == "margin")
     assert json.loads((out / "config.json").read_text())["strategy_options"] == opts
+    built.clear()
+    cold = {"typiclust": {"space": "input", "pca": 2, "normalize": True}}
+    run_experiments(tiny_config(tmp_path / "cold", strategies=("margin",), seeds=1, initial=10,
+                                initial_strategy="typiclust", strategy_options=cold), progress=False)
+    assert ("typiclust", cold["typiclust"]) in built  # the initial strategy is built with its options
     with pytest.raises(ConfigError, match="another protocol .*strategy_options was"):
         run_experiments(dataclasses.replace(config, strategy_options={"margin": {"sampling": "power", "beta": 2.0}}), progress=False)
 

@@ -37,7 +37,7 @@ import pandas as pd
 from .._registry import lookup
 from ..data import load_dataset, with_test_split
 from ..data.registry import DATASETS, FILE_SUFFIXES
-from ..errors import ActiveLabError
+from ..errors import ActiveLabError, UnknownNameError
 from ..loop import ActiveLearner, Budget, _resolve_initial_strategy
 from ..models.base import check_capabilities
 from ..models.registry import MODELS, make_model
@@ -108,16 +108,16 @@ def _int(name: str, value: Any, minimum: int) -> None:
         raise ConfigError(f"{name} ({_flag(name)}) must be an int >= {minimum}, got {value}.")
 
 
-def _strategy_options(value: Any, strategies: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def _strategy_options(value: Any, strategies: tuple[str, ...], initial_strategy: str) -> dict[str, dict[str, Any]]:
     """Check and normalise ``strategy_options`` to a JSON-round-trippable ``{name: {kwarg: value}}``."""
     if not isinstance(value, Mapping):
         raise TypeError(f"strategy_options must map strategy names to keyword dicts, got {type(value).__name__}.")
     out: dict[str, dict[str, Any]] = {}
     for name, kwargs in value.items():
-        if name not in strategies:
+        if name not in strategies and name != initial_strategy:
             raise ConfigError(
-                f"strategy_options names strategy {name!r}, which is not among the strategies {list(strategies)}; "
-                "add it to the strategies or drop its options."
+                f"strategy_options names strategy {name!r}, which is neither among the strategies {list(strategies)} "
+                "nor the initial strategy; add it or drop its options."
             )
         if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
             raise TypeError(f"strategy_options[{name!r}] must be a dict of keyword arguments, got {kwargs!r}.")
@@ -160,7 +160,8 @@ class RunConfig:
         strategy_options: Keyword arguments per strategy name, e.g.
             ``{"policy": {"path": "my_policy.pt"}}`` or ``{"power_bald": {"beta": 2.0}}``;
             values must be JSON-serialisable (they are stored in ``config.json`` and a rerun
-            into the same ``out`` must use the same ones). Names must be among ``strategies``.
+            into the same ``out`` must use the same ones). Names must be among ``strategies``
+            or be the ``initial_strategy``, which is then built with its options too.
         out: Output directory (keyword-only).
 
     Raises:
@@ -212,7 +213,7 @@ class RunConfig:
             _resolve_initial_strategy(self.initial_strategy)
         except ValueError as err:
             raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
-        object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies))
+        object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies, self.initial_strategy))
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -300,7 +301,15 @@ def plan_jobs(config: RunConfig) -> list[Job]:
     """
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}.")
-    strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
+    try:
+        strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
+        _resolve_initial_strategy(_initial_strategy(config))
+    except UnknownNameError:
+        raise
+    except (TypeError, ValueError) as err:
+        if not config.strategy_options:
+            raise
+        raise ConfigError(f"strategy_options (--strategy-options) {config.strategy_options}: {err}") from err
     for m in config.models:
         lookup("model", m, MODELS, " List them with `activelab list models`.")
     if config.device.startswith("cuda"):
@@ -379,6 +388,12 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _initial_strategy(config: RunConfig) -> Any:
+    """The initial strategy's name, or the strategy built with its ``strategy_options``."""
+    options = config.strategy_options.get(config.initial_strategy)
+    return make(config.initial_strategy, **options) if options else config.initial_strategy
+
+
 def _run_job(job: Job, config: RunConfig, jobs_dir: Path, cache: dict[tuple[str, int], Any] | None = None) -> pd.DataFrame:
     """Run one job, write its file atomically and return its rows."""
     cache = _WORKER_CACHE if cache is None else cache
@@ -396,7 +411,7 @@ def _run_job(job: Job, config: RunConfig, jobs_dir: Path, cache: dict[tuple[str,
         budget=Budget(config.initial, config.query_size, config.budget),
         seed=job.seed,
         evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
-        initial_strategy=config.initial_strategy,
+        initial_strategy=_initial_strategy(config),
     )
     history = learner.run()
     df = pd.DataFrame(history.to_rows())
