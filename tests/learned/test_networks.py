@@ -6,6 +6,7 @@ import torch
 from activelab.learned.env import ALEnv
 from activelab.learned.networks import EquivariantActorCriticPolicy, EquivariantDQNPolicy, MaskableEquivariantPolicy
 from activelab.learned.scorer import CandidateScorer
+from activelab.learned.train import quiet_sb3_logger
 
 
 class _RecordInvalid(gym.Wrapper):
@@ -53,6 +54,7 @@ def test_maskable_ppo_learns_and_never_takes_masked_actions(small_task):
         policy_kwargs={"hidden": 16}, device="cpu",
     )
     before = {k: v.clone() for k, v in model.policy.scorer.state_dict().items()}
+    model.set_logger(quiet_sb3_logger())
     model.learn(256)
     assert env.steps >= 256 and env.invalid == 0
     after = model.policy.scorer.state_dict()
@@ -69,6 +71,7 @@ def test_ppo_learns_without_masks_and_never_takes_masked_actions(small_task):
     env = _RecordInvalid(ALEnv("pick", task=small_task, max_candidates=12))
     model = PPO(EquivariantActorCriticPolicy, env, n_steps=128, batch_size=64, n_epochs=2, seed=0,
                 policy_kwargs={"hidden": 16}, device="cpu")
+    model.set_logger(quiet_sb3_logger())
     model.learn(256)
     assert env.steps >= 256 and env.invalid == 0  # invalid rows get logit -1e8
 
@@ -79,6 +82,7 @@ def test_dqn_q_network_masks_invalid_candidates(small_sampler):
     env = _RecordInvalid(ALEnv("pick", sampler=small_sampler, max_candidates=12))
     model = DQN(EquivariantDQNPolicy, env, learning_starts=16, buffer_size=500, batch_size=16, seed=0,
                 exploration_fraction=0.01, exploration_final_eps=0.0, policy_kwargs={"hidden": 16}, device="cpu")
+    model.set_logger(quiet_sb3_logger())
     model.learn(64)
     obs, _ = env.reset(seed=1)
     env.unwrapped.step(int(np.flatnonzero(env.action_masks())[0]))

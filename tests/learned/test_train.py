@@ -46,7 +46,8 @@ def test_train_config_errors():
 
 
 @pytest.mark.parametrize("mode", ["pick", "heuristic"])
-def test_train_policy_writes_a_usable_file(tmp_path, mode):
+def test_train_policy_writes_a_usable_file(tmp_path, mode, monkeypatch):
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "sb3"))  # where SB3's default logger would write
     config = TrainConfig(
         mode=mode, timesteps=0 if mode == "pick" else 128, dagger_iterations=1, episodes_per_iteration=1,
         max_candidates=8, epochs=2, n_items=150, sources=("generated",), command="test",
@@ -54,6 +55,7 @@ def test_train_policy_writes_a_usable_file(tmp_path, mode):
     path = train_policy(config, tmp_path / "p.pt")
     blob = load_policy(path)
     assert blob["kind"] == mode and blob["metadata"]["reproduce"] == "test"
+    assert not (tmp_path / "sb3").exists()  # training leaves no SB3 log folder behind
     assert blob["metadata"]["config"]["sources"] == ["generated"]
 
 

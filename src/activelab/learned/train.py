@@ -237,6 +237,7 @@ def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str
             device="cpu",
         )
         model.policy.scorer.load_state_dict(scorer.state_dict())
+        model.set_logger(quiet_sb3_logger())
         t = time.perf_counter()
         model.learn(config.timesteps)
         scorer.load_state_dict(model.policy.scorer.state_dict())
@@ -244,6 +245,16 @@ def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str
         log.info("MaskablePPO fine-tune: %d steps in %.0f s", config.timesteps, extra["ppo_seconds"])
     state = {"n_features": N_FEATURES, "hidden": config.hidden, "weights": scorer.state_dict()}
     return state, extra
+
+
+def quiet_sb3_logger() -> Any:
+    """An SB3 logger that writes nothing: SB3's default makes a ``/tmp/SB3-<time>`` folder per run.
+
+    Progress is reported through :mod:`logging` instead.
+    """
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
 
 
 def _train_ppo(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -255,6 +266,7 @@ def _train_ppo(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str,
         "MlpPolicy", env, n_steps=128, batch_size=32, n_epochs=4, learning_rate=3e-4, gamma=1.0,
         seed=int(rng.integers(0, 2**31 - 1)), policy_kwargs={"net_arch": net_arch}, device="cpu",
     )
+    model.set_logger(quiet_sb3_logger())
     model.learn(config.timesteps)
     state: dict[str, Any] = {"net_arch": net_arch, "weights": model.policy.state_dict()}
     if config.mode == "weights":
