@@ -130,6 +130,9 @@ def test_data_list() -> None:
      ["strategy_options", "bogus"]),
     (["run", "--dataset", "blobs", "--strategy", "margin", "--strategy-options", '{"badge": {}}'],
      ["names strategy 'badge'"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--stop", "stabilising_predictions"],
+     ["Did you mean 'stabilizing_predictions'"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--stop", "max_uncertainty"], ["--stop", "threshold"]),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
     if args[0] == "run":
@@ -150,3 +153,11 @@ def test_run_strategy_options_reach_the_strategies(tmp_path: Path) -> None:
     assert code == 0, stderr
     stored = json.loads((out / "config.json").read_text())["strategy_options"]
     assert stored == {"typiclust": {"space": "input", "pca": 2, "normalize": True}, "margin": {"sampling": "power"}}
+    out = tmp_path / "stop"
+    code, _, stderr = invoke(
+        "run", "--dataset", "blobs", "--strategy", "margin", "--stop", '{"max_uncertainty": {"threshold": 10}}',
+        "--seeds", "1", "--initial", "10", "--budget", "40", "--epochs", "2", "--out", out,
+    )
+    assert code == 0, stderr
+    rounds = pd.read_csv(out / "rounds.csv")
+    assert len(rounds) == 1 and rounds["stop_reason"].iloc[0].startswith("max_uncertainty")

@@ -158,10 +158,21 @@ def run(
             '"normalize": true}}\'; also applies to --initial-strategy.'
         ),
     ] = None,
+    stop: Annotated[
+        str | None,
+        typer.Option(
+            help="Stopping criteria: names (stabilizing_predictions,accuracy_plateau) or JSON with their "
+            'arguments, e.g. \'{"max_uncertainty": {"threshold": 0.1}}\'. The budget always stops a run.'
+        ),
+    ] = None,
 ) -> None:
     """Compare strategies on datasets and models over paired seeds; write rounds, summary and curves."""
     with _user_errors(validation=True):
         options = _json_option("--strategy-options", strategy_options)
+        stopping = (
+            _json_option("--stop", stop) if stop is not None and stop.lstrip().startswith("{")
+            else {name: {} for name in _split("--stop", stop)} if stop is not None else {}
+        )
         kwargs: dict[str, object] = {
             "datasets": _split("--dataset", dataset),
             "strategies": _split("--strategy", strategy),
@@ -176,6 +187,7 @@ def run(
             "update": update,
             "initial_strategy": initial_strategy,
             "strategy_options": options,
+            "stopping": stopping,
             "out": out,
         }
     _run(kwargs)

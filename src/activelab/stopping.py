@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from .loop import ActiveLearner, RoundRecord
 
 __all__ = [
+    "STOPPING",
     "AccuracyPlateau",
     "BudgetStop",
     "MaxUncertainty",
     "StabilizingPredictions",
     "StoppingCriterion",
     "cohen_kappa",
+    "make_stopping",
 ]
 
 _STREAM_STOP = 7  # child stream of the run seed for stop-set / hold-out draws (the loop uses 0-3)
@@ -308,3 +310,31 @@ class AccuracyPlateau:
         """Restore :meth:`state_dict` output."""
         self.held_out_ = state["held_out"]
         self.accuracies_, self.last_value = list(state["accuracies"]), state["last_value"]
+
+
+#: Criteria selectable by name (``activelab run --stop``); spending the budget always stops a run.
+STOPPING: dict[str, Any] = {
+    "stabilizing_predictions": StabilizingPredictions,
+    "max_uncertainty": MaxUncertainty,
+    "accuracy_plateau": AccuracyPlateau,
+}
+
+
+def make_stopping(name: str, **kwargs: Any) -> Any:
+    """Build a registered stopping criterion, e.g. ``make_stopping("max_uncertainty", threshold=0.2)``.
+
+    Raises:
+        UnknownNameError: With a did-you-mean suggestion for misspelt names.
+        TypeError, ValueError: For keyword arguments the criterion does not take or rejects.
+
+    Example:
+        >>> make_stopping("stabilizing_predictions", threshold=0.98).threshold
+        0.98
+    """
+    from ._registry import lookup
+
+    factory = lookup("stopping criterion", name, STOPPING)
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        raise TypeError(f"stopping criterion {name!r}: {err}") from err

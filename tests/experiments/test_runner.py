@@ -235,6 +235,22 @@ def test_strategy_options_reach_the_strategy_and_the_protocol(tmp_path: Path, mo
         run_experiments(dataclasses.replace(config, strategy_options={"margin": {"sampling": "power", "beta": 2.0}}), progress=False)
 
 
+def test_stopping_criteria_end_jobs_and_are_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(UnknownNameError, match="Did you mean 'max_uncertainty'"):
+        tiny_config(out, stopping={"max_uncertain": {}})
+    with pytest.raises(ConfigError, match=r"stopping \(--stop\).*threshold"):
+        run_experiments(tiny_config(out, stopping={"max_uncertainty": {}}), progress=False)  # threshold is required
+    assert not out.exists()
+    # least confidence is at most 1 - 1/C < 10: the criterion fires after the first fit
+    config = tiny_config(out, strategies=("margin",), seeds=1, stopping={"max_uncertainty": {"threshold": 10.0}})
+    rows = run_experiments(config, progress=False)
+    assert len(rows) == 1 and rows["stop_reason"].iloc[-1].startswith("max_uncertainty:")
+    assert json.loads((out / "config.json").read_text())["stopping"] == {"max_uncertainty": {"threshold": 10.0}}
+    plain = run_experiments(tiny_config(tmp_path / "plain", strategies=("margin",), seeds=1), progress=False)
+    assert len(plain) == N_ROUNDS and "stop_reason" not in plain
+
+
 # ------------------------------------------------------------------------------- metrics
 def test_learning_curve_auc_is_the_mean_and_validates() -> None:
     assert learning_curve_auc([0.2, 0.4, 0.9]) == pytest.approx(0.5)

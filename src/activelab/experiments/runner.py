@@ -43,6 +43,7 @@ from ..models.base import check_capabilities
 from ..models.registry import MODELS, make_model
 from ..models.torch import UPDATE_POLICIES
 from ..oracles import SimulatedOracle
+from ..stopping import STOPPING, make_stopping
 from ..strategies.registry import make
 from .metrics import summarise
 from .plots import plot_curves
@@ -66,7 +67,7 @@ ROUND_COLUMNS = (
 )
 _KEY_DTYPES = {"dataset": str, "strategy": str, "model": str}
 # Settings that change the results of a job: a rerun into the same OUT must use the same ones.
-_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options")
+_PROTOCOL = ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options", "stopping")
 _CONFIG_FILE = "config.json"
 
 
@@ -108,6 +109,32 @@ def _int(name: str, value: Any, minimum: int) -> None:
         raise ConfigError(f"{name} ({_flag(name)}) must be an int >= {minimum}, got {value}.")
 
 
+def _json_kwargs(setting: str, name: str, kwargs: Any) -> dict[str, Any]:
+    """``kwargs`` as a plain dict that survives a JSON round trip (paths become strings)."""
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise TypeError(f"{setting}[{name!r}] must be a dict of keyword arguments, got {kwargs!r}.")
+    clean = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in kwargs.items()}
+    try:
+        same = json.loads(json.dumps(clean)) == clean
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise ConfigError(
+            f"{setting}[{name!r}] = {kwargs!r} is not JSON-serialisable as given (use str, int, float, "
+            "bool, None, lists and dicts); it is stored in config.json."
+        )
+    return clean
+
+
+def _keyword_table(setting: str, value: Any, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Check ``{name: {kwarg: value}}`` against the registered ``known`` names."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{setting} must map names to keyword dicts, got {type(value).__name__}.")
+    for name in value:
+        lookup(setting.replace("_", " "), name, known)
+    return {name: _json_kwargs(setting, name, kwargs) for name, kwargs in value.items()}
+
+
 def _strategy_options(value: Any, strategies: tuple[str, ...], initial_strategy: str) -> dict[str, dict[str, Any]]:
     """Check and normalise ``strategy_options`` to a JSON-round-trippable ``{name: {kwarg: value}}``."""
     if not isinstance(value, Mapping):
@@ -119,19 +146,7 @@ def _strategy_options(value: Any, strategies: tuple[str, ...], initial_strategy:
                 f"strategy_options names strategy {name!r}, which is neither among the strategies {list(strategies)} "
                 "nor the initial strategy; add it or drop its options."
             )
-        if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
-            raise TypeError(f"strategy_options[{name!r}] must be a dict of keyword arguments, got {kwargs!r}.")
-        clean = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in kwargs.items()}
-        try:
-            same = json.loads(json.dumps(clean)) == clean
-        except (TypeError, ValueError):
-            same = False
-        if not same:
-            raise ConfigError(
-                f"strategy_options[{name!r}] = {kwargs!r} is not JSON-serialisable as given (use str, int, float, "
-                "bool, None, lists and dicts); it is stored in config.json."
-            )
-        out[name] = clean
+        out[name] = _json_kwargs("strategy_options", name, kwargs)
     return out
 
 
@@ -162,6 +177,10 @@ class RunConfig:
             values must be JSON-serialisable (they are stored in ``config.json`` and a rerun
             into the same ``out`` must use the same ones). Names must be among ``strategies``
             or be the ``initial_strategy``, which is then built with its options too.
+        stopping: Stopping criteria by name with their keyword arguments (``--stop``), e.g.
+            ``{"stabilizing_predictions": {"threshold": 0.99}}``; see
+            :data:`activelab.stopping.STOPPING`. A run also stops when the budget is spent; job
+            files then get a ``stop_reason`` column (empty until the round that stopped).
         out: Output directory (keyword-only).
 
     Raises:
@@ -182,6 +201,7 @@ class RunConfig:
     update: str | None = None
     initial_strategy: str = "random"
     strategy_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    stopping: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     out: Path = field(kw_only=True)
 
     def __post_init__(self) -> None:
@@ -214,6 +234,7 @@ class RunConfig:
         except ValueError as err:
             raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
         object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies, self.initial_strategy))
+        object.__setattr__(self, "stopping", _keyword_table("stopping", self.stopping, STOPPING))
 
     @property
     def seed_list(self) -> tuple[int, ...]:
@@ -310,6 +331,10 @@ def plan_jobs(config: RunConfig) -> list[Job]:
         if not config.strategy_options:
             raise
         raise ConfigError(f"strategy_options (--strategy-options) {config.strategy_options}: {err}") from err
+    try:
+        _stopping(config)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"stopping (--stop) {config.stopping}: {err}") from err
     for m in config.models:
         lookup("model", m, MODELS, " List them with `activelab list models`.")
     if config.device.startswith("cuda"):
@@ -388,6 +413,11 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _stopping(config: RunConfig) -> list[Any]:
+    """Fresh stopping criteria of one job (they hold per-run state)."""
+    return [make_stopping(name, **kwargs) for name, kwargs in config.stopping.items()]
+
+
 def _initial_strategy(config: RunConfig) -> Any:
     """The initial strategy's name, or the strategy built with its ``strategy_options``."""
     options = config.strategy_options.get(config.initial_strategy)
@@ -412,9 +442,12 @@ def _run_job(job: Job, config: RunConfig, jobs_dir: Path, cache: dict[tuple[str,
         seed=job.seed,
         evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
         initial_strategy=_initial_strategy(config),
+        stopping=_stopping(config),
     )
     history = learner.run()
     df = pd.DataFrame(history.to_rows())
+    if config.stopping:
+        df["stop_reason"] = [r.stop_reason or "" for r in history]
     df.insert(0, "dataset", job.dataset)
     df.insert(1, "strategy", job.strategy)
     df.insert(2, "model", job.model)
