@@ -85,7 +85,7 @@ def repro(args: argparse.Namespace) -> None:
             config = ClusterRunConfig(
                 tuple(datasets), tuple(strategies), noise=noise, batch=125, init=init,
                 budget_fraction=args.budget_fraction, seeds=args.seeds, n_items=500, tau=3,
-                workers=args.workers, out=out,
+                beta=args.beta, workers=args.workers, out=out,
             )
             rounds = run_clustering(config, progress=lambda m: print(m, file=sys.stderr, flush=True))
             summary = summarise_clustering(rounds)
@@ -185,6 +185,7 @@ def main() -> None:
     r.add_argument("--init", default="kmeans,random")
     r.add_argument("--seeds", type=int, default=8)
     r.add_argument("--budget-fraction", type=float, default=0.2)
+    r.add_argument("--beta", type=float, default=1.0, help="mean-field inverse temperature (entropy, eig, batch_ig)")
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--out", default="bench-out/clustering")
     r.add_argument("--quick", action="store_true", help="2 seeds, blobs10+digits, noise 0.2, k-means init.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,6 +124,25 @@ def test_runner_outputs_and_validation(tmp_path) -> None:  # type: ignore[no-unt
         ClusterRunConfig(("blobs10",), ("uniform",), noise=1.0, out=tmp_path)
     with pytest.raises(ClusterConfigError, match="budget_fraction"):
         ClusterRunConfig(("blobs10",), ("uniform",), budget_fraction=0.0, out=tmp_path)
+    with pytest.raises(ClusterConfigError, match=r"beta \(--beta\) must be a positive finite"):
+        ClusterRunConfig(("blobs10",), ("uniform",), beta=0.0, out=tmp_path)
+    with pytest.raises(ClusterConfigError, match="another protocol .*beta: 1.0 there vs 3.0 now"):
+        run_clustering(dataclasses.replace(config, beta=3.0))
+    # a config file written before beta existed counts as the default beta
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["beta"]
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    pd.testing.assert_frame_equal(run_clustering(config), rounds)
+
+
+def test_runner_beta_reaches_the_mean_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """eig's picks depend on beta, so two betas give two different histories."""
+    runs = []
+    for beta in (1.0, 5.0):
+        config = ClusterRunConfig(("blobs10",), ("eig",), batch=20, seeds=1, n_items=40, budget_fraction=0.3,
+                                  beta=beta, out=tmp_path / str(beta))
+        runs.append(run_clustering(config)["ari"].to_numpy())
+    assert not np.array_equal(runs[0], runs[1])
 
 
 def test_empty_dataset_file_is_rejected(tmp_path) -> None:  # type: ignore[no-untyped-def]

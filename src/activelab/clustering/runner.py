@@ -42,7 +42,9 @@ INITS = {
 #: Fractions of all pairs at which the summary reports ARI.
 FRACTIONS = (0.02, 0.05, 0.10, 0.20)
 _CONFIG_FILE = "config.json"
-_PROTOCOL = ("noise", "batch", "init", "budget_fraction", "n_items", "tau")
+_PROTOCOL = ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta")
+# Settings added after the first config files were written, with the value those runs used.
+_PROTOCOL_DEFAULTS = {"beta": 1.0}
 
 
 class ClusterConfigError(ActiveLabError, ValueError):
@@ -65,6 +67,8 @@ class ClusterRunConfig:
         seeds: Number of seeds (``0 .. seeds-1``).
         n_items: Items subsampled per dataset (``None`` = all).
         tau: Answers allowed per pair.
+        beta: Mean-field inverse temperature of ``entropy``, ``eig`` and ``batch_ig`` (see
+            :class:`~activelab.clustering.ActiveClusterer`).
         workers: Parallel processes.
         out: Output directory.
     """
@@ -78,6 +82,7 @@ class ClusterRunConfig:
     seeds: int = 3
     n_items: int | None = 500
     tau: int = 3
+    beta: float = 1.0
     workers: int = 1
     out: Path = field(default=Path("cluster-out"), kw_only=True)
 
@@ -93,6 +98,8 @@ class ClusterRunConfig:
         for s in self.strategies:
             lookup("pair strategy", s, PAIR_STRATEGIES)
         lookup("init", self.init, INITS)
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or not 0 < self.beta < float("inf"):
+            raise ClusterConfigError(f"beta (--beta) must be a positive finite inverse temperature, got {self.beta!r}.")
         if not isinstance(self.noise, (int, float)) or not 0.0 <= float(self.noise) < 1.0:
             raise ClusterConfigError(f"noise (--noise) must lie in [0, 1), got {self.noise!r}.")
         for name, lo in (("batch", 1), ("seeds", 1), ("tau", 1), ("workers", 1)):
@@ -172,6 +179,7 @@ def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) ->
     clusterer = ActiveClusterer(
         make_pair_strategy(strategy), NoisyPairOracle(y, config.noise), prior,
         batch_size=config.batch, budget=budget, seed=seed, tau=config.tau, truth=y, initial_labels=start,
+        beta=config.beta,
     )
     history = clusterer.run()
     rows = pd.DataFrame(history.to_rows())
@@ -272,7 +280,8 @@ def _check_protocol(config: ClusterRunConfig) -> None:
     mine = {k: asdict(config)[k] for k in _PROTOCOL}
     if path.exists():
         old = json.loads(path.read_text())
-        diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
+        diff = {k: (old.get(k, _PROTOCOL_DEFAULTS.get(k)), v) for k, v in mine.items()
+                if old.get(k, _PROTOCOL_DEFAULTS.get(k)) != v}
         if diff:
             detail = ", ".join(f"{k}: {a!r} there vs {b!r} now" for k, (a, b) in diff.items())
             raise ClusterConfigError(f"{config.out} holds results of another protocol ({detail}); use another --out.")
