@@ -130,17 +130,22 @@ def top_k_pairs(pairs: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Ge
     """
     if k > len(pairs):
         raise PoolExhaustedError(f"asked for {k} pairs but only {len(pairs)} candidates remain.")
-    noise = rng.random(len(scores))
+    return pairs[_top_rows(scores, k, rng.random(len(scores)))]
+
+
+def _top_rows(scores: np.ndarray, k: int, noise: np.ndarray) -> np.ndarray:
+    """Rows of the ``k`` highest ``scores``, ties broken by ``noise``, best first.
+
+    Only rows scoring at least the k-th best can be chosen, so only those are sorted
+    (O(m + r log r)); the order is exactly that of ``np.lexsort((noise, -scores))[:k]``.
+    """
     neg = -np.asarray(scores, dtype=np.float64)
     rows = np.arange(len(neg))
     if 0 < k < len(neg):
-        # Only rows scoring at least the k-th best can be chosen: sort those (O(m + r log r)),
-        # which orders them exactly as a full sort would.
         keep = np.flatnonzero(neg <= np.partition(neg, k - 1)[k - 1])
         if len(keep) >= k:
             rows = keep
-    order = rows[np.lexsort((noise[rows], neg[rows]))]
-    return pairs[order[:k]]
+    return rows[np.lexsort((noise[rows], neg[rows]))][:k]
 
 
 def _check_k(state: ClusterState, k: int) -> None:
@@ -351,8 +356,20 @@ class Entropy(_ScoreStrategy):
         return _binary_entropy(same_cluster_prob(state.soft_assignments(), pairs))
 
 
-def _row_entropy(q: np.ndarray) -> np.ndarray:
-    return -(q * np.log(np.clip(q, 1e-300, None))).sum(axis=-1)
+def _row_entropy(q: np.ndarray, log_q: np.ndarray) -> np.ndarray:
+    """Entropy of each row of ``q`` given its (clipped) logarithm."""
+    return -(q * log_q).sum(axis=-1)
+
+
+def _softmax_entropy(logits: np.ndarray) -> np.ndarray:
+    """Entropy of ``softmax(logits)`` per row, without forming ``log(softmax)``.
+
+    With ``z = logits - max``, ``e = exp(z)`` and ``S = sum(e)``: ``H = log S - sum(e z) / S``.
+    """
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    total = e.sum(axis=1)
+    return np.log(total) - np.einsum("ij,ij->i", e, z) / total
 
 
 def expected_info_gain(state: ClusterState, pairs: np.ndarray, chunk_size: int = 32768) -> np.ndarray:
@@ -373,21 +390,16 @@ def expected_info_gain(state: ClusterState, pairs: np.ndarray, chunk_size: int =
     for a in range(0, len(pairs), chunk_size):
         b = slice(a, a + chunk_size)
         qu, qv = q[pairs[b, 0]], q[pairs[b, 1]]
-        p = np.clip((qu * qv).sum(axis=1), 0.0, 1.0)
+        lqu, lqv = np.log(np.maximum(qu, 1e-300)), np.log(np.maximum(qv, 1e-300))
+        p = np.clip(np.einsum("ij,ij->i", qu, qv), 0.0, 1.0)
         probs = np.stack([(1 - g) * p, (1 - g) * (1 - p), np.full_like(p, g / 2), np.full_like(p, g / 2)], axis=1)
-        h0 = _row_entropy(qu) + _row_entropy(qv)
-        d = (xs[None, :] - s[b, None]) / (n_ans[b, None] + 2.0)  # (m, 4)
-        hu = np.empty_like(probs)
+        h0 = _row_entropy(qu, lqu) + _row_entropy(qv, lqv)
+        step = state.beta * (xs[None, :] - s[b, None]) / (n_ans[b, None] + 2.0)  # (m, 4)
+        expected = np.zeros(len(p))
         for o in range(4):
-            lu = np.log(np.clip(qu, 1e-300, None)) + state.beta * d[:, o:o + 1] * qv
-            lv = np.log(np.clip(qv, 1e-300, None)) + state.beta * d[:, o:o + 1] * qu
-            lu -= lu.max(axis=1, keepdims=True)
-            lv -= lv.max(axis=1, keepdims=True)
-            eu, ev = np.exp(lu), np.exp(lv)
-            eu /= eu.sum(axis=1, keepdims=True)
-            ev /= ev.sum(axis=1, keepdims=True)
-            hu[:, o] = _row_entropy(eu) + _row_entropy(ev)
-        out[b] = h0 - (probs * hu).sum(axis=1)
+            h = _softmax_entropy(lqu + step[:, o:o + 1] * qv) + _softmax_entropy(lqv + step[:, o:o + 1] * qu)
+            expected += probs[:, o] * h
+        out[b] = h0 - expected
     return out
 
 
@@ -409,7 +421,7 @@ def _prefilter(state: ClusterState, cand: np.ndarray, k: int, max_candidates: in
     if len(cand) <= keep:
         return cand
     ent = _binary_entropy(same_cluster_prob(state.soft_assignments(), cand))
-    top = np.lexsort((rng.random(len(cand)), -ent))[: keep // 2]
+    top = _top_rows(ent, keep // 2, rng.random(len(cand)))
     free = np.ones(len(cand), dtype=bool)
     free[top] = False
     rest = np.flatnonzero(free)
