@@ -87,13 +87,18 @@ def repro(args: argparse.Namespace) -> None:
                 budget_fraction=args.budget_fraction, seeds=args.seeds, n_items=500, tau=3,
                 beta=args.beta, workers=args.workers, out=out,
             )
-            rounds = run_clustering(config, progress=lambda m: print(m, file=sys.stderr, flush=True))
+            if args.report_only and not (out / "jobs").is_dir():
+                print(f"\n### noise {noise}, init {init}: no finished job yet\n")
+                continue
+            rounds = run_clustering(
+                config, progress=lambda m: print(m, file=sys.stderr, flush=True), run_missing=not args.report_only
+            )
             summary = summarise_clustering(rounds)
             summary.insert(1, "noise", noise)
             summary.insert(2, "init", init)
             tables.append(summary)
             print(f"\n### noise {noise}, init {init} ({args.seeds} seeds, {time.perf_counter() - t0:.0f} s)\n")
-            show = summary[["dataset", "strategy", *COLS, "ari_auc_mean", "ari_auc_std", "seconds_per_round"]]
+            show = summary[["dataset", "strategy", *COLS, "ari_auc_mean", "ari_auc_std", "n_seeds", "seconds_per_round"]]
             print(markdown(show.rename(columns={"ari_auc_mean": "mean ARI 0-20%", "ari_auc_std": "± std"})))
             mean = summary.groupby("strategy", sort=False)[[*COLS, "ari_auc_mean"]].mean().reset_index()
             print(f"\nMean over {len(datasets)} datasets:\n")
@@ -103,7 +108,8 @@ def repro(args: argparse.Namespace) -> None:
                         row = {"strategy": f"{name} (published, 10 datasets)", **dict(zip(COLS, vals))}
                         mean = pd.concat([mean, pd.DataFrame([row])], ignore_index=True)
             print(markdown(mean.rename(columns={"ari_auc_mean": "mean ARI 0-20%"})))
-    pd.concat(tables).to_csv(Path(args.out) / "summary_all.csv", index=False)
+    if tables:
+        pd.concat(tables).to_csv(Path(args.out) / "summary_all.csv", index=False)
 
 
 def _scale_data(name: str, n_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +194,8 @@ def main() -> None:
     r.add_argument("--beta", type=float, default=1.0, help="mean-field inverse temperature (entropy, eig, batch_ig)")
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--out", default="bench-out/clustering")
+    r.add_argument("--report-only", action="store_true",
+                   help="run nothing: print the tables of the jobs already finished in --out (n_seeds per row)")
     r.add_argument("--quick", action="store_true", help="2 seeds, blobs10+digits, noise 0.2, k-means init.")
     s = sub.add_parser("scale", help="N=100,000, 10 rounds of 5,000 pairs.")
     s.add_argument("--datasets", default="blobs,mnist")

@@ -135,6 +135,17 @@ def test_runner_outputs_and_validation(tmp_path) -> None:  # type: ignore[no-unt
     pd.testing.assert_frame_equal(run_clustering(config), rounds)
 
 
+def test_runner_report_only_summarises_finished_jobs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    grid = ClusterRunConfig(("blobs10",), ("uniform", "maxmin"), batch=30, seeds=2, n_items=30, out=tmp_path)
+    with pytest.raises(ClusterConfigError, match="no finished job"):
+        run_clustering(grid, run_missing=False)
+    run_clustering(dataclasses.replace(grid, strategies=("uniform",), seeds=1))  # one job finished
+    rounds = run_clustering(grid, run_missing=False)  # runs nothing
+    assert set(rounds["strategy"]) == {"uniform"} and set(rounds["seed"]) == {0}
+    assert len(list((tmp_path / "jobs").iterdir())) == 1
+    assert pd.read_csv(tmp_path / "summary.csv")["n_seeds"].tolist() == [1]
+
+
 def test_runner_beta_reaches_the_mean_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """eig's picks depend on beta, so two betas give two different histories."""
     runs = []

@@ -291,12 +291,22 @@ def _check_protocol(config: ClusterRunConfig) -> None:
 
 
 def run_clustering(
-    config: ClusterRunConfig, *, progress: Callable[[str], None] | None = None
+    config: ClusterRunConfig, *, progress: Callable[[str], None] | None = None, run_missing: bool = True
 ) -> pd.DataFrame:
     """Run every (dataset, strategy, seed) job, skipping finished ones; write rounds, summary, curves.
 
+    Args:
+        config: The grid.
+        progress: Called with a message after each job.
+        run_missing: ``False`` runs nothing and summarises the finished jobs only (a report on a
+            grid that is still running or was interrupted); the summary's ``n_seeds`` says how
+            many seeds each row holds.
+
     Returns:
         The tidy rounds table (also ``OUT/rounds.csv``).
+
+    Raises:
+        ClusterConfigError: With ``run_missing=False`` when no job has finished.
     """
     if not isinstance(config, ClusterRunConfig):
         raise TypeError(f"config must be a ClusterRunConfig, got {type(config).__name__}.")
@@ -312,6 +322,10 @@ def run_clustering(
                     done.append(pd.read_csv(path))
                 else:
                     jobs.append((d, s, seed))
+    if not run_missing:
+        if not done:
+            raise ClusterConfigError(f"no finished job in {config.out / 'jobs'} for these datasets and strategies.")
+        jobs = []
     if config.workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx) as pool:
