@@ -37,6 +37,7 @@ def test_cluster_smoke_subprocess(tmp_path: Path) -> None:
     [
         (["--strategy", "maxepx"], "Did you mean 'maxexp'"),
         (["--noise", "1.0"], "noise (--noise) must lie in [0, 1)"),
+        (["--beta", "0"], "beta (--beta) must be a positive finite"),
         (["--init", "kmean"], "Did you mean 'kmeans'"),
         (["--dataset", "digts"], "Did you mean 'digits'"),
         (["--dataset", "digits", "--n-items", "100000"], "--n-items"),

@@ -21,6 +21,7 @@ def cluster_command(
     seeds: Annotated[int, typer.Option(help="Number of seeds (0..N-1), paired across strategies.")] = 3,
     n_items: Annotated[int, typer.Option(help="Items subsampled per dataset (0 = all).")] = 500,
     tau: Annotated[int, typer.Option(help="Answers allowed per pair.")] = 3,
+    beta: Annotated[float, typer.Option(help="Mean-field inverse temperature (entropy, eig, batch_ig).")] = 1.0,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 1,
 ) -> None:
     """Active clustering with pair queries; writes rounds.csv, summary.csv and curves.png into OUT."""
@@ -32,8 +33,8 @@ def cluster_command(
     with _user_errors(validation=True):
         config = ClusterRunConfig(
             _split("--dataset", dataset), _split("--strategy", strategy), noise=noise, batch=batch, init=init,
-            budget_fraction=budget_fraction, seeds=seeds, n_items=n_items or None, tau=tau, workers=workers,
-            out=out,
+            budget_fraction=budget_fraction, seeds=seeds, n_items=n_items or None, tau=tau, beta=beta,
+            workers=workers, out=out,
         )
     err = Console(stderr=True)
     with _user_errors():
