@@ -31,6 +31,7 @@ from .._validation import check_k, check_mask, check_probs, check_scores
 __all__ = [
     "badge",
     "batchbald",
+    "cal_scores",
     "cluster_margin",
     "covering_radius",
     "epig",
@@ -491,4 +492,5 @@ from .batchbald import batchbald  # noqa: E402
 from .epig import epig  # noqa: E402
 from .stochastic import rank  # noqa: E402
 from .coldstart import kmeans_initial, probcover, reduce_features, typiclust  # noqa: E402
+from .contrastive import cal_scores  # noqa: E402
 from .hybrid import cluster_margin, mixture_scores, two_step  # noqa: E402

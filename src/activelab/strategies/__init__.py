@@ -1,12 +1,13 @@
 """Strategies: the protocol, the registry and the built-in strategies."""
 
 from .base import ScoreStrategy, Strategy
-from .builtin import BadgeStrategy, CoresetStrategy, RandomStrategy
+from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, RandomStrategy
 from .registry import STRATEGIES, list_strategies, make
 
 __all__ = [
     "STRATEGIES",
     "BadgeStrategy",
+    "CALStrategy",
     "CoresetStrategy",
     "RandomStrategy",
     "ScoreStrategy",

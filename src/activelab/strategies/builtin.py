@@ -1,4 +1,4 @@
-"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE."""
+"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 
 from ..models.base import Views
 from ..pool import Pool
-from ..selection import badge, kcenter_greedy, random_projection
+from ..neighbors import Backend
+from ..selection import badge, cal_scores, kcenter_greedy, random_projection, top_k
 from .base import candidate_rows
 
-__all__ = ["BadgeStrategy", "CoresetStrategy", "RandomStrategy"]
+__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "RandomStrategy"]
 
 
 @dataclass
@@ -83,3 +84,32 @@ class BadgeStrategy:
         emb = views.require("embeddings")[rows]
         chosen = badge(probs, emb, k, rng, device=self.device)
         return views.indices[rows[chosen]]
+
+
+@dataclass
+class CALStrategy:
+    """CAL, contrastive active learning (Margatina et al., 2021): candidates the model predicts
+    differently from their nearest labelled neighbours in embedding space, top-``k``.
+
+    Args:
+        n_neighbors: Labelled neighbours per candidate.
+        backend: kNN backend.
+
+    Cost: O(U·L·D) for the neighbour search (U candidates, L labelled rows), O(U·n·C) for the
+    divergences; O(U·n) extra memory (see :func:`activelab.selection.cal_scores`).
+    """
+
+    name: str = "cal"
+    n_neighbors: int = 10
+    backend: Backend = "auto"
+    needs: tuple[str, ...] = ("probs", "embeddings")
+    needs_labelled: ClassVar[bool] = True
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` candidates by CAL score (ties at random), as absolute indices."""
+        rows = candidate_rows(views, k)
+        scores = cal_scores(
+            views.require("probs"), views.require("embeddings"), views.labelled, self.n_neighbors, backend=self.backend
+        )
+        return views.indices[rows[top_k(scores, k, rng)]]
