@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from activelab.acquisition import bald, entropy, least_confidence, margin
+from activelab.acquisition import bald, entropy, expected_gradient_length, least_confidence, margin
 
 POINT_SCORES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
 ALL_SCORES = {**POINT_SCORES, "bald": bald}
@@ -209,3 +209,28 @@ def test_fewer_than_two_classes_is_rejected(name: str) -> None:
 def test_non_numeric_is_rejected(name: str) -> None:
     with pytest.raises(TypeError, match="must be numeric"):
         ALL_SCORES[name](np.array([["a", "b"]]))
+
+
+def test_expected_gradient_length_matches_autograd_of_a_linear_softmax_layer() -> None:
+    """EGL = sum_c p_c ||d CE(Wh + b, c) / d(W, b)||, with the gradient from torch autograd."""
+    import torch
+
+    gen = np.random.default_rng(0)
+    W = torch.tensor(gen.normal(size=(4, 6)), dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(gen.normal(size=4), dtype=torch.float64, requires_grad=True)
+    h = gen.normal(size=(9, 6))
+    probs = torch.softmax(torch.from_numpy(h) @ W.T + b, dim=1).detach().numpy()
+    ref = []
+    for i in range(len(h)):
+        total = 0.0
+        for c in range(4):
+            loss = torch.nn.functional.cross_entropy((W @ torch.from_numpy(h[i]) + b)[None], torch.tensor([c]))
+            gw, gb = torch.autograd.grad(loss, (W, b))
+            total += probs[i, c] * float(torch.sqrt((gw**2).sum() + (gb**2).sum()))
+        ref.append(total)
+    got = expected_gradient_length(probs, h, chunk_size=4)  # several chunks
+    np.testing.assert_allclose(got, ref, rtol=1e-9)
+    with pytest.raises(ValueError, match="embeddings must be"):
+        expected_gradient_length(probs, h[:3])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        expected_gradient_length(probs, np.full_like(h, np.nan))

@@ -18,6 +18,7 @@ __all__ = [
     "bald",
     "consensus_kl",
     "entropy",
+    "expected_gradient_length",
     "least_confidence",
     "margin",
     "mean_probs",
@@ -263,3 +264,36 @@ SCORES = {
     "vote_entropy": vote_entropy,
     "consensus_kl": consensus_kl,
 }
+
+
+def expected_gradient_length(probs: np.ndarray, embeddings: np.ndarray, *, chunk_size: int = 65536) -> np.ndarray:
+    """Expected gradient length of the output layer (EGL; Settles, Craven & Ray, 2008), ``(n,)``.
+
+    For a softmax output layer ``z = W h + b`` trained with cross-entropy, the gradient for
+    label ``c`` is ``(p - e_c) h^T`` for ``W`` and ``p - e_c`` for ``b``, so its norm is
+    ``||p - e_c|| * sqrt(||h||^2 + 1)``. EGL is its expectation under the model's own
+    prediction: ``sum_c p_c ||p - e_c|| * sqrt(||h||^2 + 1)``, with
+    ``||p - e_c||^2 = ||p||^2 - 2 p_c + 1``. Nothing of size ``n x (C·D)`` is formed.
+    Time O(n·(C + D)), memory O(chunk_size·C).
+
+    Args:
+        probs: ``(n, C)`` probabilities (samples ``(n, S, C)`` are averaged).
+        embeddings: ``(n, D)`` inputs ``h`` of the output layer (the ``embeddings`` view).
+
+    Example:
+        >>> expected_gradient_length(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([[0.0], [0.0]])).round(4).tolist()
+        [0.0, 0.7071]
+    """
+    p = mean_probs(probs)
+    h = np.asarray(embeddings)
+    if h.ndim != 2 or len(h) != len(p):
+        raise ValueError(f"embeddings must be (n, D) with n = {len(p)} rows like probs, got shape {h.shape}.")
+    if not np.isfinite(h).all():
+        raise ValueError("embeddings contain NaN or infinite values.")
+    out = np.empty(len(p))
+    for a in range(0, len(p), chunk_size):
+        pb = p[a : a + chunk_size].astype(np.float64)
+        hb = h[a : a + chunk_size].astype(np.float64)
+        sq = np.maximum((pb * pb).sum(axis=1, keepdims=True) - 2.0 * pb + 1.0, 0.0)  # ||p - e_c||^2
+        out[a : a + chunk_size] = (pb * np.sqrt(sq)).sum(axis=1) * np.sqrt((hb * hb).sum(axis=1) + 1.0)
+    return out

@@ -1,13 +1,14 @@
 """Strategies: the protocol, the registry and the built-in strategies."""
 
 from .base import ScoreStrategy, Strategy
-from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, RandomStrategy
+from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, EGLStrategy, RandomStrategy
 from .registry import STRATEGIES, list_strategies, make
 
 __all__ = [
     "STRATEGIES",
     "BadgeStrategy",
     "CALStrategy",
+    "EGLStrategy",
     "CoresetStrategy",
     "RandomStrategy",
     "ScoreStrategy",

@@ -1,4 +1,4 @@
-"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL."""
+"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL, EGL."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..acquisition import expected_gradient_length
 from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
 from ..selection import badge, cal_scores, kcenter_greedy, random_projection, top_k
 from .base import candidate_rows
 
-__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "RandomStrategy"]
+__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "EGLStrategy", "RandomStrategy"]
 
 
 @dataclass
@@ -117,4 +118,25 @@ class CALStrategy:
         scores = cal_scores(
             views.require("probs"), views.require("embeddings"), views.labelled, self.n_neighbors, backend=self.backend
         )
+        return views.indices[rows[top_k(scores, k, rng)]]
+
+
+@dataclass
+class EGLStrategy:
+    """Expected gradient length of the output layer (Settles et al., 2008), top-``k``.
+
+    Cost: O(U·(C + D)) time and O(U) extra memory over the U candidates (see
+    :func:`activelab.acquisition.expected_gradient_length`); needs ``probs`` and ``embeddings``.
+    """
+
+    name: str = "egl"
+    needs: tuple[str, ...] = ("probs", "embeddings")
+    needs_labelled: ClassVar[bool] = False
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` candidates by expected gradient length (ties at random), as absolute indices."""
+        rows = candidate_rows(views, k)
+        probs, emb = views.require("probs"), views.require("embeddings")
+        scores = expected_gradient_length(probs[rows], emb[rows])
         return views.indices[rows[top_k(scores, k, rng)]]
