@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from activelab.acquisition import bald, entropy, expected_gradient_length, least_confidence, margin
+from activelab.acquisition import bald, entropy, expected_gradient_length, information_density, least_confidence, margin
 
 POINT_SCORES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
 ALL_SCORES = {**POINT_SCORES, "bald": bald}
@@ -234,3 +234,24 @@ def test_expected_gradient_length_matches_autograd_of_a_linear_softmax_layer() -
         expected_gradient_length(probs, h[:3])
     with pytest.raises(ValueError, match="NaN or infinite"):
         expected_gradient_length(probs, np.full_like(h, np.nan))
+
+
+@pytest.mark.parametrize("uncertainty", ["entropy", "margin", "least_confidence"])
+def test_information_density_matches_the_explicit_similarity_matrix(uncertainty: str) -> None:
+    gen = np.random.default_rng(3)
+    probs = gen.dirichlet(np.ones(3), size=30)
+    emb = np.abs(gen.normal(size=(30, 5)))  # ReLU-like, so every cosine is >= 0
+    emb[4] = 0.0  # a zero row is similar to nothing
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-300)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, 0.0)
+    u = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}[uncertainty](probs)
+    for beta in (0.0, 1.0, 2.5):
+        ref = u * (sim.sum(axis=1) / 29) ** beta
+        got = information_density(probs, emb, beta=beta, uncertainty=uncertainty, chunk_size=7)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-15)
+    assert information_density(probs, emb, uncertainty=uncertainty)[4] == 0.0
+    with pytest.raises(ValueError, match="uncertainty must be one of"):
+        information_density(probs, emb, uncertainty="bald")
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        information_density(probs, emb, beta=-1.0)

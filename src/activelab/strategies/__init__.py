@@ -1,7 +1,7 @@
 """Strategies: the protocol, the registry and the built-in strategies."""
 
 from .base import ScoreStrategy, Strategy
-from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, EGLStrategy, RandomStrategy
+from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, DensityStrategy, EGLStrategy, RandomStrategy
 from .registry import STRATEGIES, list_strategies, make
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "CALStrategy",
     "EGLStrategy",
     "CoresetStrategy",
+    "DensityStrategy",
     "RandomStrategy",
     "ScoreStrategy",
     "Strategy",

@@ -1,4 +1,5 @@
-"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL, EGL."""
+"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL, EGL,
+information density."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..acquisition import expected_gradient_length
+from ..acquisition import expected_gradient_length, information_density
 from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
 from ..selection import badge, cal_scores, kcenter_greedy, random_projection, top_k
 from .base import candidate_rows
 
-__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "EGLStrategy", "RandomStrategy"]
+__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "DensityStrategy", "EGLStrategy", "RandomStrategy"]
 
 
 @dataclass
@@ -139,4 +140,32 @@ class EGLStrategy:
         rows = candidate_rows(views, k)
         probs, emb = views.require("probs"), views.require("embeddings")
         scores = expected_gradient_length(probs[rows], emb[rows])
+        return views.indices[rows[top_k(scores, k, rng)]]
+
+
+@dataclass
+class DensityStrategy:
+    """Information density (Settles & Craven, 2008): uncertainty times the mean cosine
+    similarity to the other candidates, to the power ``beta``; top-``k``.
+
+    Args:
+        beta: Weight of the density term.
+        uncertainty: ``"entropy"`` (default), ``"margin"`` or ``"least_confidence"``.
+
+    Cost: O(U·(C + D)) time and O(U) extra memory: the mean similarity comes from the sum of the
+    unit rows, never from a U×U matrix (see :func:`activelab.acquisition.information_density`).
+    """
+
+    name: str = "information_density"
+    beta: float = 1.0
+    uncertainty: str = "entropy"
+    needs: tuple[str, ...] = ("probs", "embeddings")
+    needs_labelled: ClassVar[bool] = False
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` candidates by density-weighted uncertainty (ties at random), as absolute indices."""
+        rows = candidate_rows(views, k)
+        probs, emb = views.require("probs"), views.require("embeddings")
+        scores = information_density(probs[rows], emb[rows], beta=self.beta, uncertainty=self.uncertainty)
         return views.indices[rows[top_k(scores, k, rng)]]
