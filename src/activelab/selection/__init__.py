@@ -34,6 +34,7 @@ __all__ = [
     "cal_scores",
     "cluster_margin",
     "covering_radius",
+    "discriminative",
     "epig",
     "kcenter_greedy",
     "kmeans_initial",
@@ -493,4 +494,5 @@ from .epig import epig  # noqa: E402
 from .stochastic import rank  # noqa: E402
 from .coldstart import kmeans_initial, probcover, reduce_features, typiclust  # noqa: E402
 from .contrastive import cal_scores  # noqa: E402
+from .discriminative import discriminative  # noqa: E402
 from .hybrid import cluster_margin, mixture_scores, two_step  # noqa: E402

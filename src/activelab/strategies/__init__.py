@@ -1,7 +1,15 @@
 """Strategies: the protocol, the registry and the built-in strategies."""
 
 from .base import ScoreStrategy, Strategy
-from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, DensityStrategy, EGLStrategy, RandomStrategy
+from .builtin import (
+    BadgeStrategy,
+    CALStrategy,
+    CoresetStrategy,
+    DensityStrategy,
+    DiscriminativeStrategy,
+    EGLStrategy,
+    RandomStrategy,
+)
 from .registry import STRATEGIES, list_strategies, make
 
 __all__ = [
@@ -11,6 +19,7 @@ __all__ = [
     "EGLStrategy",
     "CoresetStrategy",
     "DensityStrategy",
+    "DiscriminativeStrategy",
     "RandomStrategy",
     "ScoreStrategy",
     "Strategy",

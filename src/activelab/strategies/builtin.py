@@ -1,5 +1,5 @@
 """Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL, EGL,
-information density."""
+information density, discriminative AL."""
 
 from __future__ import annotations
 
@@ -12,10 +12,18 @@ from ..acquisition import expected_gradient_length, information_density
 from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
-from ..selection import badge, cal_scores, kcenter_greedy, random_projection, top_k
+from ..selection import badge, cal_scores, discriminative, kcenter_greedy, random_projection, top_k
 from .base import candidate_rows
 
-__all__ = ["BadgeStrategy", "CALStrategy", "CoresetStrategy", "DensityStrategy", "EGLStrategy", "RandomStrategy"]
+__all__ = [
+    "BadgeStrategy",
+    "CALStrategy",
+    "CoresetStrategy",
+    "DensityStrategy",
+    "DiscriminativeStrategy",
+    "EGLStrategy",
+    "RandomStrategy",
+]
 
 
 @dataclass
@@ -169,3 +177,33 @@ class DensityStrategy:
         probs, emb = views.require("probs"), views.require("embeddings")
         scores = information_density(probs[rows], emb[rows], beta=self.beta, uncertainty=self.uncertainty)
         return views.indices[rows[top_k(scores, k, rng)]]
+
+
+@dataclass
+class DiscriminativeStrategy:
+    """Discriminative active learning (DAL, Gissin & Shalev-Shwartz, 2019): the candidates a
+    labelled-vs-unlabelled classifier on the embeddings is surest are unlabelled, in sub-batches.
+
+    Args:
+        n_steps: Sub-batches, each after a refit with the earlier picks counted as labelled.
+        max_train: Rows per fit (all labelled rows plus a random subset of the candidates).
+
+    Cost: ``n_steps`` logistic-regression fits on at most ``max_train`` rows and prediction
+    passes over the candidates, O(n_steps·N·D); O(N) extra memory
+    (see :func:`activelab.selection.discriminative`).
+    """
+
+    name: str = "dal"
+    n_steps: int = 10
+    max_train: int = 20_000
+    needs: tuple[str, ...] = ("embeddings",)
+    needs_labelled: ClassVar[bool] = True
+    n_draws: int = 0
+
+    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``k`` candidates least like the labelled set, as absolute indices."""
+        candidate_rows(views, k)
+        rows = discriminative(
+            views.require("embeddings"), views.labelled, k, rng, n_steps=self.n_steps, max_train=self.max_train
+        )
+        return views.indices[rows]

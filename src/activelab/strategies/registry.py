@@ -12,7 +12,15 @@ from .._registry import lookup
 from .bandits import ALBLStrategy, TailorStrategy
 from .base import ScoreStrategy
 from .bayesian import BatchBaldStrategy, EpigStrategy, sampling_selector
-from .builtin import BadgeStrategy, CALStrategy, CoresetStrategy, DensityStrategy, EGLStrategy, RandomStrategy
+from .builtin import (
+    BadgeStrategy,
+    CALStrategy,
+    CoresetStrategy,
+    DensityStrategy,
+    DiscriminativeStrategy,
+    EGLStrategy,
+    RandomStrategy,
+)
 from .coldstart import KMeansStrategy, ProbCoverStrategy, TypiClustStrategy
 from .hybrid import ClusterMarginStrategy, MixtureStrategy, TwoStepStrategy
 from .lossnet import LearningLossStrategy
@@ -109,6 +117,7 @@ STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
     "badge": (BadgeStrategy, "k-means++ on factorised gradient embeddings (BADGE)"),
     "cal": (CALStrategy, "contrastive: KL from the nearest labelled neighbours' predictions (CAL)"),
     "egl": (EGLStrategy, "expected gradient length of the output layer (EGL)"),
+    "dal": (DiscriminativeStrategy, "discriminative AL: surest 'unlabelled' under a labelled-vs-unlabelled classifier (DAL)"),
     "information_density": (DensityStrategy, "entropy x mean cosine similarity to the pool, O(N·D) (Settles & Craven)"),
     "typiclust": (TypiClustStrategy, "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
     "probcover": (ProbCoverStrategy, "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
