@@ -157,7 +157,7 @@ class ProbCoverStrategy(_InSpace):
                 "probcover needs delta, n_clusters, or a pool that knows its number of classes "
                 "(Pool(n_items, n_classes)) to choose delta by the purity heuristic."
             )
-        digest = hashlib.blake2b(x.tobytes(), digest_size=16)
+        digest = hashlib.blake2b(x.data, digest_size=16)  # the buffer itself: no copy of the rows
         digest.update(repr((x.shape, x.dtype.str, self.delta, n_clusters, self.purity, self.max_degree)).encode())
         key = digest.hexdigest()
         if self._graph is None or self._graph[0] != key:
