@@ -37,7 +37,7 @@ import pandas as pd
 from .._registry import lookup
 from ..data import load_dataset, with_test_split
 from ..data.registry import DATASETS, FILE_SUFFIXES
-from ..errors import ActiveLabError, UnknownNameError
+from ..errors import ActiveLabError
 from ..loop import ActiveLearner, Budget, _resolve_initial_strategy
 from ..models.base import check_capabilities
 from ..models.registry import MODELS, make_model
@@ -325,9 +325,7 @@ def plan_jobs(config: RunConfig) -> list[Job]:
     try:
         strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
         _resolve_initial_strategy(_initial_strategy(config))
-    except UnknownNameError:
-        raise
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError) as err:  # unknown names are KeyErrors and pass through
         if not config.strategy_options:
             raise
         raise ConfigError(f"strategy_options (--strategy-options) {config.strategy_options}: {err}") from err
