@@ -22,7 +22,10 @@ Rows:
 * ``probcover`` — exact 100-NN graph + purity heuristic (k-means, 10 clusters) + greedy cover;
   same size limit as ``knn``;
 * ``cluster_margin`` — margin filter to 1000 rows, average-linkage HAC on them, round-robin;
-* ``two_step`` — margin filter to 1000 rows, k-center among them and the labelled rows.
+* ``two_step`` — margin filter to 1000 rows, k-center among them and the labelled rows;
+* ``cal`` — CAL scores (10 nearest labelled rows per candidate) + top-k;
+* ``dal`` — discriminative AL, 10 logistic fits on at most 20,000 rows;
+* ``information_density``, ``egl`` — the O(N·D) scores + top-k.
 
 ``--low-budget DATASET`` runs the low-budget protocol instead: no initial labels, 10 labels per
 round, 10 rounds (models fitted on 10, 20, ..., 100 labels), the registry's ``mlp`` model,
@@ -47,15 +50,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import selection_speed as ss  # noqa: E402  (the sibling script: inputs and memory measurement)
 
-from activelab.acquisition import margin  # noqa: E402
+from activelab.acquisition import expected_gradient_length, information_density, margin  # noqa: E402
 from activelab.neighbors import faiss_available, kmeans, knn  # noqa: E402
-from activelab.selection import cluster_margin, probcover, two_step, typiclust  # noqa: E402
+from activelab.selection import (  # noqa: E402
+    cal_scores,
+    cluster_margin,
+    discriminative,
+    probcover,
+    top_k,
+    two_step,
+    typiclust,
+)
 
 K = 100
 N_LABELLED = 100
 KNN_K = 20
 N_CLUSTERS = 200
-METHODS = ("knn", "kmeans", "typiclust", "probcover", "cluster_margin", "two_step")
+METHODS = (
+    "knn", "kmeans", "typiclust", "probcover", "cluster_margin", "two_step",
+    "cal", "dal", "information_density", "egl",
+)
 
 
 def _knn_limit(quick: bool, dim: int) -> int:
@@ -126,6 +140,18 @@ def bench_rows(
         if "two_step" in methods:
             sec, peak, _ = ss.measure(lambda: two_step(scores, emb, labelled, K, rng()))
             add(n, "two_step", sec, peak, f"margin filter to {10 * K} rows, k-center with {N_LABELLED} labelled centres")
+        if "cal" in methods:
+            sec, peak, _ = ss.measure(lambda: top_k(cal_scores(probs, emb, labelled, 10), K, rng()))
+            add(n, "cal + top_k", sec, peak, f"10 nearest of the {N_LABELLED} labelled rows per candidate")
+        if "dal" in methods:
+            sec, peak, _ = ss.measure(lambda: discriminative(emb, labelled, K, rng()))
+            add(n, "dal", sec, peak, "10 sub-batches, logistic fits on <= 20,000 rows")
+        if "information_density" in methods:
+            sec, peak, _ = ss.measure(lambda: top_k(information_density(probs, emb), K, rng()))
+            add(n, "information_density + top_k", sec, peak, "entropy x mean cosine similarity, O(N·D)")
+        if "egl" in methods:
+            sec, peak, _ = ss.measure(lambda: top_k(expected_gradient_length(probs, emb), K, rng()))
+            add(n, "egl + top_k", sec, peak, "closed-form output-layer gradient norm, O(N·(C + D))")
         del emb, probs, scores
         ss._trim()
     return rows

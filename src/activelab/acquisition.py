@@ -267,7 +267,7 @@ SCORES = {
 }
 
 
-def expected_gradient_length(probs: np.ndarray, embeddings: np.ndarray, *, chunk_size: int = 65536) -> np.ndarray:
+def expected_gradient_length(probs: np.ndarray, embeddings: np.ndarray, *, chunk_size: int = 8192) -> np.ndarray:
     """Expected gradient length of the output layer (EGL; Settles, Craven & Ray, 2008), ``(n,)``.
 
     For a softmax output layer ``z = W h + b`` trained with cross-entropy, the gradient for
@@ -275,7 +275,7 @@ def expected_gradient_length(probs: np.ndarray, embeddings: np.ndarray, *, chunk
     ``||p - e_c|| * sqrt(||h||^2 + 1)``. EGL is its expectation under the model's own
     prediction: ``sum_c p_c ||p - e_c|| * sqrt(||h||^2 + 1)``, with
     ``||p - e_c||^2 = ||p||^2 - 2 p_c + 1``. Nothing of size ``n x (C·D)`` is formed.
-    Time O(n·(C + D)), memory O(chunk_size·C).
+    Time O(n·(C + D)), extra memory O(n + chunk_size·(C + D)).
 
     Args:
         probs: ``(n, C)`` probabilities (samples ``(n, S, C)`` are averaged).
@@ -306,7 +306,7 @@ def information_density(
     *,
     beta: float = 1.0,
     uncertainty: str = "entropy",
-    chunk_size: int = 65536,
+    chunk_size: int = 8192,
 ) -> np.ndarray:
     """Density-weighted uncertainty (Settles & Craven, 2008), ``(n,)``.
 
@@ -314,7 +314,7 @@ def information_density(
     mean cosine similarity of row ``i`` to the *other* rows, clipped at 0. Because the cosine is
     a dot product of unit vectors, ``d_i = (x̂_i · Σ_j x̂_j − 1) / (n − 1)`` is exact in
     O(n·D) time and O(D) extra memory: no ``n x n`` similarity matrix (the usual implementation)
-    is formed. All-zero rows have similarity 0 to everything.
+    is formed. All-zero rows have similarity 0 to everything. Extra memory O(n + chunk_size·D).
 
     Args:
         probs: ``(n, C)`` probabilities (samples ``(n, S, C)`` are averaged) of the candidates.

@@ -9,7 +9,8 @@ MLP): cheap at any N, but it only sees linearly separable differences.
 
 Cost per sub-batch: a logistic regression on at most ``max_train`` rows (all labelled rows plus a
 random subset of the unlabelled ones), O(max_train·D) per solver iteration, and one O(N·D)
-prediction pass; O(N) extra memory.
+prediction pass in blocks; extra memory one float32 copy of the standardised rows plus
+O(max_train·D) for the fit.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ def discriminative(
 
     from . import top_k
 
-    x = np.asarray(embeddings, dtype=np.float64)
+    x = np.asarray(embeddings)
     if x.ndim != 2:
         raise ValueError(f"embeddings must be 2-D (n_rows, n_dims), got shape {x.shape}.")
     if not np.isfinite(x).all():
         raise ValueError("embeddings contain NaN or infinite values.")
+    chunk = 8192
     mask = check_mask(labelled, len(x)).copy()
     k = check_k(k, int((~mask).sum()))
     if not mask.any():
@@ -67,8 +69,19 @@ def discriminative(
         raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}.")
     if not isinstance(max_train, (int, np.integer)) or max_train < 2:
         raise ValueError(f"max_train must be an int >= 2, got {max_train!r}.")
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    # standardise into one float32 copy, a block at a time (no float64 copy of the whole array)
+    mean = np.zeros(x.shape[1])
+    sq = np.zeros(x.shape[1])
+    for a in range(0, len(x), chunk):
+        block = x[a : a + chunk].astype(np.float64)
+        mean += block.sum(axis=0)
+        sq += (block * block).sum(axis=0)
+    mean /= len(x)
+    std = np.sqrt(np.maximum(sq / len(x) - mean * mean, 0.0))
+    scale = np.where(std > 0, std, 1.0)
+    z = np.empty(x.shape, dtype=np.float32)
+    for a in range(0, len(x), chunk):
+        z[a : a + chunk] = (x[a : a + chunk] - mean) / scale
     picks: list[int] = []
     steps = min(int(n_steps), k) if k else 0
     for s in range(steps):
@@ -79,8 +92,8 @@ def discriminative(
         rows = np.concatenate([lab, train_unl])
         target = np.concatenate([np.zeros(len(lab), dtype=int), np.ones(len(train_unl), dtype=int)])
         clf = LogisticRegression(C=C, class_weight="balanced", max_iter=200)
-        clf.fit(x[rows], target)
-        p_unl = clf.predict_proba(x[unl])[:, 1]
+        clf.fit(z[rows], target)
+        p_unl = np.concatenate([clf.predict_proba(z[unl[a : a + chunk]])[:, 1] for a in range(0, len(unl), chunk)])
         chosen = unl[top_k(p_unl, want, rng)]
         picks.extend(int(i) for i in chosen)
         mask[chosen] = True

@@ -189,7 +189,7 @@ class DiscriminativeStrategy:
         max_train: Rows per fit (all labelled rows plus a random subset of the candidates).
 
     Cost: ``n_steps`` logistic-regression fits on at most ``max_train`` rows and prediction
-    passes over the candidates, O(n_steps·N·D); O(N) extra memory
+    passes over the candidates, O(n_steps·N·D); one float32 copy of the embeddings
     (see :func:`activelab.selection.discriminative`).
     """
 
