@@ -5,9 +5,7 @@ from .builtin import (
     BadgeStrategy,
     CALStrategy,
     CoresetStrategy,
-    DensityStrategy,
     DiscriminativeStrategy,
-    EGLStrategy,
     RandomStrategy,
 )
 from .registry import STRATEGIES, list_strategies, make
@@ -16,9 +14,7 @@ __all__ = [
     "STRATEGIES",
     "BadgeStrategy",
     "CALStrategy",
-    "EGLStrategy",
     "CoresetStrategy",
-    "DensityStrategy",
     "DiscriminativeStrategy",
     "RandomStrategy",
     "ScoreStrategy",

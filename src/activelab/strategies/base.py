@@ -52,39 +52,43 @@ class ScoreStrategy:
 
     Args:
         name: Registry name.
-        score: ``view_array -> scores`` (higher = ask first), e.g. :func:`activelab.acquisition.margin`.
-        view: Which view the score reads (``"probs"`` or ``"prob_samples"``).
+        score: ``view_array -> scores`` (higher = ask first), e.g. :func:`activelab.acquisition.margin`;
+            with several views, ``(array_1, array_2, ...) -> scores``.
+        view: Which view the score reads (``"probs"`` or ``"prob_samples"``), or a tuple of
+            views passed in that order (e.g. ``("probs", "embeddings")`` for
+            :func:`activelab.acquisition.expected_gradient_length`).
         selector: ``(scores, k, rng) -> rows``, default :func:`activelab.selection.top_k`.
         n_draws: Posterior samples when ``view == "prob_samples"``.
 
-    Cost: one pass over the candidates' view plus the selector (O(N) for ``top_k``).
+    Cost: one pass over the candidates' view(s) plus the selector (O(N) for ``top_k``).
     """
 
     name: str
-    score: Callable[[np.ndarray], np.ndarray]
-    view: str = "probs"
+    score: Callable[..., np.ndarray]
+    view: str | tuple[str, ...] = "probs"
     selector: Callable[..., np.ndarray] | None = None
     n_draws: int = 20
     needs_labelled: ClassVar[bool] = False
 
     @property
     def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        """The single view this strategy scores."""
-        return (self.view,)
+        """The view(s) this strategy scores."""
+        return (self.view,) if isinstance(self.view, str) else tuple(self.view)
+
+    def _score_rows(self, views: Views, rows: np.ndarray) -> np.ndarray:
+        arrays = [views.require(v) for v in self.needs]
+        return self.score(*(a[rows] if len(rows) != len(a) else a for a in arrays))
 
     def scores(self, views: Views) -> np.ndarray:
         """Scores of the candidate rows (in ``views.candidates`` order)."""
-        data = views.require(self.view)
-        return self.score(data[views.candidates])
+        return self._score_rows(views, views.candidates)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-``k`` (or stochastic) candidates by score, as absolute indices."""
         from ..selection import top_k
 
         rows = candidate_rows(views, k)
-        data = views.require(self.view)
-        s = self.score(data[rows] if len(rows) != len(data) else data)
-        chosen = (self.selector or top_k)(s, k, rng)
+        chosen = (self.selector or top_k)(self._score_rows(views, rows), k, rng)
         return views.indices[rows[chosen]]
 
     def __repr__(self) -> str:

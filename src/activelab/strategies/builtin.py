@@ -1,5 +1,5 @@
-"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL, EGL,
-information density, discriminative AL."""
+"""Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL,
+discriminative AL. (EGL and information density are score strategies over two views.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..acquisition import expected_gradient_length, information_density
 from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
@@ -19,9 +18,7 @@ __all__ = [
     "BadgeStrategy",
     "CALStrategy",
     "CoresetStrategy",
-    "DensityStrategy",
     "DiscriminativeStrategy",
-    "EGLStrategy",
     "RandomStrategy",
 ]
 
@@ -127,55 +124,6 @@ class CALStrategy:
         scores = cal_scores(
             views.require("probs"), views.require("embeddings"), views.labelled, self.n_neighbors, backend=self.backend
         )
-        return views.indices[rows[top_k(scores, k, rng)]]
-
-
-@dataclass
-class EGLStrategy:
-    """Expected gradient length of the output layer (Settles et al., 2008), top-``k``.
-
-    Cost: O(U·(C + D)) time and O(U) extra memory over the U candidates (see
-    :func:`activelab.acquisition.expected_gradient_length`); needs ``probs`` and ``embeddings``.
-    """
-
-    name: str = "egl"
-    needs: tuple[str, ...] = ("probs", "embeddings")
-    needs_labelled: ClassVar[bool] = False
-    n_draws: int = 0
-
-    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Top-``k`` candidates by expected gradient length (ties at random), as absolute indices."""
-        rows = candidate_rows(views, k)
-        probs, emb = views.require("probs"), views.require("embeddings")
-        scores = expected_gradient_length(probs[rows], emb[rows])
-        return views.indices[rows[top_k(scores, k, rng)]]
-
-
-@dataclass
-class DensityStrategy:
-    """Information density (Settles & Craven, 2008): uncertainty times the mean cosine
-    similarity to the other candidates, to the power ``beta``; top-``k``.
-
-    Args:
-        beta: Weight of the density term.
-        uncertainty: ``"entropy"`` (default), ``"margin"`` or ``"least_confidence"``.
-
-    Cost: O(U·(C + D)) time and O(U) extra memory: the mean similarity comes from the sum of the
-    unit rows, never from a U×U matrix (see :func:`activelab.acquisition.information_density`).
-    """
-
-    name: str = "information_density"
-    beta: float = 1.0
-    uncertainty: str = "entropy"
-    needs: tuple[str, ...] = ("probs", "embeddings")
-    needs_labelled: ClassVar[bool] = False
-    n_draws: int = 0
-
-    def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Top-``k`` candidates by density-weighted uncertainty (ties at random), as absolute indices."""
-        rows = candidate_rows(views, k)
-        probs, emb = views.require("probs"), views.require("embeddings")
-        scores = information_density(probs[rows], emb[rows], beta=self.beta, uncertainty=self.uncertainty)
         return views.indices[rows[top_k(scores, k, rng)]]
 
 

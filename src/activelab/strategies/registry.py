@@ -16,9 +16,7 @@ from .builtin import (
     BadgeStrategy,
     CALStrategy,
     CoresetStrategy,
-    DensityStrategy,
     DiscriminativeStrategy,
-    EGLStrategy,
     RandomStrategy,
 )
 from .coldstart import KMeansStrategy, ProbCoverStrategy, TypiClustStrategy
@@ -28,7 +26,7 @@ from .lossnet import LearningLossStrategy
 __all__ = ["STRATEGIES", "list_strategies", "make"]
 
 
-def _score(name: str, fn: Callable[..., Any], view: str = "probs", selector: Callable[..., Any] | None = None):  # type: ignore[no-untyped-def]
+def _score(name: str, fn: Callable[..., Any], view: str | tuple[str, ...] = "probs", selector: Callable[..., Any] | None = None):  # type: ignore[no-untyped-def]
     def factory(**kw: Any) -> ScoreStrategy:
         beta = kw.pop("beta", None)
         sampling = kw.pop("sampling", None)
@@ -52,6 +50,12 @@ def _sampleable(factory: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a factory that takes ``sampling=``: ``power_/softmax_/rank_<its name>`` then resolve."""
     factory.accepts_sampling = True  # type: ignore[attr-defined]
     return factory
+
+
+def _information_density(beta: float = 1.0, uncertainty: str = "entropy", **kw: Any) -> ScoreStrategy:
+    """Density-weighted uncertainty; ``beta`` here weights the density term (not a sampling temperature)."""
+    score = partial(acq.information_density, beta=beta, uncertainty=uncertainty)
+    return ScoreStrategy(name="information_density", score=score, view=("probs", "embeddings"), **kw)
 
 
 def _epig(**kw: Any) -> EpigStrategy:
@@ -116,9 +120,11 @@ STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
     "coreset": (CoresetStrategy, "greedy k-center on embeddings (Core-Set)"),
     "badge": (BadgeStrategy, "k-means++ on factorised gradient embeddings (BADGE)"),
     "cal": (CALStrategy, "contrastive: KL from the nearest labelled neighbours' predictions (CAL)"),
-    "egl": (EGLStrategy, "expected gradient length of the output layer (EGL)"),
+    "egl": (_score("egl", acq.expected_gradient_length, ("probs", "embeddings")), "expected gradient length of the output layer (EGL)"),
     "dal": (DiscriminativeStrategy, "discriminative AL: surest 'unlabelled' under a labelled-vs-unlabelled classifier (DAL)"),
-    "information_density": (DensityStrategy, "entropy x mean cosine similarity to the pool, O(N·D) (Settles & Craven)"),
+    "information_density": (
+        _information_density, "entropy x mean cosine similarity to the pool, O(N·D) (Settles & Craven)"
+    ),
     "typiclust": (TypiClustStrategy, "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
     "probcover": (ProbCoverStrategy, "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
     "kmeans": (KMeansStrategy, "item nearest each of k k-means centroids of the unlabelled embeddings"),
