@@ -84,3 +84,19 @@ def check_mask(mask: object, n: int, name: str = "labelled") -> np.ndarray:
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the rows, got {arr.shape}.")
     return arr
+
+
+def check_rows(x: object, name: str = "embeddings", *, n_rows: int | None = None) -> np.ndarray:
+    """``x`` as a finite 2-D array ``(n, D)`` (no copy), with ``n == n_rows`` when given.
+
+    Raises:
+        ValueError: On another shape (naming the expected rows) or NaN / infinite values.
+    """
+    arr = np.asarray(x)
+    if n_rows is None and arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_rows, n_dims), got shape {arr.shape}.")
+    if n_rows is not None and (arr.ndim != 2 or len(arr) != n_rows):
+        raise ValueError(f"{name} must be (n, D) with n = {n_rows} rows like probs, got shape {arr.shape}.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contain NaN or infinite values.")
+    return arr

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_probs
+from ._validation import check_probs, check_rows
 
 __all__ = [
     "SCORES",
@@ -286,11 +286,7 @@ def expected_gradient_length(probs: np.ndarray, embeddings: np.ndarray, *, chunk
         [0.0, 0.7071]
     """
     p = mean_probs(probs)
-    h = np.asarray(embeddings)
-    if h.ndim != 2 or len(h) != len(p):
-        raise ValueError(f"embeddings must be (n, D) with n = {len(p)} rows like probs, got shape {h.shape}.")
-    if not np.isfinite(h).all():
-        raise ValueError("embeddings contain NaN or infinite values.")
+    h = check_rows(embeddings, n_rows=len(p))
     out = np.empty(len(p))
     for a in range(0, len(p), chunk_size):
         pb = p[a : a + chunk_size].astype(np.float64)
@@ -334,11 +330,7 @@ def information_density(
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < float("inf"):
         raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
     u = scorers[uncertainty](probs)
-    h = np.asarray(embeddings)
-    if h.ndim != 2 or len(h) != len(u):
-        raise ValueError(f"embeddings must be (n, D) with n = {len(u)} rows like probs, got shape {h.shape}.")
-    if not np.isfinite(h).all():
-        raise ValueError("embeddings contain NaN or infinite values.")
+    h = check_rows(embeddings, n_rows=len(u))
     n = len(h)
     if n < 2:
         return u * 0.0 if beta > 0 else u

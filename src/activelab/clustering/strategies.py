@@ -429,6 +429,12 @@ def _prefilter(state: ClusterState, cand: np.ndarray, k: int, max_candidates: in
     return cand[np.sort(np.concatenate([top, extra]))]
 
 
+def _information_candidates(state: ClusterState, k: int, max_candidates: int, rng: np.random.Generator) -> np.ndarray:
+    """The checked, pre-filtered candidates the information-gain strategies score."""
+    _check_k(state, k)
+    return _prefilter(state, _enough_candidates(state, k, rng), k, max_candidates, rng)
+
+
 @dataclass
 class EIG:
     """Expected information gain (see :func:`expected_info_gain`), top-``k``.
@@ -447,9 +453,7 @@ class EIG:
 
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-``k`` EIG among the pre-selected candidates."""
-        _check_k(state, k)
-        cand = _enough_candidates(state, k, rng)
-        cand = _prefilter(state, cand, k, self.max_candidates, rng)
+        cand = _information_candidates(state, k, self.max_candidates, rng)
         return top_k_pairs(cand, self.scores(state, cand), k, rng)
 
 
@@ -473,9 +477,7 @@ class BatchIG:
 
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Gumbel-top-k with the item cap; O(m log m + k)."""
-        _check_k(state, k)
-        cand = _enough_candidates(state, k, rng)
-        cand = _prefilter(state, cand, k, self.max_candidates, rng)
+        cand = _information_candidates(state, k, self.max_candidates, rng)
         eig = np.clip(self.scores(state, cand), 1e-12, None)
         keyed = self.power * np.log(eig) + rng.gumbel(size=len(eig))
         order = np.argsort(-keyed, kind="stable")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_mask, check_probs
+from .._validation import check_mask, check_probs, check_rows
 from ..neighbors import Backend, knn
 
 __all__ = ["cal_scores"]
@@ -53,9 +53,7 @@ def cal_scores(
     """
     p = check_probs(probs)
     mask = check_mask(labelled, len(p))
-    emb = np.asarray(embeddings)
-    if emb.ndim != 2 or len(emb) != len(p):
-        raise ValueError(f"embeddings must be (N, D) with N = {len(p)} rows like probs, got shape {emb.shape}.")
+    emb = check_rows(embeddings, n_rows=len(p))
     if not isinstance(n_neighbors, (int, np.integer)) or isinstance(n_neighbors, bool) or n_neighbors < 1:
         raise ValueError(f"n_neighbors must be an int >= 1, got {n_neighbors!r}.")
     lab = np.flatnonzero(mask)

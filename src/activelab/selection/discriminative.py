@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_k, check_mask
+from .._validation import check_k, check_mask, check_rows
 
 __all__ = ["discriminative"]
 
@@ -55,11 +55,7 @@ def discriminative(
 
     from . import top_k
 
-    x = np.asarray(embeddings)
-    if x.ndim != 2:
-        raise ValueError(f"embeddings must be 2-D (n_rows, n_dims), got shape {x.shape}.")
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or infinite values.")
+    x = check_rows(embeddings)
     chunk = 8192
     mask = check_mask(labelled, len(x)).copy()
     k = check_k(k, int((~mask).sum()))
