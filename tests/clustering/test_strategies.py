@@ -114,6 +114,20 @@ def test_triangle_expected_cost_by_enumeration() -> None:
     assert triangle_expected_cost(s[None], beta=2.0)[0] == pytest.approx((w * costs).sum())
 
 
+def test_triangle_expected_cost_matches_enumeration_on_random_rows_and_ignores_edge_order() -> None:
+    rng = np.random.default_rng(3)
+    s = rng.uniform(-1, 1, size=(200, 3))
+    s[:20] = np.round(s[:20], 1)  # repeated values, as with a +-0.1 prior
+    parts = np.array([[1, 1, 1], [0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]], bool)
+    inside = np.where(parts[None], np.where(s[:, None] < 0, -s[:, None], 0.0), np.where(s[:, None] >= 0, s[:, None], 0.0))
+    costs = inside.sum(axis=2)
+    w = np.exp(-costs) / np.exp(-costs).sum(axis=1, keepdims=True)
+    got = triangle_expected_cost(s)
+    np.testing.assert_allclose(got, (w * costs).sum(axis=1), rtol=1e-12)
+    for perm in ([1, 0, 2], [2, 1, 0], [1, 2, 0]):  # bitwise equal, so equal triangles tie exactly
+        assert np.array_equal(triangle_expected_cost(s[:, perm]), got)
+
+
 def test_eig_prefers_uncertain_pairs_and_is_finite() -> None:
     state = small_state()
     q = np.full((24, 3), 1 / 3)

@@ -233,23 +233,25 @@ class Uncertainty(_ScoreStrategy):
         return -np.abs(state.store.similarity(pairs))
 
 
+# Which edges of a triangle lie inside a cluster, for its 5 partitions; edges are (i, j), (i, k), (j, k).
+_SAME = np.array([
+    [1, 1, 1],  # {i, j, k}
+    [0, 1, 0],  # {i, k} {j}
+    [1, 0, 0],  # {i, j} {k}
+    [0, 0, 1],  # {j, k} {i}
+    [0, 0, 0],  # {i} {j} {k}
+], dtype=np.float64)
+
+
 def _partition_costs(s: np.ndarray) -> np.ndarray:
     """Correlation-clustering cost of the 5 partitions of a triangle, ``(t, 5)``.
 
     ``s`` is ``(t, 3)`` for edges ``(i, j), (i, k), (j, k)``. An edge inside a cluster costs
-    ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``.
+    ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``. Both cases are
+    ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``: one
+    ``(t, 3) @ (3, 5)`` product and no ``(t, 5, 3)`` temporaries.
     """
-    same = np.array([  # which edges are inside a cluster, per partition
-        [1, 1, 1],  # {i, j, k}
-        [0, 1, 0],  # {i, k} {j}
-        [1, 0, 0],  # {i, j} {k}
-        [0, 0, 1],  # {j, k} {i}
-        [0, 0, 0],  # {i} {j} {k}
-    ], dtype=bool)
-    a = np.abs(s)[:, None, :]
-    neg = (s < 0)[:, None, :]
-    cost = np.where(same[None], np.where(neg, a, 0.0), np.where(~neg, a, 0.0))
-    return cost.sum(axis=2)
+    return np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
 
 
 def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
@@ -259,7 +261,9 @@ def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
         >>> triangle_expected_cost(np.array([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]])).round(3).tolist()
         [0.66, 1.182]
     """
-    cost = _partition_costs(np.asarray(s, dtype=np.float64).reshape(-1, 3))
+    # The expected cost is symmetric in the three edges; sorting each row first makes it exactly
+    # so in floating point, so equal triangles tie exactly and the random tie-break decides.
+    cost = _partition_costs(np.sort(np.asarray(s, dtype=np.float64).reshape(-1, 3), axis=1))
     logits = -beta * cost
     logits -= logits.max(axis=1, keepdims=True)
     w = np.exp(logits)
@@ -312,24 +316,23 @@ class MaxTriangle:
         if not len(tri.k):
             return np.empty((0, 2), np.int64), np.empty(0)
         i, j, k = viol[tri.pair_index, 0], viol[tri.pair_index, 1], tri.k
-        ends = np.stack([np.stack([i, j], 1), np.stack([i, k], 1), np.stack([j, k], 1)], axis=1)  # (t, 3, 2)
         mag = np.abs(tri.s) + 1e-12 * rng.random(tri.s.shape)  # random tie-break
-        which = np.argmin(mag, axis=1)
-        edges = np.sort(ends[np.arange(len(which)), which], axis=1)
+        which = np.argmin(mag, axis=1)  # 0: (i, j), 1: (i, k), 2: (j, k)
+        a = np.where(which == 2, j, i)
+        b = np.where(which == 0, j, k)
         if self.name == "maxmin":
-            score = np.abs(tri.s[np.arange(len(which)), which])
+            score = np.abs(np.take_along_axis(tri.s, which[:, None], axis=1)[:, 0])
         else:
             score = triangle_expected_cost(tri.s, self.beta)
-        ok = store.counts_of(edges) < store.tau
-        edges, score = edges[ok], score[ok]
-        if not len(edges):
-            return edges, score
-        keys = pair_keys(edges, n)
-        order = np.lexsort((-score, keys))  # per key, highest score first
+        # Per edge, keep its best triangle: sort by key, then the maximum over each run.
+        keys = np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
+        order = np.argsort(keys, kind="stable")
         keys, score = keys[order], score[order]
-        first = np.concatenate([[True], keys[1:] != keys[:-1]])
-        keys, score = keys[first], score[first]
-        return np.stack([keys // n, keys % n], axis=1), score
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        keys, score = keys[starts], np.maximum.reduceat(score, starts)
+        edges = np.stack([keys // n, keys % n], axis=1)
+        ok = store.counts_of(edges) < store.tau
+        return edges[ok], score[ok]
 
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-``k`` triangle edges, topped up with random candidates; or a ``frequency`` batch."""
