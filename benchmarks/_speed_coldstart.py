@@ -19,8 +19,14 @@ Rows:
   cluster, then every row assigned;
 * ``typiclust`` — 100 labelled + 100 picks = 200 clusters, typicality inside the ≤ 100 picked
   clusters (subsampled to 5000 rows per cluster);
+* ``knn (ivf)`` — approximate 20-NN of every row by ``activelab.neighbors.IVFIndex`` (about
+  2·√N cells, 16 probed), at every N; where the exact kNN ran too, its recall;
 * ``probcover`` — exact 100-NN graph + purity heuristic (k-means, 10 clusters) + greedy cover;
   same size limit as ``knn``;
+* ``probcover (ivf)`` — the same with ``knn_search="ivf"`` (what ``"auto"`` does above 50,000
+  rows), at every N; where the exact run exists too, the fraction of the exact balls' rows
+  that the exact δ-balls of the IVF picks cover (coverage of the IVF picks / coverage of the
+  exact picks, both measured on the exact balls);
 * ``cluster_margin`` — margin filter to 1000 rows, average-linkage HAC on them, round-robin;
 * ``two_step`` — margin filter to 1000 rows, k-center among them and the labelled rows;
 * ``cal`` — CAL scores (10 nearest labelled rows per candidate) + top-k;
@@ -51,7 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import selection_speed as ss  # noqa: E402  (the sibling script: inputs and memory measurement)
 
 from activelab.acquisition import expected_gradient_length, information_density, margin  # noqa: E402
-from activelab.neighbors import faiss_available, kmeans, knn  # noqa: E402
+from activelab.neighbors import IVFIndex, faiss_available, kmeans, knn  # noqa: E402
 from activelab.selection import (  # noqa: E402
     cal_scores,
     cluster_margin,
@@ -61,6 +67,7 @@ from activelab.selection import (  # noqa: E402
     two_step,
     typiclust,
 )
+from activelab.selection.coldstart import probcover_graph  # noqa: E402
 
 K = 100
 N_LABELLED = 100
@@ -114,17 +121,26 @@ def bench_rows(
         scores = margin(probs)
         mb = emb.nbytes / ss.MB
         too_big = f"skipped above N={limit:,}: exact kNN is O(N²·D) = {float(n) * n * dim:.1e} multiply-adds"
+        exact_nn = None
         for b in backends:
             if "knn" in methods:
                 if n > limit:
                     add(n, f"knn ({b})", None, None, too_big)
                 else:
-                    sec, peak, _ = ss.measure(lambda b=b: knn(emb, KNN_K, backend=b))
+                    sec, peak, exact_nn = ss.measure(lambda b=b: knn(emb, KNN_K, backend=b))
                     add(n, f"knn ({b})", sec, peak, f"k={KNN_K}, every row a query; embeddings {mb:.0f} MB")
             if "kmeans" in methods:
                 sec, peak, _ = ss.measure(lambda b=b: kmeans(emb, N_CLUSTERS, rng=rng(), backend=b))
                 s_rows = min(n, 256 * N_CLUSTERS)
                 add(n, f"kmeans ({b})", sec, peak, f"c={N_CLUSTERS}, 20 iterations on {s_rows:,} rows, all rows assigned")
+        if "knn" in methods:
+            sec, peak, (_, got) = ss.measure(lambda: IVFIndex(emb, seed=seed).knn(KNN_K))
+            note = f"k={KNN_K}, {IVFIndex.default_lists(n)} cells, 16 probed"
+            if exact_nn is not None:
+                hits = sum(len(set(a) & set(b)) for a, b in zip(exact_nn[1].tolist(), got.tolist()))
+                note += f"; recall {hits / got.size:.4f} against the exact kNN"
+            add(n, "knn (ivf)", sec, peak, note)
+            del got
         if "typiclust" in methods:
             sec, peak, _ = ss.measure(lambda: typiclust(emb, labelled, K, rng()))
             add(n, "typiclust", sec, peak, f"{N_LABELLED} labelled, c={N_LABELLED + K} clusters, typicality on ≤ 5000 rows/cluster")
@@ -132,8 +148,15 @@ def bench_rows(
             if n > limit:
                 add(n, "probcover", None, None, too_big)
             else:
-                sec, peak, _ = ss.measure(lambda: probcover(emb, labelled, K, rng(), n_clusters=10))
+                sec, peak, exact_picks = ss.measure(
+                    lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="exact")
+                )
                 add(n, "probcover", sec, peak, "100-NN graph, delta by purity (k-means, 10 clusters)")
+            sec, peak, picks = ss.measure(lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="ivf"))
+            note = f"as probcover with knn_search='ivf' ({IVFIndex.default_lists(n)} cells, 16 probed)"
+            if n <= limit:
+                note += f"; coverage of its picks / the exact picks' {_coverage_ratio(emb, labelled, picks, exact_picks, rng()):.4f}"
+            add(n, "probcover (ivf)", sec, peak, note)
         if "cluster_margin" in methods:
             sec, peak, _ = ss.measure(lambda: cluster_margin(scores, emb, labelled, K, rng()))
             add(n, "cluster_margin", sec, peak, f"margin filter to {10 * K} rows, average-linkage HAC, round-robin")
@@ -155,6 +178,25 @@ def bench_rows(
         del emb, probs, scores
         ss._trim()
     return rows
+
+
+def _coverage_ratio(
+    emb: np.ndarray, labelled: np.ndarray, picks: np.ndarray, exact_picks: np.ndarray, rng: np.random.Generator
+) -> float:
+    """Rows covered by the exact δ-balls of labelled + ``picks``, over the same for ``exact_picks``.
+
+    ``rng`` must be the one the exact run got, so that the balls (and δ) are that run's.
+    """
+    _, indptr, cols = probcover_graph(emb, rng, n_clusters=10, knn_search="exact")
+
+    def covered(p: np.ndarray) -> int:
+        centres = np.concatenate([np.flatnonzero(labelled), p])
+        hit = np.zeros(len(emb), dtype=bool)
+        for c in centres:
+            hit[cols[indptr[c] : indptr[c + 1]]] = True
+        return int(hit.sum())
+
+    return covered(picks) / covered(exact_picks)
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:

@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-__all__ = ["assign_nearest", "faiss_available", "kmeans", "knn", "radius_neighbors"]
+__all__ = ["IVFIndex", "assign_nearest", "faiss_available", "ivf_knn", "kmeans", "knn", "radius_neighbors", "resolve_knn_search"]
 
 Backend = Literal["auto", "faiss", "torch"]
 _BACKENDS = ("auto", "faiss", "torch")
@@ -290,6 +290,235 @@ def _knn_faiss(
             idx = idx[~is_self].reshape(qe - qs, k)
         exact = _exact_sq_dists(q[qs:qe], x, idx)
         out_d[qs:qe], out_i[qs:qe] = _sort_rows(exact, idx)
+
+
+# ----------------------------------------------------------------------------- approximate kNN
+KnnSearch = Literal["auto", "exact", "ivf"]
+EXACT_KNN_LIMIT = 50_000
+"""``knn_search="auto"`` uses the exact search up to this many rows and :func:`ivf_knn` above it."""
+
+
+def resolve_knn_search(knn_search: str, n_rows: int) -> str:
+    """``"exact"`` or ``"ivf"`` for a ``knn_search`` option and a row count.
+
+    ``"auto"`` is exact up to :data:`EXACT_KNN_LIMIT` rows and IVF (:class:`IVFIndex`) above.
+    """
+    if knn_search not in ("auto", "exact", "ivf"):
+        raise ValueError(f"knn_search must be 'auto', 'exact' or 'ivf', got {knn_search!r}.")
+    if knn_search == "auto":
+        return "ivf" if n_rows > EXACT_KNN_LIMIT else "exact"
+    return knn_search
+
+
+class IVFIndex:
+    """Approximate neighbour search over the rows of ``X`` by an inverted file (IVF), in torch.
+
+    The rows are split into ``n_lists`` cells by k-means (:func:`kmeans`, 10 iterations on a
+    seeded subsample of at most 64 rows per cell); a query is compared only with the rows of
+    the ``n_probe`` cells whose centroids are nearest to it. The search runs cell by cell:
+    all queries that probe a cell meet the cell's rows in one matrix product (BLAS speed,
+    unlike a per-query scan). For kNN the cells are visited in probe order (every query's
+    own cell first), so later cells only touch the queries they can still improve.
+    Neighbours in unprobed cells are missed, so recall is below 1
+    (``benchmarks/_speed_coldstart.py`` prints it against the exact search). Distances are
+    the block estimates ``‖q‖² - 2 q·x + ‖x‖²`` in the rows' precision (clamped at 0; for
+    float32 a relative error of about 1e-6 of the squared norms); the radius search decides
+    pairs near the boundary on the distance recomputed in float64.
+
+    Args:
+        X: ``(N, D)`` rows.
+        seed: Seed of the cell k-means (same seed, same rows → same results).
+        n_lists: Number of cells; default :meth:`default_lists` (``round(2·√N)``).
+        n_probe: Cells searched per query; more is slower and closer to exact.
+        block_elements: Largest query × cell-row distance block held at once.
+        backend: Backend of the cell k-means and the probe search (see :func:`kmeans`).
+
+    Raises:
+        ValueError: On bad shapes, NaN/inf rows or bad parameters.
+
+    Cost: O(10·64·n_lists²·D) to train the cells and O(N·n_lists·D) to find every row's
+    probed cells; a search then costs Σ over cells of (queries probing it) × (its rows) × D,
+    about N·n_probe·(N/n_lists)·D = N^1.5·D·n_probe/2 for balanced cells (the exact search
+    is N²·D). Memory: a copy of the rows in cell order (N·D), O(N·n_probe) probe lists, one block.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        *,
+        seed: int,
+        n_lists: int | None = None,
+        n_probe: int = 16,
+        block_elements: int = 1 << 22,
+        backend: Backend = "auto",
+    ) -> None:
+        self.x = _as_rows(X, "X")
+        n = self.x.shape[0]
+        self.n_probe = _check_int(n_probe, "n_probe", 1)
+        self.block = _check_int(block_elements, "block_elements", 1)
+        seed = _check_int(seed, "seed", 0)
+        self.x_sq = _sq_norms(self.x, 4096)  # NaN/inf check with the row named
+        self.n_lists = self.default_lists(n) if n_lists is None else min(_check_int(n_lists, "n_lists", 1), n)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, size=min(n, 64 * self.n_lists), replace=False))
+        _, self.centroids = kmeans(
+            self.x[sample], self.n_lists, rng=rng, n_iter=10, max_points_per_centroid=None, backend=backend
+        )
+        probe = min(self.n_probe, self.n_lists)
+        self.probes = _nearest_centroids(self.x, self.centroids, probe, backend)  # (N, probe), nearest first
+        # cell c holds the rows whose nearest centroid is c, stored contiguously in cell order
+        self._cell_ptr, self._cell_rows = _csr_of(self.probes[:, 0], self.n_lists)
+        self._pos = np.empty(n, dtype=np.int64)
+        self._pos[self._cell_rows] = np.arange(n)  # a row's position in the cell-ordered copy
+        self._xt = torch.from_numpy(self.x)
+        self._xs = torch.from_numpy(self.x_sq).to(self._xt.dtype)
+        self._xc = self._xt[torch.from_numpy(self._cell_rows)]
+        self._xc_sq = self._xs[torch.from_numpy(self._cell_rows)]
+
+    @staticmethod
+    def default_lists(n_rows: int) -> int:
+        """The default number of cells for ``n_rows`` rows: ``round(2·√N)``, in ``[1, N]``."""
+        return max(1, min(int(round(2 * np.sqrt(n_rows))), n_rows))
+
+    def _blocks(self, queries_of: tuple[np.ndarray, np.ndarray], width: int) -> Iterator[tuple[np.ndarray, int, int, np.ndarray]]:
+        """(queries, cell start, cell end, squared distances) for every cell and block of its queries."""
+        ptr, qrows = queries_of
+        for c in range(self.n_lists):
+            a, b = int(self._cell_ptr[c]), int(self._cell_ptr[c + 1])
+            queries = qrows[ptr[c] : ptr[c + 1]]
+            if a == b or not len(queries):
+                continue
+            xr, xr_sq = self._xc[a:b], self._xc_sq[a:b]
+            step = max(1, self.block // (b - a + width))
+            for s in range(0, len(queries), step):
+                q = queries[s : s + step]
+                qt = torch.from_numpy(q)
+                d = self._xt[qt] @ xr.T
+                d.mul_(-2.0).add_(self._xs[qt][:, None]).add_(xr_sq[None, :]).clamp_(min=0.0)
+                yield q, a, b, d.numpy()
+
+    def knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` approximate nearest neighbours of every row among the others.
+
+        Returns ``(sq_dists, idx)`` as :func:`knn` (rows sorted by (distance, index)). A row
+        whose probed cells hold fewer than ``k`` other rows is searched exactly.
+
+        Raises:
+            ValueError: If ``k`` is out of range.
+        """
+        n = self.x.shape[0]
+        k = _check_int(k, "k", 1)
+        if k > n - 1:
+            raise ValueError(f"k={k} neighbours requested but X has only {n} rows minus the query itself; lower k.")
+        best_d = np.full((n, k), np.inf, dtype=self.x.dtype)
+        best_i = np.full((n, k), -1, dtype=np.int64)  # an unsorted set of the k best so far
+        for rank in range(self.probes.shape[1]):
+            for q, a, b, d in self._blocks(_csr_of(self.probes[:, rank], self.n_lists), k):
+                if rank == 0:  # the query's own cell: not its own neighbour
+                    d[np.arange(len(q)), self._pos[q] - a] = np.inf
+                else:  # only queries with a row closer than their current k-th best
+                    hit = (d < best_d[q].max(1)[:, None]).any(1)
+                    q, d = q[hit], d[hit]
+                    if not len(q):
+                        continue
+                cat_d = np.concatenate([best_d[q], d], 1)
+                cat_i = np.concatenate([best_i[q], np.broadcast_to(self._cell_rows[a:b], d.shape)], 1)
+                part = np.argpartition(cat_d, k - 1, axis=1)[:, :k]
+                best_d[q] = np.take_along_axis(cat_d, part, 1)
+                best_i[q] = np.take_along_axis(cat_i, part, 1)
+        short = np.flatnonzero(~np.isfinite(best_d).all(1))
+        if len(short):  # fewer than k other rows in the probed cells: search these rows exactly
+            sd, nn = knn(self.x, k + 1, queries=self.x[short], backend="torch")
+            is_self = nn == short[:, None]
+            is_self[~is_self.any(1), -1] = True
+            best_i[short] = nn[~is_self].reshape(len(short), k)
+            best_d[short] = sd[~is_self].reshape(len(short), k)
+        out_d, out_i = _sort_rows(best_d, best_i)
+        return out_d.astype(np.float32), out_i
+
+    def radius_neighbors(
+        self, radius: float, *, query_rows: np.ndarray | None = None, max_edges: int = 50_000_000
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows within ``radius`` of each query row found in its probed cells, as :func:`radius_neighbors`.
+
+        The query row itself is always included. Raises ValueError past ``max_edges`` pairs.
+        """
+        n = self.x.shape[0]
+        if not np.isfinite(radius) or radius < 0:
+            raise ValueError(f"radius must be a finite distance >= 0, got {radius}.")
+        rows = np.arange(n) if query_rows is None else np.asarray(query_rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise ValueError(f"query_rows must be row indices in [0, {n}).")
+        max_edges = _check_int(max_edges, "max_edges", 0)
+        if len(np.unique(rows)) != len(rows):
+            raise ValueError("query_rows must not repeat a row for the IVF radius search.")
+        r2 = float(radius) ** 2
+        slack = 1e-4 * r2 + 1e-5 * float(self.x_sq.max(initial=0.0)) + 1e-12  # float error of the block
+        probes = self.probes[rows]
+        ptr, flat = _csr_of(probes.reshape(-1), self.n_lists, repeat=probes.shape[1])
+        owners, cols = [rows], [rows]  # every row is in its own ball
+        total = len(rows)
+        for q, a, _, d in self._blocks((ptr, rows[flat]), 0):
+            rr, cc = np.nonzero(d <= r2 + slack)
+            if not len(rr):
+                continue
+            qi, ci = q[rr], self._cell_rows[a + cc]
+            near = d[rr, cc] > r2 - slack
+            keep = qi != ci
+            if near.any():
+                keep[near] &= _exact_sq_pairs(self.x, qi[near], ci[near]) <= r2
+            total += int(keep.sum())
+            if total > max_edges:
+                _too_many_edges(radius, max_edges)
+            owners.append(qi[keep])
+            cols.append(ci[keep])
+        owner, col = np.concatenate(owners), np.concatenate(cols)
+        pos = np.empty(n, dtype=np.int64)
+        pos[rows] = np.arange(len(rows))  # the owners in the order of query_rows
+        order = np.lexsort((col, pos[owner]))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pos[owner], minlength=len(rows)), out=indptr[1:])
+        return indptr, col[order].astype(np.int64)
+
+
+def _nearest_centroids(x: np.ndarray, centroids: np.ndarray, m: int, backend: Backend) -> np.ndarray:
+    """The ``m`` nearest centroids of every row, nearest first, ``(N, m)`` int64 (float32 distances).
+
+    Cost: O(N·c·D) time, O(B·c) memory per block of B rows.
+    """
+    cent = np.ascontiguousarray(centroids, dtype=np.float32)
+    out = np.empty((len(x), m), dtype=np.int64)
+    if _resolve_backend(backend) == "faiss":
+        import faiss
+
+        index = faiss.IndexFlatL2(cent.shape[1])
+        index.add(cent)
+        for s in range(0, len(x), 65_536):
+            with _faiss_threads():
+                out[s : s + 65_536] = index.search(np.ascontiguousarray(x[s : s + 65_536], dtype=np.float32), m)[1]
+        return out
+    ct = torch.from_numpy(cent)
+    c_sq = (ct * ct).sum(1)
+    for s in range(0, len(x), 4096):
+        xb = torch.from_numpy(np.ascontiguousarray(x[s : s + 4096], dtype=np.float32))
+        d = c_sq[None, :] - 2.0 * (xb @ ct.T)  # the row's own norm does not change the order
+        out[s : s + 4096] = torch.topk(d, m, dim=1, largest=False, sorted=True).indices.numpy()
+    return out
+
+
+def _csr_of(cells: np.ndarray, n_cells: int, repeat: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (ptr, rows) grouping positions of ``cells`` by cell; position p belongs to row p // repeat."""
+    order = np.argsort(cells, kind="stable")
+    ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells, minlength=n_cells), out=ptr[1:])
+    return ptr, (order // repeat).astype(np.int64)
+
+
+def ivf_knn(
+    X: np.ndarray, k: int, *, seed: int, n_lists: int | None = None, n_probe: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate kNN of every row among the others: ``IVFIndex(X, ...).knn(k)`` (see :class:`IVFIndex`)."""
+    return IVFIndex(X, seed=seed, n_lists=n_lists, n_probe=n_probe).knn(k)
 
 
 def _exact_sq_pairs(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -255,3 +255,23 @@ def test_probcover_with_a_precomputed_graph_matches_and_checks_it() -> None:
     np.testing.assert_array_equal(probcover(X, lab, 6, np.random.default_rng(2), graph=(indptr, cols)), direct)
     with pytest.raises(ValueError, match="graph must be the"):
         probcover(X, lab, 6, np.random.default_rng(2), graph=(indptr[:-1], cols))
+
+
+def test_probcover_ivf_graph_probing_every_cell_equals_the_exact_graph() -> None:
+    from activelab.selection.coldstart import probcover_graph
+
+    X, _ = _blobs(400, seed=9, std=1.5)
+    exact = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="exact")
+    every = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="ivf", n_probe=10_000)
+    for a, b in zip(exact[1:], every[1:]):
+        np.testing.assert_array_equal(a, b)
+    # probing a few cells finds a subset of each ball (its own row always included)
+    few = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="ivf", n_probe=1)
+    for r in range(len(X)):
+        ball = set(few[2][few[1][r] : few[1][r + 1]].tolist())
+        assert r in ball and ball <= set(exact[2][exact[1][r] : exact[1][r + 1]].tolist())
+    lab = np.zeros(len(X), dtype=bool)
+    picks = probcover(X, lab, 8, np.random.default_rng(1), 1.5, knn_search="ivf", n_probe=1, max_degree=10)
+    assert len(set(picks.tolist())) == 8
+    with pytest.raises(ValueError, match="knn_search must be"):
+        probcover(X, lab, 8, np.random.default_rng(1), 1.5, knn_search="annoy")

@@ -115,6 +115,21 @@ def test_probcover_needs_delta_or_classes(blobs) -> None:
         make("probcover").select(_views(X, np.zeros(len(X), bool)), Pool(len(X)), 3, np.random.default_rng(0))
 
 
+def test_probcover_knn_search_options(blobs) -> None:
+    X, _ = blobs
+    lab = np.zeros(len(X), dtype=bool)
+    v, pool = _views(X, lab), Pool(len(X), n_classes=4)
+    exact = make("probcover", delta=1.0, knn_search="exact").select(v, pool, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(exact, make("probcover", delta=1.0).select(v, pool, 5, np.random.default_rng(0)))
+    # probing every cell of the IVF index gives the exact balls
+    ivf = make("probcover", delta=1.0, knn_search="ivf", n_probe=1000).select(v, pool, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(ivf, exact)
+    with pytest.raises(ValueError, match="knn_search must be 'auto', 'exact' or 'ivf', got 'kd'"):
+        make("probcover", knn_search="kd")
+    with pytest.raises(ValueError, match="n_probe must be an int >= 1, got 0"):
+        make("probcover", n_probe=0)
+
+
 # ----------------------------------------------------------------------------- the loop
 def _learner(X, y, **kw):
     kw.setdefault("budget", Budget(8, 8, 24))

@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_k, check_mask
-from ..neighbors import Backend, kmeans, knn, radius_neighbors
+from ..neighbors import Backend, IVFIndex, KnnSearch, kmeans, knn, radius_neighbors, resolve_knn_search
 
 __all__ = ["kmeans_initial", "probcover", "probcover_delta", "probcover_graph", "reduce_features", "typicality", "typiclust"]
 
@@ -256,12 +256,13 @@ def _most_typical(
 
 # ----------------------------------------------------------------------------- ProbCover
 def _ball_csr(
-    x: np.ndarray, d: np.ndarray, idx: np.ndarray, delta: float, max_edges: int
+    x: np.ndarray, d: np.ndarray, idx: np.ndarray, delta: float, max_edges: int, ivf: IVFIndex | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr, cols) of the exact δ-balls (each row covers itself and every row within δ).
+    """CSR (indptr, cols) of the δ-balls (each row covers itself and every row within δ).
 
     A row whose ball is smaller than its kNN list is read off the list; only rows whose whole
-    list lies inside δ (the ball may go on) are completed by a radius search over all rows.
+    list lies inside δ (the ball may go on) are completed by a radius search: over all rows
+    (exact), or over the probed cells of ``ivf`` (approximate).
     """
     n, kk = d.shape
     inside = d <= np.float32(delta) ** 2  # a prefix of every (ascending) row
@@ -272,7 +273,8 @@ def _ball_csr(
     r_cols = np.empty(0, dtype=np.int64)
     if len(sat_rows):
         budget = max(0, max_edges - int(lengths[~sat].sum()))
-        r_ptr, r_cols = radius_neighbors(x, float(delta), query_rows=sat_rows, max_edges=budget)
+        search = radius_neighbors if ivf is None else (lambda _x, r, **kw: ivf.radius_neighbors(r, **kw))
+        r_ptr, r_cols = search(x, float(delta), query_rows=sat_rows, max_edges=budget)
         lengths[sat_rows] = np.diff(r_ptr)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
@@ -296,6 +298,16 @@ def _transpose(indptr: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray
     return t_ptr, rows[order]
 
 
+def _probcover_knn(
+    x: np.ndarray, k: int, rng: np.random.Generator, knn_search: str, n_probe: int, backend: Backend
+) -> tuple[tuple[np.ndarray, np.ndarray], IVFIndex | None]:
+    """The kNN lists of ProbCover (exact or IVF) and the IVF index for the radius completion."""
+    if resolve_knn_search(knn_search, len(x)) == "exact":
+        return knn(x, k, backend=backend), None
+    index = IVFIndex(x, seed=int(rng.integers(2**31)), n_probe=n_probe, backend=backend)
+    return index.knn(k), index
+
+
 def probcover_delta(
     embeddings: np.ndarray,
     n_clusters: int,
@@ -304,6 +316,8 @@ def probcover_delta(
     purity: float = 0.5,
     max_degree: int = 100,
     backend: Backend = "auto",
+    knn_search: KnnSearch = "auto",
+    n_probe: int = 16,
     _knn: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """ProbCover's ball radius δ by the purity heuristic (Yehuda et al. 2022, sec. 4.1).
@@ -313,12 +327,13 @@ def probcover_delta(
     radius at which at least a fraction ``purity`` of the balls is pure (the default 0.5,
     not the paper's 0.95, is explained in :func:`probcover`). Purity is read from each row's
     ``max_degree`` nearest neighbours: a row whose ``max_degree`` neighbours all share its
-    label counts as pure at every δ (exact when ``max_degree >= N - 1``).
+    label counts as pure at every δ (exact when ``max_degree >= N - 1``). ``knn_search`` and
+    ``n_probe`` choose the kNN pass as in :func:`probcover`.
 
     Returns:
         δ (a Euclidean distance, >= 0).
 
-    Cost: k-means plus one exact kNN (O(N²·D)); O(N·K) memory.
+    Cost: k-means plus one kNN pass (exact O(N²·D), IVF about O(N^1.5·D·n_probe/2)); O(N·K) memory.
     """
     x = _rows(embeddings)
     n = len(x)
@@ -328,7 +343,9 @@ def probcover_delta(
     if n < 2:
         return 0.0
     labels, _ = kmeans(x, min(n_clusters, n), rng=rng, backend=backend)
-    d, idx = _knn if _knn is not None else knn(x, min(max_degree, n - 1), backend=backend)
+    if _knn is None:
+        _knn, _ = _probcover_knn(x, min(max_degree, n - 1), rng, knn_search, n_probe, backend)
+    d, idx = _knn
     differ = labels[idx] != labels[:, None]
     first = np.where(differ.any(1), differ.argmax(1), -1)
     r2 = np.where(first >= 0, d[np.arange(n), np.maximum(first, 0)].astype(np.float64), np.inf)
@@ -354,6 +371,8 @@ def probcover(
     max_degree: int = 100,
     max_edges: int = 50_000_000,
     backend: Backend = "auto",
+    knn_search: KnnSearch = "auto",
+    n_probe: int = 16,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """ProbCover (Yehuda, Dekel, Hacohen & Weinshall, 2022): greedy max coverage of δ-balls.
@@ -390,6 +409,11 @@ def probcover(
         max_degree: Neighbours per row of the kNN pass (K); also used by the purity heuristic.
         max_edges: Cap on the stored ball pairs (memory 16 bytes per pair with the transpose).
         backend: kNN / k-means backend.
+        knn_search: ``"exact"``, ``"ivf"`` (approximate: :class:`~activelab.neighbors.IVFIndex`
+            for the kNN lists and the radius completion, so balls may miss rows in unprobed
+            cells), or ``"auto"``: exact up to
+            :data:`~activelab.neighbors.EXACT_KNN_LIMIT` rows, IVF above.
+        n_probe: Cells searched per row in the IVF mode.
         graph: Precomputed ``(indptr, cols)`` balls of these rows from :func:`probcover_graph`
             (then ``delta``, ``n_clusters``, ``purity``, ``max_degree``, ``max_edges`` are unused).
 
@@ -397,7 +421,8 @@ def probcover(
         ``(k,)`` int64 unique unlabelled row indices, in pick order.
 
     Cost: one exact kNN O(N²·D) (chunked, O(B²) block) plus a radius search O(S·N·D) for
-    the S rows with full kNN lists, greedy O(k·N + E); memory O(N·K + E) for E ball pairs.
+    the S rows with full kNN lists (IVF: both about 2√N/n_probe times cheaper), greedy
+    O(k·N + E); memory O(N·K + E) for E ball pairs (IVF: + a float32 copy of the rows).
 
     Example:
         >>> X = np.array([[0.0], [0.5], [1.0], [9.0], [9.5]])
@@ -411,7 +436,7 @@ def probcover(
     if graph is None:
         _, indptr, cols = probcover_graph(
             x, rng, delta, n_clusters=n_clusters, purity=purity, max_degree=max_degree, max_edges=max_edges,
-            backend=backend,
+            backend=backend, knn_search=knn_search, n_probe=n_probe,
         )
     else:
         indptr, cols = (np.asarray(a, dtype=np.int64) for a in graph)
@@ -433,30 +458,33 @@ def probcover_graph(
     max_degree: int = 100,
     max_edges: int = 50_000_000,
     backend: Backend = "auto",
+    knn_search: KnnSearch = "auto",
+    n_probe: int = 16,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """ProbCover's δ and its exact δ-balls as CSR ``(delta, indptr, cols)``: all but the greedy.
+    """ProbCover's δ and its δ-balls as CSR ``(delta, indptr, cols)``: all but the greedy.
 
     The balls depend only on the rows (and δ), not on which rows are labelled, so a caller
     whose representation does not change between rounds (fixed input features) can build them
     once and pass them to :func:`probcover` as ``graph``. ``rng`` is used only by the k-means
-    of the purity heuristic (when ``delta`` is None). Arguments as in :func:`probcover`.
+    of the purity heuristic (when ``delta`` is None) and to seed the IVF cells.
+    Arguments as in :func:`probcover`.
 
-    Cost: one exact kNN O(N²·D) + radius search O(S·N·D) (+ k-means for δ); memory O(N·K + E).
+    Cost: as :func:`probcover` without the greedy (+ k-means for δ); memory O(N·K + E).
     """
     x = _rows(embeddings)
     n = len(x)
     max_degree = _pos_int(max_degree, "max_degree")
     kk = min(max_degree, n - 1)
-    nn = knn(x, kk, backend=backend) if kk > 0 else None
+    if delta is None and n_clusters is None:
+        raise ValueError("probcover needs delta or n_clusters (e.g. the number of classes) for the purity heuristic.")
+    nn, ivf = _probcover_knn(x, kk, rng, knn_search, _pos_int(n_probe, "n_probe"), backend) if kk > 0 else (None, None)
     if delta is None:
-        if n_clusters is None:
-            raise ValueError("probcover needs delta or n_clusters (e.g. the number of classes) for the purity heuristic.")
         delta = probcover_delta(x, n_clusters, rng, purity=purity, max_degree=max_degree, backend=backend, _knn=nn)
     if not np.isfinite(delta) or delta < 0:
         raise ValueError(f"delta must be a finite distance >= 0, got {delta}.")
     if nn is None:
         return float(delta), np.arange(n + 1, dtype=np.int64), np.arange(n, dtype=np.int64)
-    indptr, cols = _ball_csr(x, nn[0], nn[1], float(delta), _pos_int(max_edges, "max_edges"))
+    indptr, cols = _ball_csr(x, nn[0], nn[1], float(delta), _pos_int(max_edges, "max_edges"), ivf)
     return float(delta), indptr, cols
 
 

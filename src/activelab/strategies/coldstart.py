@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import CapabilityError
 from ..models.base import Views
-from ..neighbors import Backend
+from ..neighbors import Backend, resolve_knn_search
 from ..pool import Pool
 from ..selection.coldstart import kmeans_initial, probcover, probcover_graph, reduce_features, typiclust
 from .base import candidate_rows
@@ -129,10 +129,13 @@ class ProbCoverStrategy(_InSpace):
             ``n_clusters`` k-means clusters (default: the pool's number of classes).
         purity: Target fraction of pure balls (default 0.5, not the paper's 0.95: see
             :func:`activelab.selection.probcover`).
-        max_degree, max_edges, backend: see :func:`activelab.selection.probcover`.
+        max_degree, max_edges, backend, knn_search, n_probe: see
+            :func:`activelab.selection.probcover` (``knn_search="auto"``: exact kNN up to
+            50,000 rows, approximate IVF search above).
 
-    Cost: one exact kNN over the rows (O(N²·D), chunked), a radius search for the rows with
-    full kNN lists, k-means for δ; O(N·K + E) memory for E ball pairs. The balls are kept
+    Cost: one kNN over the rows (exact O(N²·D), chunked; IVF about O(N^1.5·D·n_probe/2)), a
+    radius search for the rows with full kNN lists, k-means for δ; O(N·K + E) memory for E
+    ball pairs. The balls are kept
     (keyed by a hash of the rows, O(N·D) per call) and rebuilt only when the representation
     changes, so with ``space="input"`` they are built once per run and each later round
     costs the greedy, O(k·N + E).
@@ -144,8 +147,16 @@ class ProbCoverStrategy(_InSpace):
     purity: float = 0.5
     max_degree: int = 100
     max_edges: int = 50_000_000
+    knn_search: str = "auto"
+    n_probe: int = 16
     needs_labelled: ClassVar[bool] = True
     _graph: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        resolve_knn_search(self.knn_search, 0)  # a clear error for an unknown name, at construction
+        if not isinstance(self.n_probe, (int, np.integer)) or isinstance(self.n_probe, bool) or self.n_probe < 1:
+            raise ValueError(f"n_probe must be an int >= 1, got {self.n_probe!r}.")
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` rows covering the most uncovered rows, as absolute indices."""
@@ -158,7 +169,9 @@ class ProbCoverStrategy(_InSpace):
                 "(Pool(n_items, n_classes)) to choose delta by the purity heuristic."
             )
         digest = hashlib.blake2b(x.data, digest_size=16)  # the buffer itself: no copy of the rows
-        digest.update(repr((x.shape, x.dtype.str, self.delta, n_clusters, self.purity, self.max_degree)).encode())
+        digest.update(repr((
+            x.shape, x.dtype.str, self.delta, n_clusters, self.purity, self.max_degree, self.knn_search, self.n_probe
+        )).encode())
         key = digest.hexdigest()
         if self._graph is None or self._graph[0] != key:
             # δ's k-means draws from a generator seeded by the rows themselves, so the balls are
@@ -168,6 +181,7 @@ class ProbCoverStrategy(_InSpace):
             delta, indptr, cols = probcover_graph(
                 x, graph_rng, self.delta, n_clusters=n_clusters, purity=self.purity,
                 max_degree=self.max_degree, max_edges=self.max_edges, backend=self.backend,
+                knn_search=self.knn_search, n_probe=self.n_probe,
             )
             self._graph = (key, delta, indptr, cols)
         rows = probcover(x, views.labelled, k, rng, graph=(self._graph[2], self._graph[3]))
