@@ -272,10 +272,12 @@ def test_ivf_radius_neighbors_probing_every_cell_matches_the_exact_search() -> N
 
 
 def test_resolve_knn_search() -> None:
-    from activelab.neighbors import EXACT_KNN_LIMIT, resolve_knn_search
+    from activelab.neighbors import EXACT_KNN_BUDGET, resolve_knn_search
 
-    assert resolve_knn_search("auto", EXACT_KNN_LIMIT) == "exact"
-    assert resolve_knn_search("auto", EXACT_KNN_LIMIT + 1) == "ivf"
-    assert resolve_knn_search("ivf", 10) == "ivf"
+    n512 = int(np.sqrt(EXACT_KNN_BUDGET / 512))
+    assert resolve_knn_search("auto", n512, 512) == "exact"
+    assert resolve_knn_search("auto", n512 + 1, 512) == "ivf"
+    assert resolve_knn_search("auto", 60_000, 50) == "exact"  # MNIST reduced to 50 components
+    assert resolve_knn_search("ivf", 10, 2) == "ivf" and resolve_knn_search("exact", 10**7, 512) == "exact"
     with pytest.raises(ValueError, match="knn_search must be 'auto', 'exact' or 'ivf', got 'hnsw'"):
         resolve_knn_search("hnsw", 10)

@@ -302,7 +302,7 @@ def _probcover_knn(
     x: np.ndarray, k: int, rng: np.random.Generator, knn_search: str, n_probe: int, backend: Backend
 ) -> tuple[tuple[np.ndarray, np.ndarray], IVFIndex | None]:
     """The kNN lists of ProbCover (exact or IVF) and the IVF index for the radius completion."""
-    if resolve_knn_search(knn_search, len(x)) == "exact":
+    if resolve_knn_search(knn_search, *x.shape) == "exact":
         return knn(x, k, backend=backend), None
     index = IVFIndex(x, seed=int(rng.integers(2**31)), n_probe=n_probe, backend=backend)
     return index.knn(k), index
@@ -411,8 +411,8 @@ def probcover(
         backend: kNN / k-means backend.
         knn_search: ``"exact"``, ``"ivf"`` (approximate: :class:`~activelab.neighbors.IVFIndex`
             for the kNN lists and the radius completion, so balls may miss rows in unprobed
-            cells), or ``"auto"``: exact up to
-            :data:`~activelab.neighbors.EXACT_KNN_LIMIT` rows, IVF above.
+            cells), or ``"auto"``: exact while N²·D is at most
+            :data:`~activelab.neighbors.EXACT_KNN_BUDGET` (N ≈ 62,000 at D = 512), IVF above.
         n_probe: Cells searched per row in the IVF mode.
         graph: Precomputed ``(indptr, cols)`` balls of these rows from :func:`probcover_graph`
             (then ``delta``, ``n_clusters``, ``purity``, ``max_degree``, ``max_edges`` are unused).

@@ -130,8 +130,8 @@ class ProbCoverStrategy(_InSpace):
         purity: Target fraction of pure balls (default 0.5, not the paper's 0.95: see
             :func:`activelab.selection.probcover`).
         max_degree, max_edges, backend, knn_search, n_probe: see
-            :func:`activelab.selection.probcover` (``knn_search="auto"``: exact kNN up to
-            50,000 rows, approximate IVF search above).
+            :func:`activelab.selection.probcover` (``knn_search="auto"``: exact kNN while N²·D
+            is at most 2·10¹², e.g. 62,000 rows at D = 512; approximate IVF search above).
 
     Cost: one kNN over the rows (exact O(N²·D), chunked; IVF about O(N^1.5·D·n_probe/2)), a
     radius search for the rows with full kNN lists, k-means for δ; O(N·K + E) memory for E
