@@ -23,8 +23,8 @@ Rows:
   2·√N cells, 16 probed), at every N; where the exact kNN ran too, its recall;
 * ``probcover`` — exact 100-NN graph + purity heuristic (k-means, 10 clusters) + greedy cover;
   same size limit as ``knn``;
-* ``probcover (ivf)`` — the same with ``knn_search="ivf"`` (what ``"auto"`` does above N²·D = 2·10¹²,
-  rows), at every N; where the exact run exists too, the fraction of the exact balls' rows
+* ``probcover (ivf)`` — the same with ``knn_search="ivf"`` (what ``"auto"`` does above
+  N²·D = 2·10¹²), at every N; where the exact run exists too, the fraction of the exact balls' rows
   that the exact δ-balls of the IVF picks cover (coverage of the IVF picks / coverage of the
   exact picks, both measured on the exact balls);
 * ``cluster_margin`` — margin filter to 1000 rows, average-linkage HAC on them, round-robin;
