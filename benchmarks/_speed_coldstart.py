@@ -122,6 +122,7 @@ def bench_rows(
         mb = emb.nbytes / ss.MB
         too_big = f"skipped above N={limit:,}: exact kNN is O(N²·D) = {float(n) * n * dim:.1e} multiply-adds"
         exact_nn = None
+        median_d20: float | None = None
         for b in backends:
             if "knn" in methods:
                 if n > limit:
@@ -134,12 +135,15 @@ def bench_rows(
                 s_rows = min(n, 256 * N_CLUSTERS)
                 add(n, f"kmeans ({b})", sec, peak, f"c={N_CLUSTERS}, 20 iterations on {s_rows:,} rows, all rows assigned")
         if "knn" in methods:
-            sec, peak, (_, got) = ss.measure(lambda: IVFIndex(emb, seed=seed).knn(KNN_K))
+            sec, peak, (got_d, got) = ss.measure(lambda: IVFIndex(emb, seed=seed).knn(KNN_K))
+            median_d20 = float(np.sqrt(np.median(got_d[:, -1])))  # radius for the large-N ProbCover rows
+            del got_d
             note = f"k={KNN_K}, {IVFIndex.default_lists(n)} cells, 16 probed"
             if exact_nn is not None:
                 hits = sum(len(set(a) & set(b)) for a, b in zip(exact_nn[1].tolist(), got.tolist()))
                 note += f"; recall {hits / got.size:.4f} against the exact kNN"
             add(n, "knn (ivf)", sec, peak, note)
+            # a radius for the large-N ProbCover rows: the median distance to the 20th neighbour
             del got
         if "typiclust" in methods:
             sec, peak, _ = ss.measure(lambda: typiclust(emb, labelled, K, rng()))
@@ -152,10 +156,21 @@ def bench_rows(
                     lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="exact")
                 )
                 add(n, "probcover", sec, peak, "100-NN graph, delta by purity (k-means, 10 clusters)")
-            sec, peak, picks = ss.measure(lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="ivf"))
             note = f"as probcover with knn_search='ivf' ({IVFIndex.default_lists(n)} cells, 16 probed)"
             if n <= limit:
+                sec, peak, picks = ss.measure(
+                    lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="ivf")
+                )
                 note += f"; coverage of its picks / the exact picks' {_coverage_ratio(emb, labelled, picks, exact_picks, rng()):.4f}"
+            else:
+                # The purity δ of these 10 broad clusters grows balls with N (> 50M pairs at N = 100k);
+                # a fixed-size neighbourhood is what a large pool needs, so δ = median 20-NN distance.
+                if median_d20 is None:
+                    median_d20 = float(np.sqrt(np.median(IVFIndex(emb, seed=seed).knn(KNN_K)[0][:, -1])))
+                sec, peak, _ = ss.measure(
+                    lambda: probcover(emb, labelled, K, rng(), median_d20, knn_search="ivf")
+                )
+                note += f"; δ = {median_d20:.2f}, the median distance to the 20th neighbour (see knn (ivf))"
             add(n, "probcover (ivf)", sec, peak, note)
         if "cluster_margin" in methods:
             sec, peak, _ = ss.measure(lambda: cluster_margin(scores, emb, labelled, K, rng()))

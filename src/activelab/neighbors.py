@@ -458,7 +458,10 @@ class IVFIndex:
         slack = 1e-4 * r2 + 1e-5 * float(self.x_sq.max(initial=0.0)) + 1e-12  # float error of the block
         probes = self.probes[rows]
         ptr, flat = _csr_of(probes.reshape(-1), self.n_lists, repeat=probes.shape[1])
-        owners, cols = [rows], [rows]  # every row is in its own ball
+        pos = np.empty(n, dtype=np.int64)
+        pos[rows] = np.arange(len(rows))  # a query's place in query_rows
+        # pairs as one int64 key (query place · N + row), 8 bytes per pair while collecting
+        keys = [pos[rows] * n + rows]  # every row is in its own ball
         total = len(rows)
         for q, a, _, d in self._blocks((ptr, rows[flat]), 0):
             rr, cc = np.nonzero(d <= r2 + slack)
@@ -472,15 +475,14 @@ class IVFIndex:
             total += int(keep.sum())
             if total > max_edges:
                 _too_many_edges(radius, max_edges)
-            owners.append(qi[keep])
-            cols.append(ci[keep])
-        owner, col = np.concatenate(owners), np.concatenate(cols)
-        pos = np.empty(n, dtype=np.int64)
-        pos[rows] = np.arange(len(rows))  # the owners in the order of query_rows
-        order = np.lexsort((col, pos[owner]))
+            keys.append(pos[qi[keep]] * n + ci[keep])
+        key = np.concatenate(keys)
+        del keys
+        key.sort()
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pos[owner], minlength=len(rows)), out=indptr[1:])
-        return indptr, col[order].astype(np.int64)
+        np.cumsum(np.bincount(key // n, minlength=len(rows)), out=indptr[1:])
+        key %= n
+        return indptr, key
 
 
 def _nearest_centroids(x: np.ndarray, centroids: np.ndarray, m: int, backend: Backend) -> np.ndarray:
