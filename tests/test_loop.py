@@ -146,3 +146,20 @@ def test_skipped_items_are_not_offered_again(tiny_blobs):
     assert learner.pool.skipped.sum() > 0
     assert not (learner.pool.skipped & learner.pool.labelled_mask).any()
     assert learner.pool.n_labelled == 30 or learner.pool.n_unlabelled == 0
+
+
+@pytest.mark.parametrize(("strategy", "joint"), [("batchbald", True), ("epig", True), ("bald", False), ("power_bald", False)])
+def test_the_loop_asks_for_joint_draws_only_for_strategies_that_compare_draws(tiny_blobs, strategy, joint):
+    class Recording(SklearnClassifier):
+        seen: list
+
+        def predict_proba_samples(self, X, n_draws, *, rng, joint=False):
+            self.seen.append(joint)
+            p = self.predict_proba(X)
+            return np.repeat(p[:, None, :], n_draws, axis=1)
+
+    model = Recording(LogisticRegression(max_iter=200), 3)
+    model.seen = []
+    _learner(tiny_blobs, strategy=strategy, model=model, budget=Budget(6, 4, 10)).run()
+    assert model.seen and set(model.seen) == {joint}
+    assert getattr(make(strategy), "joint_draws", False) is joint

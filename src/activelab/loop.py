@@ -471,6 +471,7 @@ class ActiveLearner:
                 self.model, self.X, rows, ~unl[rows], self.strategy.needs,
                 n_draws=getattr(self.strategy, "n_draws", 20) or 20,
                 rng=_round_rng(self.seed, _STREAM_VIEWS, r), chunk_size=self.chunk_size,
+                joint_draws=bool(getattr(self.strategy, "joint_draws", False)),
             )
             seconds["infer"] = time.perf_counter() - t
             t = time.perf_counter()

@@ -206,23 +206,31 @@ def _manual_draw(clf, X, mask_by_layer):
     return torch.softmax(out, 1).numpy()
 
 
-def test_consistent_mc_dropout_is_one_network_per_draw(tiny_blobs, rng):
+@pytest.mark.parametrize(("mode", "joint"), [("consistent", False), ("consistent", True), ("auto", True)])
+def test_consistent_mc_dropout_is_one_network_per_draw(tiny_blobs, rng, mode, joint):
     X, y = tiny_blobs
-    clf = _clf().fit(X, y, rng=rng)
-    samples = clf.predict_proba_samples(X, 5, rng=np.random.default_rng(2))
+    clf = _clf(mc_dropout=mode).fit(X, y, rng=rng)
+    samples = clf.predict_proba_samples(X, 5, rng=np.random.default_rng(2), joint=joint)
     # the same draws whatever the chunking: masks are per draw, not per chunk
-    chunked = TorchClassifier(mlp((16,), 0.25), 3, lr=1e-2, epochs=20, inference_batch_size=7)
+    chunked = TorchClassifier(mlp((16,), 0.25), 3, lr=1e-2, epochs=20, inference_batch_size=7, mc_dropout=mode)
     chunked.load_state_dict(clf.state_dict())
     np.testing.assert_allclose(
-        chunked.predict_proba_samples(X, 5, rng=np.random.default_rng(2)), samples, rtol=1e-5, atol=1e-7
+        chunked.predict_proba_samples(X, 5, rng=np.random.default_rng(2), joint=joint), samples, rtol=1e-5, atol=1e-7
     )
-    # identical rows get identical draws (one network per draw); independent masks differ
+    # identical rows get identical draws (one network per draw)
     twins = np.repeat(X[:1], 6, axis=0)
-    same = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3))
+    same = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3), joint=joint)
     assert np.all(same == same[:1]) and same.std(axis=1).max() > 0
-    clf.mc_dropout = "independent"
-    differ = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3))
+
+
+@pytest.mark.parametrize(("mode", "joint"), [("independent", False), ("independent", True), ("auto", False)])
+def test_independent_mc_dropout_gives_each_row_its_own_masks(tiny_blobs, rng, mode, joint):
+    X, y = tiny_blobs
+    clf = _clf(mc_dropout=mode).fit(X, y, rng=rng)
+    twins = np.repeat(X[:1], 6, axis=0)
+    differ = clf.predict_proba_samples(twins, 4, rng=np.random.default_rng(3), joint=joint)
     assert differ.std(axis=0).max() > 0
+    assert clf.mc_dropout == mode and _clf().mc_dropout == "auto"  # the default
 
 
 def test_consistent_mask_matches_manual_reference(tiny_blobs, rng):
@@ -249,7 +257,7 @@ def test_consistent_mask_matches_manual_reference(tiny_blobs, rng):
 
 def test_mc_dropout_mode_errors(tiny_blobs, rng):
     X, y = tiny_blobs
-    with pytest.raises(ValueError, match="mc_dropout must be one of \\['consistent', 'independent'\\], got 'fixed'"):
+    with pytest.raises(ValueError, match="mc_dropout must be one of \\['auto', 'consistent', 'independent'\\], got 'fixed'"):
         _clf(mc_dropout="fixed").fit(X, y, rng=rng)
 
     def alpha_net(input_shape, n_classes):
@@ -257,7 +265,7 @@ def test_mc_dropout_mode_errors(tiny_blobs, rng):
 
     clf = TorchClassifier(alpha_net, 3, epochs=2).fit(X, y, rng=rng)
     with pytest.raises(TypeError, match="not AlphaDropout; pass mc_dropout='independent'"):
-        clf.predict_proba_samples(X, 2, rng=rng)
+        clf.predict_proba_samples(X, 2, rng=rng, joint=True)
     clf.mc_dropout = "independent"
     assert clf.predict_proba_samples(X, 2, rng=rng).shape == (len(X), 2, 3)
 
@@ -268,10 +276,23 @@ def test_compute_views_draws_are_one_network_across_chunks(tiny_blobs, rng):
     clf = _clf().fit(X, y, rng=rng)
     idx = np.arange(len(X))
     whole = compute_views(clf, X, idx, np.zeros(len(X), bool), ["prob_samples"], n_draws=4,
-                          rng=np.random.default_rng(9), chunk_size=len(X))
+                          rng=np.random.default_rng(9), chunk_size=len(X), joint_draws=True)
     chunked = compute_views(clf, X, idx, np.zeros(len(X), bool), ["prob_samples"], n_draws=4,
-                            rng=np.random.default_rng(9), chunk_size=7)
+                            rng=np.random.default_rng(9), chunk_size=7, joint_draws=True)
     np.testing.assert_allclose(chunked.prob_samples, whole.prob_samples, rtol=1e-5, atol=1e-7)
+    # joint draws reach the model: with the default "auto", twins get equal draws only when asked
+    twins = np.repeat(X[:1], 5, axis=0)
+    for joint_draws, equal in ((True, True), (False, False)):
+        v = compute_views(clf, twins, np.arange(5), np.zeros(5, bool), ["prob_samples"], n_draws=4,
+                          rng=np.random.default_rng(9), joint_draws=joint_draws)
+        assert bool(np.all(v.prob_samples == v.prob_samples[:1])) is equal
+
+    class NoJointKeyword:  # a user model without the keyword is called without it
+        def predict_proba_samples(self, X, n_draws, *, rng):
+            return np.full((len(X), n_draws, 2), 0.5)
+
+    v = compute_views(NoJointKeyword(), X, idx, np.zeros(len(X), bool), ["prob_samples"], n_draws=3, rng=rng, joint_draws=True)
+    assert v.prob_samples.shape == (len(X), 3, 2)
     # the inputs view is the flattened rows, whatever the model
     v = compute_views(clf, X, idx[5:], np.zeros(len(X) - 5, bool), ["inputs"], rng=rng, chunk_size=7)
     np.testing.assert_array_equal(v.inputs, X[5:].reshape(len(X) - 5, -1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -46,7 +47,13 @@ class Model(Protocol):
 
 @runtime_checkable
 class SupportsProbaSamples(Protocol):
-    """Posterior samples: MC dropout (only dropout layers active) or ensemble members."""
+    """Posterior samples: MC dropout (only dropout layers active) or ensemble members.
+
+    A model may also accept a keyword ``joint: bool``: :func:`compute_views` passes
+    ``joint=True`` when the strategy compares draws across rows (BatchBALD, EPIG), so that
+    draw ``d`` is one sampled network for the whole pool. Models without the keyword are
+    called without it.
+    """
 
     def predict_proba_samples(self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator) -> np.ndarray:
         """Samples ``(n, n_draws, n_classes)``."""
@@ -169,6 +176,7 @@ def compute_views(
     n_draws: int = 20,
     rng: np.random.Generator,
     chunk_size: int = 8192,
+    joint_draws: bool = False,
 ) -> Views:
     """One streamed inference pass over ``X[indices]`` producing each needed view once.
 
@@ -178,6 +186,8 @@ def compute_views(
     network to every row of the pool. The ``inputs`` view is the rows of ``X``, flattened.
     A model with ``predict_views(X, needs, n_draws, rng)`` computes all views from one
     forward pass per chunk; otherwise its individual methods are called per chunk.
+    ``joint_draws=True`` (the strategy compares draws across rows) is passed on as
+    ``joint=True`` to the models whose method takes that keyword.
     """
     needs = tuple(dict.fromkeys(needs))
     idx = np.asarray(indices, dtype=np.int64)
@@ -185,6 +195,12 @@ def compute_views(
     if not needs:
         return views
     joint = getattr(model, "predict_views", None)
+
+    def joint_kw(method: Any) -> dict[str, bool]:
+        if not joint_draws or "prob_samples" not in needs:
+            return {}
+        return {"joint": True} if "joint" in inspect.signature(method).parameters else {}
+
     outputs: dict[str, np.ndarray] = {}
     model_needs = tuple(n for n in needs if n != "inputs")
     # One seed for the posterior draws of every chunk: with consistent MC dropout, draw d is
@@ -197,13 +213,14 @@ def compute_views(
         if not model_needs:
             part = {}
         elif joint is not None:
-            part = joint(xb, model_needs, n_draws=n_draws, rng=chunk_rng)
+            part = joint(xb, model_needs, n_draws=n_draws, rng=chunk_rng, **joint_kw(joint))
         else:
             part = {}
             if "probs" in needs:
                 part["probs"] = model.predict_proba(xb)
             if "prob_samples" in needs:
-                part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=chunk_rng)
+                sampler = model.predict_proba_samples
+                part["prob_samples"] = sampler(xb, n_draws, rng=chunk_rng, **joint_kw(sampler))
             if "embeddings" in needs:
                 part["embeddings"] = model.embed(xb)
             if "predicted_loss" in needs:

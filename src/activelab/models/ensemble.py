@@ -104,10 +104,13 @@ class _Committee:
         out /= self.n_members
         return out.astype(np.float32)
 
-    def predict_proba_samples(self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator) -> np.ndarray:
+    def predict_proba_samples(
+        self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator, joint: bool = False
+    ) -> np.ndarray:
         """The first ``n_draws`` members' probabilities ``(n, n_draws, n_classes)``.
 
-        ``rng`` is unused (the members are fixed); it is accepted for the protocol.
+        ``rng`` and ``joint`` are unused (the members are fixed networks, so the draws are
+        always joint); they are accepted for the protocol.
 
         Raises:
             ValueError: If ``n_draws`` exceeds the number of members and ``cap_draws`` is False.
@@ -176,7 +179,13 @@ class DeepEnsemble(_Committee):
         return np.asarray(self.members[0].embed(X))
 
     def predict_views(
-        self, X: np.ndarray, needs: Iterable[str], *, n_draws: int = 20, rng: np.random.Generator | None = None
+        self,
+        X: np.ndarray,
+        needs: Iterable[str],
+        *,
+        n_draws: int = 20,
+        rng: np.random.Generator | None = None,
+        joint: bool = False,
     ) -> dict[str, np.ndarray]:
         """All requested views from one prediction per member (``probs`` is the mean of the samples).
 

@@ -258,13 +258,19 @@ class LossPredictionClassifier(TorchClassifier):
         return out
 
     def predict_views(
-        self, X: np.ndarray, needs: Iterable[str], *, n_draws: int = 20, rng: np.random.Generator | None = None
+        self,
+        X: np.ndarray,
+        needs: Iterable[str],
+        *,
+        n_draws: int = 20,
+        rng: np.random.Generator | None = None,
+        joint: bool = False,
     ) -> dict[str, np.ndarray]:
         """Like :meth:`TorchClassifier.predict_views`, plus ``"predicted_loss"`` (one extra pass)."""
         needs = set(needs)
         want_loss = "predicted_loss" in needs
         rest = needs - {"predicted_loss"}
-        out = super().predict_views(X, rest, n_draws=n_draws, rng=rng) if rest else {}
+        out = super().predict_views(X, rest, n_draws=n_draws, rng=rng, joint=joint) if rest else {}
         if want_loss:
             out["predicted_loss"] = self.predict_loss(X)
         return out

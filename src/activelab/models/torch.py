@@ -86,7 +86,7 @@ def _mc_split(module: nn.Module) -> tuple[nn.Module | None, nn.Module]:
     return None, module
 
 
-_MC_MODES = ("consistent", "independent")
+_MC_MODES = ("auto", "consistent", "independent")
 
 
 class _ConsistentMasks:
@@ -180,10 +180,13 @@ class TorchClassifier:
         num_threads: Intra-op CPU threads while training and predicting (restored afterwards); ``None`` keeps
             torch's setting. Small networks train fastest with 1 thread, and several processes
             sharing few cores must not oversubscribe them.
-        mc_dropout: ``"consistent"`` (default): MC draw ``d`` uses one dropout mask per layer
-            for every row, so each draw is one sampled network and draws are comparable across
-            rows, as BatchBALD and EPIG need (Kirsch et al., 2019). ``"independent"``: a fresh
-            mask per row and draw (classic MC dropout; enough for per-row scores such as BALD).
+        mc_dropout: ``"consistent"``: MC draw ``d`` uses one dropout mask per layer for every
+            row, so each draw is one sampled network and draws are comparable across rows, as
+            BatchBALD and EPIG need (Kirsch et al., 2019). ``"independent"``: a fresh mask per
+            row and draw (classic MC dropout). ``"auto"`` (default): consistent when the caller
+            asks for joint draws (``joint=True``: BatchBALD, EPIG), independent otherwise. On the
+            digits protocol (20 seeds) top-k BALD scores 0.9264 ± 0.0045 with independent masks
+            and 0.9181 ± 0.0084 with consistent ones.
             Consistent masks cover ``nn.Dropout`` (element-wise) and ``nn.Dropout1d/2d/3d``
             (channel-wise); other dropout types raise.
 
@@ -210,7 +213,7 @@ class TorchClassifier:
         finetune_lr_scale: float = 0.1,
         inference_batch_size: int | None = None,
         num_threads: int | None = None,
-        mc_dropout: str = "consistent",
+        mc_dropout: str = "auto",
         channels_last: bool | None = None,
     ) -> None:
         self.module_factory = module_factory
@@ -440,11 +443,18 @@ class TorchClassifier:
         return logits, h
 
     def predict_views(
-        self, X: np.ndarray, needs: Iterable[str], *, n_draws: int = 20, rng: np.random.Generator | None = None
+        self,
+        X: np.ndarray,
+        needs: Iterable[str],
+        *,
+        n_draws: int = 20,
+        rng: np.random.Generator | None = None,
+        joint: bool = False,
     ) -> dict[str, np.ndarray]:
         """All requested views of ``X`` from one deterministic forward pass (+ MC passes).
 
-        ``needs`` ⊆ {"probs", "embeddings", "prob_samples"}.
+        ``needs`` ⊆ {"probs", "embeddings", "prob_samples"}; ``joint`` as in
+        :meth:`predict_proba_samples`.
         """
         module = self._check_fitted()
         needs = set(needs)
@@ -472,7 +482,7 @@ class TorchClassifier:
         if "prob_samples" in needs:
             if rng is None:
                 raise ValueError("prob_samples needs an rng for the dropout masks.")
-            out["prob_samples"] = self.predict_proba_samples(X, n_draws, rng=rng)
+            out["prob_samples"] = self.predict_proba_samples(X, n_draws, rng=rng, joint=joint)
         return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -483,11 +493,14 @@ class TorchClassifier:
         """Penultimate embeddings ``(n, d)``: the input of the last ``nn.Linear``."""
         return self.predict_views(X, ("embeddings",))["embeddings"]
 
-    def predict_proba_samples(self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator) -> np.ndarray:
+    def predict_proba_samples(
+        self, X: np.ndarray, n_draws: int, *, rng: np.random.Generator, joint: bool = False
+    ) -> np.ndarray:
         """MC-dropout samples ``(n, n_draws, n_classes)``: only dropout layers are switched on.
 
-        With ``mc_dropout="consistent"`` draw ``d`` is the same sampled network for every row
-        (and every chunk), so the result does not depend on ``inference_batch_size``.
+        With consistent masks (``mc_dropout="consistent"``, or ``"auto"`` with ``joint=True``)
+        draw ``d`` is the same sampled network for every row (and every chunk), so the result
+        does not depend on ``inference_batch_size``.
         """
         module = self._check_fitted()
         if n_draws < 1:
@@ -495,7 +508,7 @@ class TorchClassifier:
         seed = derive_seed(rng)
         result = np.empty((len(X), n_draws, int(self.n_classes)), dtype=np.float32)
         prefix, suffix = _mc_split(module)
-        consistent = self.mc_dropout == "consistent"
+        consistent = self.mc_dropout == "consistent" or (self.mc_dropout == "auto" and bool(joint))
         with contextlib.ExitStack() as stack:
             stack.enter_context(_seeded_torch(seed, self._device))
             stack.enter_context(torch_threads(self.num_threads))

@@ -24,6 +24,10 @@ class Strategy(Protocol):
         needs: Views the loop must compute (subset of ``("probs", "prob_samples", "embeddings")``).
         needs_labelled: If True the views also cover the labelled items (e.g. k-center centres).
         n_draws: Posterior samples per item when ``"prob_samples"`` is needed.
+        joint_draws: Optional (default False). True when the strategy compares posterior
+            draws across rows (BatchBALD, EPIG): the loop then asks the model for draws that
+            are one sampled network each (``joint=True``, see
+            :class:`~activelab.models.base.SupportsProbaSamples`).
 
     ``select`` returns ``k`` unique absolute pool indices of unlabelled items. The loop never
     special-cases a strategy: all it does is compute ``needs`` and call ``select``.

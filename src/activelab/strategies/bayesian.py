@@ -65,7 +65,8 @@ class BatchBaldStrategy:
         device: torch device for the scoring.
 
     Needs draws that are consistent across rows: an ensemble (model ``ensemble``), or
-    :class:`~activelab.models.TorchClassifier` with its default ``mc_dropout="consistent"``.
+    :class:`~activelab.models.TorchClassifier` (its default ``mc_dropout="auto"`` gives consistent
+    masks to strategies with ``joint_draws``).
 
     Cost: see :func:`activelab.selection.batchbald`; O(N) + O(M·S) extra memory.
     """
@@ -76,6 +77,7 @@ class BatchBaldStrategy:
     lazy: bool = True
     device: str | None = None
     needs: tuple[str, ...] = ("prob_samples",)
+    joint_draws: ClassVar[bool] = True  # draws are compared across rows: one network per draw
     needs_labelled: ClassVar[bool] = False
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,6 +113,7 @@ class EpigStrategy:
     beta: float | None = None
     device: str | None = None
     needs: tuple[str, ...] = ("prob_samples",)
+    joint_draws: ClassVar[bool] = True  # draws are compared across rows: one network per draw
     needs_labelled: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
