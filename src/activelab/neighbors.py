@@ -284,10 +284,7 @@ def _knn_faiss(
             _, idx = index.search(np.ascontiguousarray(q[qs:qe], dtype=np.float32), kk)
         idx = idx.astype(np.int64)
         if drop_self:
-            is_self = idx == np.arange(qs, qe)[:, None]
-            missing = ~is_self.any(1)  # self tied with duplicates beyond the cut: drop the last
-            is_self[missing, -1] = True
-            idx = idx[~is_self].reshape(qe - qs, k)
+            idx = idx[_others(idx, np.arange(qs, qe))].reshape(qe - qs, k)
         exact = _exact_sq_dists(q[qs:qe], x, idx)
         out_d[qs:qe], out_i[qs:qe] = _sort_rows(exact, idx)
 
@@ -431,10 +428,9 @@ class IVFIndex:
         short = np.flatnonzero(~np.isfinite(best_d).all(1))
         if len(short):  # fewer than k other rows in the probed cells: search these rows exactly
             sd, nn = knn(self.x, k + 1, queries=self.x[short], backend="torch")
-            is_self = nn == short[:, None]
-            is_self[~is_self.any(1), -1] = True
-            best_i[short] = nn[~is_self].reshape(len(short), k)
-            best_d[short] = sd[~is_self].reshape(len(short), k)
+            keep = _others(nn, short)
+            best_i[short] = nn[keep].reshape(len(short), k)
+            best_d[short] = sd[keep].reshape(len(short), k)
         out_d, out_i = _sort_rows(best_d, best_i)
         return out_d.astype(np.float32), out_i
 
@@ -446,16 +442,11 @@ class IVFIndex:
         The query row itself is always included. Raises ValueError past ``max_edges`` pairs.
         """
         n = self.x.shape[0]
-        if not np.isfinite(radius) or radius < 0:
-            raise ValueError(f"radius must be a finite distance >= 0, got {radius}.")
-        rows = np.arange(n) if query_rows is None else np.asarray(query_rows, dtype=np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise ValueError(f"query_rows must be row indices in [0, {n}).")
+        rows, r2 = _check_radius_query(radius, query_rows, n)
         max_edges = _check_int(max_edges, "max_edges", 0)
         if len(np.unique(rows)) != len(rows):
             raise ValueError("query_rows must not repeat a row for the IVF radius search.")
-        r2 = float(radius) ** 2
-        slack = 1e-4 * r2 + 1e-5 * float(self.x_sq.max(initial=0.0)) + 1e-12  # float error of the block
+        slack = _radius_slack(r2, self.x_sq)
         probes = self.probes[rows]
         ptr, flat = _csr_of(probes.reshape(-1), self.n_lists, repeat=probes.shape[1])
         pos = np.empty(n, dtype=np.int64)
@@ -525,6 +516,34 @@ def ivf_knn(
     return IVFIndex(X, seed=seed, n_lists=n_lists, n_probe=n_probe).knn(k)
 
 
+def _others(idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Mask of the ``k + 1`` neighbours of ``rows`` (``idx``, ``(m, k + 1)``) to keep: all but the row itself.
+
+    A row tied with duplicates of itself may be cut off its own list; it then drops the last.
+    """
+    is_self = idx == rows[:, None]
+    is_self[~is_self.any(1), -1] = True
+    return ~is_self
+
+
+def _check_radius_query(radius: float, query_rows: np.ndarray | None, n: int) -> tuple[np.ndarray, float]:
+    """(query row indices, squared radius), or a ValueError naming the bad radius or rows."""
+    if not np.isfinite(radius) or radius < 0:
+        raise ValueError(f"radius must be a finite distance >= 0, got {radius}.")
+    rows = np.arange(n) if query_rows is None else np.asarray(query_rows, dtype=np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        raise ValueError(f"query_rows must be row indices in [0, {n}).")
+    return rows, float(radius) ** 2
+
+
+def _radius_slack(r2: float, x_sq: np.ndarray) -> float:
+    """Margin around ``r2`` within which a block estimate ``‖q‖² - 2 q·x + ‖x‖²`` is rechecked exactly.
+
+    The estimate errs by a few ulps of the squared norms.
+    """
+    return 1e-4 * r2 + 1e-5 * float(x_sq.max(initial=0.0)) + 1e-12
+
+
 def _exact_sq_pairs(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``‖x[a_i] - x[b_i]‖²`` in float64 for index pairs, in batches of about 4M numbers."""
     out = np.empty(len(a), dtype=np.float64)
@@ -575,20 +594,14 @@ def radius_neighbors(
     """
     x = _as_rows(X, "X")
     n = x.shape[0]
-    if not np.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius must be a finite distance >= 0, got {radius}.")
-    rows = np.arange(n) if query_rows is None else np.asarray(query_rows, dtype=np.int64)
-    if rows.size and (rows.min() < 0 or rows.max() >= n):
-        raise ValueError(f"query_rows must be row indices in [0, {n}).")
+    rows, r2 = _check_radius_query(radius, query_rows, n)
     chunk = _check_int(chunk_size, "chunk_size", 1)
     max_edges = _check_int(max_edges, "max_edges", 0)
     x_sq = _sq_norms(x, chunk)
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
     xt = torch.from_numpy(x).to(dtype)
     xs_t = torch.from_numpy(x_sq).to(dtype)
-    r2 = float(radius) ** 2
-    # the block estimate errs by a few ulps of the squared norms: keep a margin, decide exactly
-    slack = 1e-4 * r2 + 1e-5 * float(x_sq.max(initial=0.0)) + 1e-12
+    slack = _radius_slack(r2, x_sq)  # keep a margin around the radius, decide exactly inside it
     counts = np.zeros(len(rows), dtype=np.int64)
     parts: list[np.ndarray] = []
     total = 0

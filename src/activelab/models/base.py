@@ -195,12 +195,10 @@ def compute_views(
     if not needs:
         return views
     joint = getattr(model, "predict_views", None)
-
-    def joint_kw(method: Any) -> dict[str, bool]:
-        if not joint_draws or "prob_samples" not in needs:
-            return {}
-        return {"joint": True} if "joint" in inspect.signature(method).parameters else {}
-
+    # joint=True only when asked for and only to a model whose sampling method takes it
+    sampler = joint if joint is not None else getattr(model, "predict_proba_samples", None)
+    wants_joint = joint_draws and "prob_samples" in needs and sampler is not None
+    draw_kw = {"joint": True} if wants_joint and "joint" in inspect.signature(sampler).parameters else {}
     outputs: dict[str, np.ndarray] = {}
     model_needs = tuple(n for n in needs if n != "inputs")
     # One seed for the posterior draws of every chunk: with consistent MC dropout, draw d is
@@ -213,14 +211,13 @@ def compute_views(
         if not model_needs:
             part = {}
         elif joint is not None:
-            part = joint(xb, model_needs, n_draws=n_draws, rng=chunk_rng, **joint_kw(joint))
+            part = joint(xb, model_needs, n_draws=n_draws, rng=chunk_rng, **draw_kw)
         else:
             part = {}
             if "probs" in needs:
                 part["probs"] = model.predict_proba(xb)
             if "prob_samples" in needs:
-                sampler = model.predict_proba_samples
-                part["prob_samples"] = sampler(xb, n_draws, rng=chunk_rng, **joint_kw(sampler))
+                part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=chunk_rng, **draw_kw)
             if "embeddings" in needs:
                 part["embeddings"] = model.embed(xb)
             if "predicted_loss" in needs:

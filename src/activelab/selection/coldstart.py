@@ -273,8 +273,10 @@ def _ball_csr(
     r_cols = np.empty(0, dtype=np.int64)
     if len(sat_rows):
         budget = max(0, max_edges - int(lengths[~sat].sum()))
-        search = radius_neighbors if ivf is None else (lambda _x, r, **kw: ivf.radius_neighbors(r, **kw))
-        r_ptr, r_cols = search(x, float(delta), query_rows=sat_rows, max_edges=budget)
+        if ivf is None:
+            r_ptr, r_cols = radius_neighbors(x, float(delta), query_rows=sat_rows, max_edges=budget)
+        else:
+            r_ptr, r_cols = ivf.radius_neighbors(float(delta), query_rows=sat_rows, max_edges=budget)
         lengths[sat_rows] = np.diff(r_ptr)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
