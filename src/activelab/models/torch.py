@@ -15,6 +15,7 @@ from torch import nn
 
 from ..errors import NotFittedError
 from ..rng import derive_seed
+from ._fastmlp import ManualMLPTrainer, plain_mlp_layers
 
 __all__ = ["UPDATE_POLICIES", "TorchClassifier"]
 
@@ -87,6 +88,7 @@ def _mc_split(module: nn.Module) -> tuple[nn.Module | None, nn.Module]:
 
 
 _MC_MODES = ("auto", "consistent", "independent")
+_TRAINERS = ("auto", "autograd")
 
 
 class _ConsistentMasks:
@@ -189,6 +191,14 @@ class TorchClassifier:
             and 0.9181 ± 0.0084 with consistent ones.
             Consistent masks cover ``nn.Dropout`` (element-wise) and ``nn.Dropout1d/2d/3d``
             (channel-wise); other dropout types raise.
+        trainer: ``"auto"`` (default): plain MLPs on the CPU (an ``nn.Sequential`` of ``Linear``,
+            ``ReLU`` and ``Dropout`` layers, e.g. :func:`~activelab.models.mlp`, with the default
+            cross-entropy loss) train with a hand-written backward pass and optimiser step
+            (:mod:`activelab.models._fastmlp`): the same gradients and update rules as autograd
+            and the torch optimisers up to float rounding, about 2.4× faster for the reference
+            digits network, with dropout masks drawn from NumPy. Every other network, and GPU
+            training, uses autograd. ``"autograd"``: always autograd with the torch optimiser and
+            ``nn.Dropout``'s masks.
 
     All randomness (initialisation, dropout, shuffling, MC dropout) comes from the ``rng``
     given to :meth:`fit` / :meth:`predict_proba_samples`; torch's global RNG is forked and
@@ -215,6 +225,7 @@ class TorchClassifier:
         num_threads: int | None = None,
         mc_dropout: str = "auto",
         channels_last: bool | None = None,
+        trainer: str = "auto",
     ) -> None:
         self.module_factory = module_factory
         self.n_classes = n_classes
@@ -233,6 +244,7 @@ class TorchClassifier:
         self.num_threads = num_threads
         self.mc_dropout = mc_dropout
         self.channels_last = channels_last
+        self.trainer = trainer
         self.module_: nn.Module | None = None
         self.input_shape_: tuple[int, ...] | None = None
         self.n_fits_ = 0
@@ -263,6 +275,8 @@ class TorchClassifier:
             raise ValueError(f"channels_last must be True, False or None (automatic), got {self.channels_last!r}.")
         if self.mc_dropout not in _MC_MODES:
             raise ValueError(f"mc_dropout must be one of {list(_MC_MODES)}, got {self.mc_dropout!r}.")
+        if self.trainer not in _TRAINERS:
+            raise ValueError(f"trainer must be one of {list(_TRAINERS)}, got {self.trainer!r}.")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}.")
         dev = torch.device(self.device)
@@ -352,10 +366,33 @@ class TorchClassifier:
         """
         return nn.functional.cross_entropy(module(X), y)
 
+    def _manual_trainer(self, module: nn.Module, X: torch.Tensor, lr: float, seed: int) -> ManualMLPTrainer | None:
+        """The autograd-free trainer when ``trainer="auto"`` and the network and loss allow it."""
+        if self.trainer != "auto" or type(self)._training_loss is not TorchClassifier._training_loss:
+            return None
+        layers = plain_mlp_layers(module, X)
+        if layers is None:
+            return None
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6D6C70]))
+        return ManualMLPTrainer(layers, optimizer=self.optimizer, lr=lr, weight_decay=self.weight_decay, rng=rng)
+
     def _train(self, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int) -> None:
         module = self.module_
         assert module is not None  # internal invariant, set by fit
-        opt = _OPTIMISERS[self.optimizer](module.parameters(), lr=lr, weight_decay=self.weight_decay)
+        manual = self._manual_trainer(module, X, lr, seed)
+        if manual is None:
+            opt = _OPTIMISERS[self.optimizer](module.parameters(), lr=lr, weight_decay=self.weight_decay)
+
+            def step(Xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> None:
+                opt.zero_grad(set_to_none=True)
+                self._training_loss(module, Xb, yb, epoch).backward()
+                opt.step()
+
+        else:
+
+            def step(Xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> None:
+                manual.step(Xb, yb)
+
         loss_fn = nn.CrossEntropyLoss()
         Xv = yv = None
         if self.early_stopping is not None:
@@ -371,16 +408,12 @@ class TorchClassifier:
         module.train()
         for epoch in range(epochs):
             if full_batch:
-                opt.zero_grad(set_to_none=True)
-                self._training_loss(module, X, y, epoch).backward()
-                opt.step()
+                step(X, y, epoch)
             else:
                 order = torch.randperm(n, generator=gen).to(X.device)
                 for start in range(0, n, self.batch_size):  # type: ignore[arg-type]
                     b = order[start : start + self.batch_size]
-                    opt.zero_grad(set_to_none=True)
-                    self._training_loss(module, X[b], y[b], epoch).backward()
-                    opt.step()
+                    step(X[b], y[b], epoch)
             if Xv is not None:
                 module.eval()
                 with torch.no_grad():
@@ -395,6 +428,8 @@ class TorchClassifier:
                         break
         if best_state is not None:
             module.load_state_dict(best_state)
+        if manual is not None:
+            manual.finish()
         module.eval()
 
     # -------------------------------------------------------------------------- inference
@@ -555,5 +590,6 @@ class TorchClassifier:
     def __repr__(self) -> str:
         return (
             f"TorchClassifier(n_classes={self.n_classes}, optimizer={self.optimizer!r}, lr={self.lr}, "
-            f"epochs={self.epochs}, batch_size={self.batch_size}, update={self.update!r}, device={self.device!r})"
+            f"epochs={self.epochs}, batch_size={self.batch_size}, update={self.update!r}, device={self.device!r}, "
+            f"trainer={self.trainer!r})"
         )
