@@ -41,6 +41,7 @@ def test_eligibility():
     hooked[2].register_forward_hook(lambda *a: None)
     assert plain_mlp_layers(hooked, X) is None
     assert plain_mlp_layers(mlp((8,), 0.0)((12,), 3), X.double()) is None
+    assert plain_mlp_layers(nn.Sequential(nn.Linear(12, 8), nn.Dropout(1.0), nn.Linear(8, 3)), X) is None
     assert plain_mlp_layers(nn.Sequential(nn.Linear(12, 3)), torch.zeros(3, 2, 6)) is None  # no Flatten, 3-D input
 
 

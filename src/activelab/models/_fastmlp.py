@@ -56,6 +56,8 @@ def plain_mlp_layers(module: nn.Module, X: torch.Tensor) -> list[nn.Module] | No
         return None
     if not layers or type(layers[-1]) is not nn.Linear or any(type(m) not in _ALLOWED for m in layers):
         return None
+    if any(type(m) is nn.Dropout and not 0.0 <= m.p < 1.0 for m in layers):
+        return None  # p = 1 zeroes everything; autograd's nn.Dropout handles it
     if any(not p.requires_grad for p in module.parameters()) or _has_hooks(module):
         return None
     if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
