@@ -9,8 +9,9 @@ MLP): cheap at any N, but it only sees linearly separable differences.
 
 Cost per sub-batch: a logistic regression on at most ``max_train`` rows (all labelled rows plus a
 random subset of the unlabelled ones), O(max_train·D) per solver iteration, and one O(N·D)
-prediction pass in blocks; extra memory one float32 copy of the standardised rows plus
-O(max_train·D) for the fit.
+pass in blocks of 8,192 rows (the logit of the fitted model, rewritten for unstandardised rows);
+extra memory O(max_train·D) for the fit (its standardised rows) plus O(N) for the scores: no copy
+of the whole array.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def discriminative(
         raise ValueError(f"n_steps must be an int >= 1, got {n_steps!r}.")
     if not isinstance(max_train, (int, np.integer)) or max_train < 2:
         raise ValueError(f"max_train must be an int >= 2, got {max_train!r}.")
-    # standardise into one float32 copy, a block at a time (no float64 copy of the whole array)
+    # column statistics in float64 blocks; rows are standardised only when a fit or a block needs them
     mean = np.zeros(x.shape[1])
     sq = np.zeros(x.shape[1])
     for a in range(0, len(x), chunk):
@@ -75,9 +76,11 @@ def discriminative(
     mean /= len(x)
     std = np.sqrt(np.maximum(sq / len(x) - mean * mean, 0.0))
     scale = np.where(std > 0, std, 1.0)
-    z = np.empty(x.shape, dtype=np.float32)
-    for a in range(0, len(x), chunk):
-        z[a : a + chunk] = (x[a : a + chunk] - mean) / scale
+
+    def z(rows: np.ndarray) -> np.ndarray:
+        """Standardised float32 copies of ``rows`` only (never the whole array at once)."""
+        return ((x[rows] - mean) / scale).astype(np.float32)
+
     picks: list[int] = []
     steps = min(int(n_steps), k) if k else 0
     for s in range(steps):
@@ -88,9 +91,13 @@ def discriminative(
         rows = np.concatenate([lab, train_unl])
         target = np.concatenate([np.zeros(len(lab), dtype=int), np.ones(len(train_unl), dtype=int)])
         clf = LogisticRegression(C=C, class_weight="balanced", max_iter=200)
-        clf.fit(z[rows], target)
-        p_unl = np.concatenate([clf.predict_proba(z[unl[a : a + chunk]])[:, 1] for a in range(0, len(unl), chunk)])
-        chosen = unl[top_k(p_unl, want, rng)]
+        clf.fit(z(rows), target)
+        # P(unlabelled) is increasing in the logit w·z + b = (w / scale)·x + (b − w·mean / scale),
+        # so score the raw rows block by block (no standardised copy; logits do not saturate to ties)
+        w = clf.coef_[0] / scale
+        b = float(clf.intercept_[0] - np.dot(clf.coef_[0], mean / scale))
+        logit = np.concatenate([x[unl[a : a + chunk]] @ w + b for a in range(0, len(unl), chunk)])
+        chosen = unl[top_k(logit, want, rng)]
         picks.extend(int(i) for i in chosen)
         mask[chosen] = True
     return np.asarray(picks, dtype=np.int64)
