@@ -195,7 +195,7 @@ class TorchClassifier:
             ``ReLU`` and ``Dropout`` layers, e.g. :func:`~activelab.models.mlp`, with the default
             cross-entropy loss) train with a hand-written backward pass and optimiser step
             (:mod:`activelab.models._fastmlp`): the same gradients and update rules as autograd
-            and the torch optimisers up to float rounding, about 2.4× faster for the reference
+            and the torch optimisers up to float rounding, roughly 2–3× faster for the reference
             digits network, with dropout masks drawn from NumPy. Every other network, and GPU
             training, uses autograd. ``"autograd"``: always autograd with the torch optimiser and
             ``nn.Dropout``'s masks.
