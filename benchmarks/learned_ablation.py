@@ -58,7 +58,7 @@ def _columns(group: str) -> np.ndarray:
 
 
 def _episode(env, seed: int, choose) -> tuple[float, list[np.ndarray]]:  # type: ignore[no-untyped-def]
-    """Return of one episode on task ``seed`` with ``choose(obs) -> action``; also the observations' global rows."""
+    """Return of one episode on task ``seed`` with ``choose(obs, env) -> action``; also the observations' global rows."""
     obs, _ = env.reset(seed=seed)
     total, done, globs = 0.0, False, []
     while not done:
@@ -69,73 +69,104 @@ def _episode(env, seed: int, choose) -> tuple[float, list[np.ndarray]]:  # type:
     return total, globs
 
 
-def run_task(args: tuple[int, str, list[tuple[str, str]]]) -> dict[str, float]:
-    """All variants on task ``TASK_SEED0 + i`` (one process; the margin reference curve is cached)."""
+def _scorer_choice(strategy, ablate=None):  # type: ignore[no-untyped-def]
+    """``choose(obs, env)`` of a pick-mode policy; ``ablate(x)`` edits the ``(K, F)`` observation first."""
+    from activelab.learned.train import _policy_action
+
+    def choose(obs: np.ndarray, env) -> int:  # type: ignore[no-untyped-def]
+        x = obs.reshape(-1, N_FEATURES).copy()
+        if ablate is not None:
+            ablate(x)
+        return _policy_action(strategy._scorer, x)
+
+    return choose
+
+
+def _permute(cols: np.ndarray, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """Ablation: permute columns ``cols`` among the valid candidate rows."""
+
+    def ablate(x: np.ndarray) -> None:
+        valid = np.flatnonzero(x[:, 0] > 0.5)
+        x[np.ix_(valid, cols)] = x[np.ix_(rng.permutation(valid), cols)]
+
+    return ablate
+
+
+def _constant(cols: np.ndarray, values: np.ndarray):  # type: ignore[no-untyped-def]
+    """Ablation: replace columns ``cols`` of the valid rows by ``values`` (padding rows stay 0)."""
+
+    def ablate(x: np.ndarray) -> None:
+        x[:, cols] = np.where(x[:, :1] > 0.5, values, 0.0)
+
+    return ablate
+
+
+def _worker_setup(policy_path: str):  # type: ignore[no-untyped-def]
+    """One torch thread, the training task sampler's envs (one per mode) and the pick-mode policy."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     from activelab.learned.env import ALEnv
     from activelab.learned.strategy import PolicyStrategy
     from activelab.learned.train import TrainConfig
 
-    i, policy_path, extras = args
     torch.set_num_threads(1)
-    seed = TASK_SEED0 + i
     sampler = TrainConfig(max_candidates=MAX_CANDIDATES).sampler()
     envs = {mode: ALEnv(mode, sampler=sampler, max_candidates=MAX_CANDIDATES) for mode in ("pick", "weights", "heuristic")}
     shipped = PolicyStrategy(path=policy_path)
     if shipped.kind != "pick":
         raise SystemExit(f"{policy_path} is a {shipped.kind}-mode policy; the ablations need a pick-mode one.")
-
-    def scorer_choice(strategy, ablate: np.ndarray | None = None, rng=None):  # type: ignore[no-untyped-def]
-        def choose(obs: np.ndarray, env) -> int:  # type: ignore[no-untyped-def]
-            x = obs.reshape(-1, N_FEATURES).copy()
-            valid = np.flatnonzero(x[:, 0] > 0.5)
-            if ablate is not None:
-                perm = rng.permutation(valid)
-                x[np.ix_(valid, ablate)] = x[np.ix_(perm, ablate)]
-            with torch.no_grad():
-                logits = strategy._scorer(torch.as_tensor(x).unsqueeze(0))[0][0].numpy()
-            return int(np.argmax(logits))
-
-        return choose
-
-    with threadpool_limits(1):
-        return _variants(seed, envs, shipped, scorer_choice, extras)
+    return envs, shipped
 
 
-def _variants(seed, envs, shipped, scorer_choice, extras) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def run_task(args: tuple[int, str, list[tuple[str, str]]]) -> dict[str, float]:
+    """All variants but ``-global`` on task ``TASK_SEED0 + i`` (one process; the margin reference curve is cached)."""
+    from threadpoolctl import threadpool_limits
+
     from activelab.learned.strategy import PolicyStrategy
 
+    i, policy_path, extras = args
+    seed = TASK_SEED0 + i
+    envs, shipped = _worker_setup(policy_path)
     out: dict[str, float] = {}
-    t = time.perf_counter()
-    out["policy"], globs = _episode(envs["pick"], seed, scorer_choice(shipped))
-    out["_global_sum"] = np.sum(globs, axis=0) if globs else np.zeros(N_FEATURES - N_CAND)  # type: ignore[assignment]
-    out["_global_n"] = len(globs)
-    out["_seconds_policy"] = time.perf_counter() - t
-    for g, group in enumerate(FEATURE_GROUPS):
-        if group == "global":
-            continue  # needs the mean global row over all tasks: second pass, _global_only
-        choose = scorer_choice(shipped, _columns(group), rng=np.random.default_rng([seed, g]))
-        out[f"-{group}"], _ = _episode(envs["pick"], seed, choose)
-    rng = np.random.default_rng([seed, 99])
-    out["random"], _ = _episode(envs["pick"], seed, lambda obs, env: int(rng.choice(np.flatnonzero(env.action_masks()))))
-    gap = CANDIDATE_FEATURES.index("gap")
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        out["policy"], globs = _episode(envs["pick"], seed, _scorer_choice(shipped))
+        out["_global_sum"] = np.sum(globs, axis=0) if globs else np.zeros(N_FEATURES - N_CAND)  # type: ignore[assignment]
+        out["_global_n"] = len(globs)
+        out["_seconds_policy"] = time.perf_counter() - t
+        for g, group in enumerate(FEATURE_GROUPS):
+            if group == "global":
+                continue  # needs the mean global row over all tasks: second pass, _global_only
+            choose = _scorer_choice(shipped, _permute(_columns(group), np.random.default_rng([seed, g])))
+            out[f"-{group}"], _ = _episode(envs["pick"], seed, choose)
+        rng = np.random.default_rng([seed, 99])
+        out["random"], _ = _episode(envs["pick"], seed, lambda obs, env: int(rng.choice(np.flatnonzero(env.action_masks()))))
+        gap = CANDIDATE_FEATURES.index("gap")
 
-    def min_gap(obs: np.ndarray, env) -> int:  # type: ignore[no-untyped-def]
-        x = obs.reshape(-1, N_FEATURES)
-        g = np.where(env.action_masks(), x[:, gap], np.inf)
-        return int(np.argmin(g))
+        def min_gap(obs: np.ndarray, env) -> int:  # type: ignore[no-untyped-def]
+            x = obs.reshape(-1, N_FEATURES)
+            return int(np.argmin(np.where(env.action_masks(), x[:, gap], np.inf)))
 
-    out["min-gap"], _ = _episode(envs["pick"], seed, min_gap)
-    for path, label in extras:
-        strategy = PolicyStrategy(path=path)
-        env = envs[strategy.kind]
-        if strategy.kind == "pick":
-            out[label], _ = _episode(env, seed, scorer_choice(strategy))
-        else:
-            out[label], _ = _episode(env, seed, lambda obs, env, s=strategy: s._actor.predict(obs, deterministic=True)[0])
+        out["min-gap"], _ = _episode(envs["pick"], seed, min_gap)
+        for path, label in extras:
+            strategy = PolicyStrategy(path=path)
+            if strategy.kind == "pick":
+                out[label], _ = _episode(envs["pick"], seed, _scorer_choice(strategy))
+            else:
+                choose = lambda obs, env, s=strategy: s._actor.predict(obs, deterministic=True)[0]  # noqa: E731
+                out[label], _ = _episode(envs[strategy.kind], seed, choose)
     return out
+
+
+def _global_only(args: tuple[int, str, np.ndarray]) -> float:
+    """The ``-global`` ablation on one task (needs the mean global row of pass 1)."""
+    from threadpoolctl import threadpool_limits
+
+    i, policy_path, global_mean = args
+    envs, shipped = _worker_setup(policy_path)
+    with threadpool_limits(1):
+        choose = _scorer_choice(shipped, _constant(_columns("global"), global_mean))
+        return _episode(envs["pick"], TASK_SEED0 + i, choose)[0]
 
 
 def main() -> None:
@@ -151,6 +182,10 @@ def main() -> None:
     args = p.parse_args()
     if args.tasks < 2:
         p.error(f"--tasks must be >= 2, got {args.tasks}")
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
+    if not Path(args.policy).is_file():
+        p.error(f"--policy {args.policy}: no such file (train one with `activelab policy train --out FILE`)")
     extras = []
     for item in args.extra:
         path, _, label = item.partition(":")
@@ -182,32 +217,6 @@ def main() -> None:
         pv = "—" if k == "policy" or not np.any(np.abs(d) > 1e-12) else f"{wilcoxon(d).pvalue:.3g}"
         delta = "—" if k == "policy" else f"{d.mean():+.3f}"
         print(f"| {k} | {v.mean():+.3f} ± {se:.3f} | {(v > 0).sum()}/{len(v)} | {delta} | {pv} |")
-
-
-def _global_only(args: tuple[int, str, np.ndarray]) -> float:
-    """The ``-global`` ablation on one task (needs the mean global row of pass 1)."""
-    import torch
-
-    from activelab.learned.env import ALEnv
-    from activelab.learned.strategy import PolicyStrategy
-    from activelab.learned.train import TrainConfig
-
-    i, policy_path, global_mean = args
-    torch.set_num_threads(1)
-    env = ALEnv("pick", sampler=TrainConfig(max_candidates=MAX_CANDIDATES).sampler(), max_candidates=MAX_CANDIDATES)
-    strategy = PolicyStrategy(path=policy_path)
-    cols = _columns("global")
-
-    def choose(obs: np.ndarray, env) -> int:  # type: ignore[no-untyped-def]
-        x = obs.reshape(-1, N_FEATURES).copy()
-        x[:, cols] = np.where(x[:, :1] > 0.5, global_mean, 0.0)
-        with torch.no_grad():
-            return int(np.argmax(strategy._scorer(torch.as_tensor(x).unsqueeze(0))[0][0].numpy()))
-
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        return _episode(env, TASK_SEED0 + i, choose)[0]
 
 
 if __name__ == "__main__":
