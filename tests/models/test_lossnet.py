@@ -97,7 +97,7 @@ def test_views_determinism_and_state(tiny_blobs):
     views = compute_views(a, X, np.arange(len(X)), np.zeros(len(X), bool), ("probs", "predicted_loss"),
                           rng=np.random.default_rng(0), chunk_size=64)
     np.testing.assert_allclose(views.predicted_loss, a.predict_loss(X), rtol=1e-6)
-    np.testing.assert_allclose(views.probs, a.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(views.probs, a.predict_proba(X), rtol=1e-5)
     c = LossPredictionClassifier(mlp((16,), 0.25), 3, epochs=10, head_width=8)
     c.load_state_dict(a.state_dict())
     np.testing.assert_array_equal(c.predict_loss(X), a.predict_loss(X))

@@ -16,17 +16,23 @@ __all__ = ["MODELS", "list_models", "make_model"]
 def _mlp(n_classes: int, **kw: Any) -> TorchClassifier:
     # One training thread: a 128-unit MLP gains nothing from more, and OpenMP threads that
     # spin on a busy 2-core machine make each step 10x slower.
+    init = kw.pop("init", "he")
     params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
     params.update(kw)
-    return TorchClassifier(mlp((128,), dropout=0.25), n_classes, **params)
+    return TorchClassifier(mlp((128,), dropout=0.25, init=init), n_classes, **params)
+
+
+def _mlp_torch_init(n_classes: int, **kw: Any) -> TorchClassifier:
+    return _mlp(n_classes, init="torch", **kw)
 
 
 def _mlp_lossnet(n_classes: int, **kw: Any) -> TorchClassifier:
     from .lossnet import LossPredictionClassifier
 
+    init = kw.pop("init", "he")
     params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
     params.update(kw)
-    return LossPredictionClassifier(mlp((128,), dropout=0.25), n_classes, **params)
+    return LossPredictionClassifier(mlp((128,), dropout=0.25, init=init), n_classes, **params)
 
 
 def _ensemble(n_classes: int, **kw: Any) -> Any:
@@ -59,7 +65,14 @@ def _logreg(n_classes: int, **kw: Any) -> SklearnClassifier:
 
 #: name -> (builder(n_classes, **overrides), description)
 MODELS: dict[str, tuple[Callable[..., Any], str]] = {
-    "mlp": (_mlp, "MLP (in)-128-(C), dropout 0.25 before the output; Adam lr 1e-2, 100 full-batch epochs"),
+    "mlp": (
+        _mlp,
+        "MLP (in)-128-(C), dropout 0.25 before the output, He init; Adam lr 1e-2, 100 full-batch epochs",
+    ),
+    "mlp_torch_init": (
+        _mlp_torch_init,
+        "the 'mlp' network with PyTorch's default Linear init (activelab's 'mlp' before 2026-11-24)",
+    ),
     "mlp_lossnet": (
         _mlp_lossnet,
         "the 'mlp' network plus a Learning Loss head (ranking loss, ξ=1, λ=1), for strategy 'learning_loss'",
