@@ -31,8 +31,13 @@ import platform
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from activelab.errors import CapabilityError
 from activelab.experiments import RunConfig, run_experiments, summarise
-from activelab.strategies import STRATEGIES
+from activelab.models.base import check_capabilities
+from activelab.models.registry import MODELS, make_model
+from activelab.strategies import STRATEGIES, make
 
 
 def plain_torch_round(n_labelled: int = 170, repeats: int = 5) -> float:
@@ -103,6 +108,32 @@ def subsample(dataset: str, n_items: int, out: Path) -> Path:
     return path
 
 
+def model_groups(model: str, strategies: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Which model runs which strategy: ``model`` where it can feed the strategy, else the first
+    registered variant of it that can (``mlp_lossnet`` for ``learning_loss`` under ``mlp``).
+
+    Returns ``({model: [strategies]}, {strategy: why it is skipped})``; a strategy that no
+    variant of ``model`` can feed is skipped with the capability error as the reason.
+    """
+    variants = [model] + [m for m in MODELS if m.startswith(f"{model}_")]
+    groups: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
+    for name in strategies:
+        needs = make(name).needs
+        reason = ""
+        for candidate in variants:
+            try:
+                check_capabilities(make_model(candidate, 2), needs, name)
+            except CapabilityError as err:
+                reason = reason or str(err)
+                continue
+            groups.setdefault(candidate, []).append(name)
+            break
+        else:
+            skipped[name] = reason
+    return groups, skipped
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="digits")
@@ -127,23 +158,30 @@ def main() -> None:
     if args.pool_subsample is not None:
         dataset = str(subsample(args.dataset, args.pool_subsample, args.out))
 
-    config = RunConfig(
-        datasets=(dataset,),
-        strategies=tuple(s for s in args.strategies.split(",") if s),
-        models=(args.model,),
-        seeds=args.seeds,
-        initial=args.initial,
-        query_size=args.query_size,
-        budget=args.budget,
-        epochs=args.epochs,
-        workers=args.workers,
-        update=args.update,
-        initial_strategy=args.initial_strategy or "random",
-        out=args.out,
-    )
+    groups, skipped = model_groups(args.model, [s for s in args.strategies.split(",") if s])
     start = time.perf_counter()
-    rounds = run_experiments(config, progress=False)
+    parts = []
+    for model, names in groups.items():
+        config = RunConfig(
+            datasets=(dataset,),
+            strategies=tuple(names),
+            models=(model,),
+            seeds=args.seeds,
+            initial=args.initial,
+            query_size=args.query_size,
+            budget=args.budget,
+            epochs=args.epochs,
+            workers=args.workers,
+            update=args.update,
+            initial_strategy=args.initial_strategy or "random",
+            # the main model's results where they always were; a variant's in a subfolder
+            out=args.out if model == args.model else args.out / f"model-{model}",
+        )
+        parts.append(run_experiments(config, progress=False))
     wall = time.perf_counter() - start
+    if not parts:
+        raise SystemExit(f"no strategy can run with model {args.model!r}: {skipped}")
+    rounds = pd.concat(parts, ignore_index=True)
     summary = summarise(rounds).sort_values("auc_mean", ascending=False)
     phases = ["seconds_fit", "seconds_evaluate", "seconds_infer", "seconds_select"]
     per_round = rounds.groupby("strategy")[phases].mean()
@@ -156,6 +194,11 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, wall time {wall:.0f} s")
     if args.protocol == "digits" and args.model == "mlp":
         print(f"bare torch loop, one margin round (same network, 170 labels): {plain_torch_round():.3f} s")
+    for model, names in groups.items():
+        if model != args.model:
+            print(f"model {model} (a variant of {args.model}) runs: {', '.join(names)}")
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
     print()
     print("| strategy | AUC mean ± std | final accuracy | s/round total | fit | evaluate | infer | select |")
     print("|---|---|---|---|---|---|---|---|")

@@ -1,0 +1,46 @@
+"""The benchmark scripts are acceptance commands: their default paths must keep running."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_registered_strategy_gets_a_model_or_a_stated_reason():
+    le = _load("label_efficiency")
+    from activelab.strategies import STRATEGIES
+
+    groups, skipped = le.model_groups("mlp", list(STRATEGIES))
+    assert skipped == {}
+    assert groups["mlp_lossnet"] == ["learning_loss"]
+    assert sorted(s for names in groups.values() for s in names) == sorted(STRATEGIES)
+
+    groups, skipped = le.model_groups("logreg", ["margin", "badge"])
+    assert groups == {"logreg": ["margin"]}
+    assert "needs a model with embed()" in skipped["badge"]
+
+
+def test_label_efficiency_runs_a_strategy_that_needs_another_model(tmp_path):
+    out = tmp_path / "le"
+    cmd = [
+        sys.executable, str(BENCH / "label_efficiency.py"), "--strategies", "random,learning_loss",
+        "--seeds", "1", "--budget", "40", "--epochs", "2", "--workers", "1", "--out", str(out),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "model mlp_lossnet (a variant of mlp) runs: learning_loss" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| random") or line.startswith("| learning_loss")]
+    assert len(rows) == 2
+    assert set(pd.read_csv(out / "rounds.csv").strategy) == {"random"}
+    assert set(pd.read_csv(out / "model-mlp_lossnet" / "rounds.csv").strategy) == {"learning_loss"}
