@@ -16,6 +16,8 @@ import pandas as pd
 __all__ = ["plot_curves"]
 
 _REQUIRED = ("dataset", "strategy", "model", "seed", "round", "n_labelled", "accuracy")
+# Legend entries per column when the legend sits beside the panel.
+_LEGEND_ROWS = 18
 
 
 def _curve_stats(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -33,7 +35,9 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Draw one panel per (dataset, model) with one mean line and ±std band per strategy.
 
     The legend gives each strategy's AUC (mean accuracy over the rounds of the mean curve,
-    which equals the mean over seeds of the per-seed AUC).
+    which equals the mean over seeds of the per-seed AUC), best first. Up to 10 strategies it
+    sits inside the panel; with more it takes columns beside the panel, and strategies beyond
+    the palette's 20 colours differ by line style too.
 
     Args:
         rounds: Tidy results with the columns ``dataset, strategy, model, seed, round,
@@ -62,21 +66,32 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     panels = list(dict.fromkeys(zip(rounds["dataset"], rounds["model"])))
     strategies = list(dict.fromkeys(rounds["strategy"]))
     cmap = colormaps["tab10" if len(strategies) <= 10 else "tab20"]
-    colours = {s: cmap(i % cmap.N) for i, s in enumerate(strategies)}
+    # Past the palette's colours, the line style tells strategies of the same colour apart.
+    styles = ("-", "--", ":", "-.")
+    looks = {s: (cmap(i % cmap.N), styles[(i // cmap.N) % len(styles)]) for i, s in enumerate(strategies)}
+    # Up to 10 strategies the legend fits inside the panel; more go in columns to its right.
+    outside = len(strategies) > 10
+    legend_cols = math.ceil(len(strategies) / _LEGEND_ROWS) if outside else 1
 
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = Figure(figsize=(6.4 * ncols, 4.6 * nrows), layout="constrained")
+    panel_width = 6.4 + (2.6 * legend_cols if outside else 0.0)
+    panel_height = max(4.6, 0.19 * min(len(strategies), _LEGEND_ROWS) + 0.8) if outside else 4.6
+    fig = Figure(figsize=(panel_width * ncols, panel_height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (dataset, model) in zip(axes.flat, panels):
         panel = rounds[(rounds["dataset"] == dataset) & (rounds["model"] == model)]
         n_seeds = panel["seed"].nunique()
+        lines = []
         for strategy, group in panel.groupby("strategy", sort=False):
             x, mean, std = _curve_stats(group)
-            colour = colours[strategy]
-            ax.plot(x, mean, color=colour, linewidth=1.6, label=f"{strategy} (AUC {mean.mean():.3f})")
+            colour, style = looks[strategy]
+            (line,) = ax.plot(
+                x, mean, color=colour, linestyle=style, linewidth=1.6, label=f"{strategy} (AUC {mean.mean():.3f})"
+            )
+            lines.append((float(mean.mean()), line))
             if n_seeds > 1:
                 ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.18, linewidth=0)
         band = f", band = ±1 std over {n_seeds} seeds" if n_seeds > 1 else ", 1 seed"
@@ -84,7 +99,15 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         ax.set_xlabel("labelled items")
         ax.set_ylabel("test accuracy")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8, title="strategy", title_fontsize=8)
+        # legend entries best AUC first (a stable sort keeps ties in input order)
+        handles = [line for _, line in sorted(lines, key=lambda t: -t[0])]
+        if outside:
+            ax.legend(
+                handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncols=legend_cols,
+                fontsize=7, title="strategy (best AUC first)", title_fontsize=8,
+            )
+        else:
+            ax.legend(handles=handles, loc="lower right", fontsize=8, title="strategy", title_fontsize=8)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
