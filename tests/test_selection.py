@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 
 from activelab.errors import PoolExhaustedError
@@ -406,6 +407,41 @@ def test_badge_matches_reference_across_blocks() -> None:
     probs, h = _badge_data(5, n=40_000, c=3, d=4)
     picks = badge(probs, h, 6, np.random.default_rng(0))
     np.testing.assert_array_equal(picks, _badge_reference(probs, h, 6, np.random.default_rng(0)))
+
+
+def test_badge_threaded_sweep_matches_reference_and_one_thread() -> None:
+    # 5 blocks of the CPU sweep over 2 threads (the suite runs torch with 1 thread): the same
+    # picks as one thread and as the naive reference, ties in u near block borders included
+    probs, h = _badge_data(11, n=70_000, c=5, d=6)
+    h32, p32 = h.astype(np.float32), probs.astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        threaded = badge(p32, h32, 40, np.random.default_rng(3))
+        torch.set_num_threads(1)
+        single = badge(p32, h32, 40, np.random.default_rng(3))
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(threaded, single)
+    np.testing.assert_array_equal(threaded, _badge_reference(p32, h32, 40, np.random.default_rng(3)))
+
+
+def test_d2_draw_finds_the_row_of_the_running_sum() -> None:
+    from activelab.selection import _BLOCK, _d2_draw
+
+    gen = np.random.default_rng(0)
+    w = gen.random(2 * _BLOCK + 100).astype(np.float32)
+    w[gen.random(len(w)) < 0.3] = 0.0  # taken rows
+    w[_BLOCK : 2 * _BLOCK] = 0.0  # a block with no weight at all
+    sums = np.add.reduceat(w, np.arange(0, len(w), _BLOCK), dtype=np.float64)
+    totals = np.cumsum(sums)
+    cum = np.cumsum(w, dtype=np.float64)
+    for u in np.concatenate([gen.random(500) * totals[-1], [0.0, totals[0], np.nextafter(totals[-1], 0)]]):
+        j = _d2_draw(w, sums, totals, float(u))
+        assert w[j] > 0.0
+        expected = min(int(np.searchsorted(cum, u, side="right")), len(w) - 1)
+        if abs(cum[expected] - u) > 1e-6 * totals[-1] and abs(cum[expected - 1] - u) > 1e-6 * totals[-1]:
+            assert j == expected  # away from rounding distance of a border: the global running sum's row
 
 
 def test_badge_float32_matches_reference() -> None:

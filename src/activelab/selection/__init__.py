@@ -23,6 +23,9 @@ Nothing of size N×N or N×(C·D) is ever built.
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -218,49 +221,80 @@ def _badge_sweep_cpu(
     g_sq: np.ndarray,
     hh: np.ndarray,
     min_d: np.ndarray,
-    cum: np.ndarray,
+    block_sums: np.ndarray,
     j: int,
     *,
     a_t: np.ndarray | None,
     a_j: np.ndarray | None,
     ah: np.ndarray,
-    bufs: tuple[np.ndarray, np.ndarray],
+    bufs: list[tuple[np.ndarray, np.ndarray]],
+    pool: ThreadPoolExecutor | None,
 ) -> None:
     """BADGE's O(N) work after the pass ``hh = h·h_j``, fused over cache-sized blocks of rows.
 
     Per block: ``ah = a·a_j`` (from the class-major ``a_t`` when given, else read from ``ah``),
     ``d = max(g_sq + g_sq[j] - (2·ah)·hh, 0)``, ``min_d = min(min_d, d)`` with ``min_d[j] = 0``,
-    and the float64 running sum ``cum`` of ``min_d``, continued from the previous block so
-    that it equals ``np.cumsum`` bit for bit. Intermediates stay in cache, and no OpenMP
-    region is entered (the wake-up of one costs milliseconds per pick on a busy machine).
-    ``hh`` is overwritten.
+    and the block's float64 sum of ``min_d`` into ``block_sums``. Intermediates stay in cache,
+    and no OpenMP region is entered (the wake-up of one costs milliseconds per pick on a busy
+    machine). Blocks are independent, so with a ``pool`` each of its threads takes a
+    contiguous run of them (NumPy releases the GIL inside these loops); ``bufs`` holds one
+    pair of scratch vectors per thread. ``hh`` is overwritten.
     """
     n = len(min_d)
-    buf, tmp = bufs
-    for s in range(0, n, _BLOCK):
-        e = min(n, s + _BLOCK)
-        if a_t is not None and a_j is not None:
-            o = buf[: e - s]
-            t = tmp[: e - s]
-            np.multiply(a_t[0, s:e], a_j[0], out=o)
-            for c in range(1, a_t.shape[0]):
-                np.multiply(a_t[c, s:e], a_j[c], out=t)
-                o += t
-        else:
-            o = ah[s:e]
-        o *= 2.0
-        d = hh[s:e]
-        o *= d
-        np.add(g_sq[s:e], g_sq[j], out=d)
-        d -= o
-        np.maximum(d, 0.0, out=d)
-        block = min_d[s:e]
-        np.minimum(block, d, out=block)
-        if s <= j < e:
-            min_d[j] = 0.0
-        np.copyto(cum[s:e], block)
-        run = cum[s - 1 : e] if s else cum[s:e]  # start from the previous block's total
-        np.add.accumulate(run, out=run)
+    n_blocks = len(block_sums)
+
+    def run(first: int, last: int, buf: np.ndarray, tmp: np.ndarray) -> None:
+        for b in range(first, last):
+            s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+            if a_t is not None and a_j is not None:
+                o = buf[: e - s]
+                t = tmp[: e - s]
+                np.multiply(a_t[0, s:e], a_j[0], out=o)
+                for c in range(1, a_t.shape[0]):
+                    np.multiply(a_t[c, s:e], a_j[c], out=t)
+                    o += t
+            else:
+                o = ah[s:e]
+            o *= 2.0
+            d = hh[s:e]
+            o *= d
+            np.add(g_sq[s:e], g_sq[j], out=d)
+            d -= o
+            np.maximum(d, 0.0, out=d)
+            block = min_d[s:e]
+            np.minimum(block, d, out=block)
+            if s <= j < e:
+                min_d[j] = 0.0
+            block_sums[b] = np.add.reduce(block, dtype=np.float64)
+
+    workers = 1 if pool is None else min(len(bufs), n_blocks)
+    if workers <= 1:
+        run(0, n_blocks, *bufs[0])
+        return
+    edges = [round(i * n_blocks / workers) for i in range(workers + 1)]
+    futures = [pool.submit(run, edges[i], edges[i + 1], *bufs[i]) for i in range(workers)]
+    for future in futures:
+        future.result()
+
+
+def _d2_draw(min_d: np.ndarray, block_sums: np.ndarray, totals: np.ndarray, u: float) -> int:
+    """The row where the running sum of the D² weights ``min_d`` first exceeds ``u``.
+
+    Two levels: the block whose running total (``totals``, the running sum of
+    ``block_sums``) first exceeds ``u``, then the row inside it by a float64 running sum of
+    that block alone: O(n_blocks + block) per pick instead of a running sum over all N. The
+    row found has a positive weight, so it is never a taken row (their weight is 0).
+    """
+    b = min(int(np.searchsorted(totals, u, side="right")), len(block_sums) - 1)
+    while block_sums[b] <= 0.0:  # u at the very top of the range: the last block with weight
+        b -= 1
+    s = b * _BLOCK
+    weights = min_d[s : s + _BLOCK]
+    local = np.cumsum(weights, dtype=np.float64)
+    i = int(np.searchsorted(local, u - (totals[b - 1] if b else 0.0), side="right"))
+    if i >= len(weights):  # u above the block's running total, by rounding against its sum
+        i = int(np.flatnonzero(weights > 0.0)[-1])
+    return s + i
 
 
 def _min_sq_dist_to_set(
@@ -424,7 +458,9 @@ def badge(
         ``(k,)`` int64 unique row indices in pick order.
 
     Cost: k - 1 passes over ``embeddings`` (N·D) and ``a`` (N·C); O(N·C) extra memory for
-    ``a`` and O(N) for the distances and their float64 running sum.
+    ``a`` and O(N) for the distances. The per-pick O(N) update after each pass runs in blocks
+    spread over ``torch.get_num_threads()`` threads on the CPU; each draw needs only the
+    blocks' float64 sums and one block's running sum.
 
     Example:
         >>> p = np.array([[0.5, 0.5], [0.99, 0.01], [0.6, 0.4]])
@@ -447,7 +483,13 @@ def badge(
     g_sq = _sq_norms(a) * h_sq
     first = _argmax(g_sq)
     on_cpu = h.device.type == "cpu"
-    scratch = (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
+    n_blocks = -(-n // _BLOCK)
+    # The CPU sweep's blocks are independent: spread them over torch's thread budget.
+    workers = min(torch.get_num_threads(), n_blocks) if on_cpu else 1
+    scratch = [
+        (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
+        for _ in range(workers)
+    ]
     # Few classes on CPU: a·a_j is computed inside the fused sweep from a class-major copy of
     # a (the row-major one is dropped); otherwise it is one torch mv over a per pick.
     a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C else None
@@ -459,35 +501,41 @@ def badge(
     ah = torch.empty(n, dtype=h.dtype, device=h.device)
     hh = torch.empty(n, dtype=h.dtype, device=h.device)
     # min_d of taken rows is 0 and stays 0 (distances are clamped at 0), so min_d itself is
-    # the D² weight vector and ``cum`` its float64 running sum: no masked copy per pick.
+    # the D² weight vector and ``block_sums`` its float64 sums per block: no masked copy per pick.
     min_d = torch.full((n,), float("inf"), dtype=h.dtype, device=h.device)
-    cum = np.empty(n, dtype=np.float64)
+    block_sums = np.empty(n_blocks, dtype=np.float64)
+    starts = np.arange(0, n, _BLOCK)
+    weights = min_d.numpy() if on_cpu else np.empty(0)
 
-    def fold(j: int) -> None:
-        """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, cum = cumsum(min_d): one pass over h."""
+    def fold(j: int, pool: ThreadPoolExecutor | None) -> None:
+        """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
+        nonlocal weights
         if a_t is None:
             torch.mv(a, a[j], out=ah)
         torch.mv(h, h[j], out=hh)  # the pass over the embeddings
         if on_cpu:
             a_j = None if a_t is None else a_t[:, j].copy()
-            _badge_sweep_cpu(g_sq.numpy(), hh.numpy(), min_d.numpy(), cum, j, a_t=a_t, a_j=a_j, ah=ah.numpy(), bufs=scratch)
+            _badge_sweep_cpu(
+                g_sq.numpy(), hh.numpy(), weights, block_sums, j, a_t=a_t, a_j=a_j, ah=ah.numpy(), bufs=scratch, pool=pool
+            )
         else:
             torch.minimum(min_d, (g_sq + g_sq[j] - 2.0 * ah * hh).clamp_(min=0.0), out=min_d)
             min_d[j] = 0.0
-            np.cumsum(min_d.cpu().numpy(), dtype=np.float64, out=cum)
+            weights = min_d.cpu().numpy()
+            block_sums[:] = np.add.reduceat(weights, starts, dtype=np.float64)
 
-    fold(first)
-    while len(picks) < k:
-        total = cum[-1]
-        if total <= 0.0:  # every remaining row coincides with a centre
-            j = int(rng.choice(np.flatnonzero(~taken)))
-        else:
-            # first row whose cumulative weight exceeds u: its own weight is > 0, so never taken
-            j = min(int(np.searchsorted(cum, rng.random() * total, side="right")), n - 1)
-        picks.append(j)
-        taken[j] = True
-        if len(picks) < k:  # the distances to the last pick are never used
-            fold(j)
+    with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        fold(first, pool)
+        while len(picks) < k:
+            totals = np.cumsum(block_sums)
+            if totals[-1] <= 0.0:  # every remaining row coincides with a centre
+                j = int(rng.choice(np.flatnonzero(~taken)))
+            else:
+                j = _d2_draw(weights, block_sums, totals, rng.random() * totals[-1])
+            picks.append(j)
+            taken[j] = True
+            if len(picks) < k:  # the distances to the last pick are never used
+                fold(j, pool)
     return np.asarray(picks, dtype=np.int64)
 from .batchbald import batchbald  # noqa: E402
 from .epig import epig  # noqa: E402
