@@ -23,9 +23,6 @@ Nothing of size N×N or N×(C·D) is ever built.
 
 from __future__ import annotations
 
-import contextlib
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 
@@ -227,54 +224,41 @@ def _badge_sweep_cpu(
     a_t: np.ndarray | None,
     a_j: np.ndarray | None,
     ah: np.ndarray,
-    bufs: list[tuple[np.ndarray, np.ndarray]],
-    pool: ThreadPoolExecutor | None,
+    bufs: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """BADGE's O(N) work after the pass ``hh = h·h_j``, fused over cache-sized blocks of rows.
 
     Per block: ``ah = a·a_j`` (from the class-major ``a_t`` when given, else read from ``ah``),
     ``d = max(g_sq + g_sq[j] - (2·ah)·hh, 0)``, ``min_d = min(min_d, d)`` with ``min_d[j] = 0``,
-    and the block's float64 sum of ``min_d`` into ``block_sums``. Intermediates stay in cache,
-    and no OpenMP region is entered (the wake-up of one costs milliseconds per pick on a busy
-    machine). Blocks are independent, so with a ``pool`` each of its threads takes a
-    contiguous run of them (NumPy releases the GIL inside these loops); ``bufs`` holds one
-    pair of scratch vectors per thread. ``hh`` is overwritten.
+    and the block's float64 sum of ``min_d`` into ``block_sums`` (what a D² draw needs; see
+    :func:`_d2_draw`). Intermediates stay in cache, and no OpenMP region is entered (the
+    wake-up of one costs milliseconds per pick on a busy machine). ``hh`` is overwritten.
+    (Splitting the blocks over two threads was measured and gained nothing on 2 cores.)
     """
     n = len(min_d)
-    n_blocks = len(block_sums)
-
-    def run(first: int, last: int, buf: np.ndarray, tmp: np.ndarray) -> None:
-        for b in range(first, last):
-            s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
-            if a_t is not None and a_j is not None:
-                o = buf[: e - s]
-                t = tmp[: e - s]
-                np.multiply(a_t[0, s:e], a_j[0], out=o)
-                for c in range(1, a_t.shape[0]):
-                    np.multiply(a_t[c, s:e], a_j[c], out=t)
-                    o += t
-            else:
-                o = ah[s:e]
-            o *= 2.0
-            d = hh[s:e]
-            o *= d
-            np.add(g_sq[s:e], g_sq[j], out=d)
-            d -= o
-            np.maximum(d, 0.0, out=d)
-            block = min_d[s:e]
-            np.minimum(block, d, out=block)
-            if s <= j < e:
-                min_d[j] = 0.0
-            block_sums[b] = np.add.reduce(block, dtype=np.float64)
-
-    workers = 1 if pool is None else min(len(bufs), n_blocks)
-    if workers <= 1:
-        run(0, n_blocks, *bufs[0])
-        return
-    edges = [round(i * n_blocks / workers) for i in range(workers + 1)]
-    futures = [pool.submit(run, edges[i], edges[i + 1], *bufs[i]) for i in range(workers)]
-    for future in futures:
-        future.result()
+    buf, tmp = bufs
+    for b in range(len(block_sums)):
+        s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        if a_t is not None and a_j is not None:
+            o = buf[: e - s]
+            t = tmp[: e - s]
+            np.multiply(a_t[0, s:e], a_j[0], out=o)
+            for c in range(1, a_t.shape[0]):
+                np.multiply(a_t[c, s:e], a_j[c], out=t)
+                o += t
+        else:
+            o = ah[s:e]
+        o *= 2.0
+        d = hh[s:e]
+        o *= d
+        np.add(g_sq[s:e], g_sq[j], out=d)
+        d -= o
+        np.maximum(d, 0.0, out=d)
+        block = min_d[s:e]
+        np.minimum(block, d, out=block)
+        if s <= j < e:
+            min_d[j] = 0.0
+        block_sums[b] = np.add.reduce(block, dtype=np.float64)
 
 
 def _d2_draw(min_d: np.ndarray, block_sums: np.ndarray, totals: np.ndarray, u: float) -> int:
@@ -458,9 +442,8 @@ def badge(
         ``(k,)`` int64 unique row indices in pick order.
 
     Cost: k - 1 passes over ``embeddings`` (N·D) and ``a`` (N·C); O(N·C) extra memory for
-    ``a`` and O(N) for the distances. The per-pick O(N) update after each pass runs in blocks
-    spread over ``torch.get_num_threads()`` threads on the CPU; each draw needs only the
-    blocks' float64 sums and one block's running sum.
+    ``a`` and O(N) for the distances. Each draw needs only the blocks' float64 sums and one
+    block's running sum, not a running sum over all N.
 
     Example:
         >>> p = np.array([[0.5, 0.5], [0.99, 0.01], [0.6, 0.4]])
@@ -484,12 +467,7 @@ def badge(
     first = _argmax(g_sq)
     on_cpu = h.device.type == "cpu"
     n_blocks = -(-n // _BLOCK)
-    # The CPU sweep's blocks are independent: spread them over torch's thread budget.
-    workers = min(torch.get_num_threads(), n_blocks) if on_cpu else 1
-    scratch = [
-        (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
-        for _ in range(workers)
-    ]
+    scratch = (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
     # Few classes on CPU: a·a_j is computed inside the fused sweep from a class-major copy of
     # a (the row-major one is dropped); otherwise it is one torch mv over a per pick.
     a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C else None
@@ -507,7 +485,7 @@ def badge(
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
 
-    def fold(j: int, pool: ThreadPoolExecutor | None) -> None:
+    def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
         if a_t is None:
@@ -516,7 +494,7 @@ def badge(
         if on_cpu:
             a_j = None if a_t is None else a_t[:, j].copy()
             _badge_sweep_cpu(
-                g_sq.numpy(), hh.numpy(), weights, block_sums, j, a_t=a_t, a_j=a_j, ah=ah.numpy(), bufs=scratch, pool=pool
+                g_sq.numpy(), hh.numpy(), weights, block_sums, j, a_t=a_t, a_j=a_j, ah=ah.numpy(), bufs=scratch
             )
         else:
             torch.minimum(min_d, (g_sq + g_sq[j] - 2.0 * ah * hh).clamp_(min=0.0), out=min_d)
@@ -524,18 +502,17 @@ def badge(
             weights = min_d.cpu().numpy()
             block_sums[:] = np.add.reduceat(weights, starts, dtype=np.float64)
 
-    with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        fold(first, pool)
-        while len(picks) < k:
-            totals = np.cumsum(block_sums)
-            if totals[-1] <= 0.0:  # every remaining row coincides with a centre
-                j = int(rng.choice(np.flatnonzero(~taken)))
-            else:
-                j = _d2_draw(weights, block_sums, totals, rng.random() * totals[-1])
-            picks.append(j)
-            taken[j] = True
-            if len(picks) < k:  # the distances to the last pick are never used
-                fold(j, pool)
+    fold(first)
+    while len(picks) < k:
+        totals = np.cumsum(block_sums)
+        if totals[-1] <= 0.0:  # every remaining row coincides with a centre
+            j = int(rng.choice(np.flatnonzero(~taken)))
+        else:
+            j = _d2_draw(weights, block_sums, totals, rng.random() * totals[-1])
+        picks.append(j)
+        taken[j] = True
+        if len(picks) < k:  # the distances to the last pick are never used
+            fold(j)
     return np.asarray(picks, dtype=np.int64)
 from .batchbald import batchbald  # noqa: E402
 from .epig import epig  # noqa: E402
