@@ -61,7 +61,7 @@ def mlp(
               zero biases (Keras's default for dense layers).
             - ``"torch"``: PyTorch's own default, ``U(±1/√fan_in)`` for weights and biases;
               its weights have √6 ≈ 2.4× less spread than He's. This was activelab's default
-              before 2026-11-24; see docs/benchmarks.md for what the change moved.
+              until 2026-11-24 (session 7); docs/benchmarks.md says what the change moved.
 
     Raises:
         ValueError: For a dropout outside ``[0, 1)``, a non-positive width or an unknown ``init``.

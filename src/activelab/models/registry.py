@@ -71,7 +71,7 @@ MODELS: dict[str, tuple[Callable[..., Any], str]] = {
     ),
     "mlp_torch_init": (
         _mlp_torch_init,
-        "the 'mlp' network with PyTorch's default Linear init (activelab's 'mlp' before 2026-11-24)",
+        "the 'mlp' network with PyTorch's default Linear init (activelab's 'mlp' until 2026-11-24)",
     ),
     "mlp_lossnet": (
         _mlp_lossnet,
