@@ -115,15 +115,15 @@ def model_groups(model: str, strategies: list[str]) -> tuple[dict[str, list[str]
     Returns ``({model: [strategies]}, {strategy: why it is skipped})``; a strategy that no
     variant of ``model`` can feed is skipped with the capability error as the reason.
     """
-    variants = [model] + [m for m in MODELS if m.startswith(f"{model}_")]
+    variants = {m: make_model(m, 2) for m in [model] + [m for m in MODELS if m.startswith(f"{model}_")]}
     groups: dict[str, list[str]] = {}
     skipped: dict[str, str] = {}
     for name in strategies:
         needs = make(name).needs
         reason = ""
-        for candidate in variants:
+        for candidate, instance in variants.items():
             try:
-                check_capabilities(make_model(candidate, 2), needs, name)
+                check_capabilities(instance, needs, name)
             except CapabilityError as err:
                 reason = reason or str(err)
                 continue

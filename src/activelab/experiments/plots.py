@@ -88,10 +88,9 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         for strategy, group in panel.groupby("strategy", sort=False):
             x, mean, std = _curve_stats(group)
             colour, style = looks[strategy]
-            (line,) = ax.plot(
-                x, mean, color=colour, linestyle=style, linewidth=1.6, label=f"{strategy} (AUC {mean.mean():.3f})"
-            )
-            lines.append((float(mean.mean()), line))
+            auc = float(mean.mean())
+            (line,) = ax.plot(x, mean, color=colour, linestyle=style, linewidth=1.6, label=f"{strategy} (AUC {auc:.3f})")
+            lines.append((auc, line))
             if n_seeds > 1:
                 ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.18, linewidth=0)
         band = f", band = ±1 std over {n_seeds} seeds" if n_seeds > 1 else ", 1 seed"

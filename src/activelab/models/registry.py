@@ -13,13 +13,20 @@ from .torch import TorchClassifier
 __all__ = ["MODELS", "list_models", "make_model"]
 
 
-def _mlp(n_classes: int, **kw: Any) -> TorchClassifier:
+def _mlp_parts(kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The registry MLP's network factory (``init`` from ``kw``, default "he") and its
+    classifier keywords, the defaults overridden by the rest of ``kw``."""
+    init = kw.pop("init", "he")
     # One training thread: a 128-unit MLP gains nothing from more, and OpenMP threads that
     # spin on a busy 2-core machine make each step 10x slower.
-    init = kw.pop("init", "he")
     params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
     params.update(kw)
-    return TorchClassifier(mlp((128,), dropout=0.25, init=init), n_classes, **params)
+    return mlp((128,), dropout=0.25, init=init), params
+
+
+def _mlp(n_classes: int, **kw: Any) -> TorchClassifier:
+    factory, params = _mlp_parts(kw)
+    return TorchClassifier(factory, n_classes, **params)
 
 
 def _mlp_torch_init(n_classes: int, **kw: Any) -> TorchClassifier:
@@ -29,10 +36,8 @@ def _mlp_torch_init(n_classes: int, **kw: Any) -> TorchClassifier:
 def _mlp_lossnet(n_classes: int, **kw: Any) -> TorchClassifier:
     from .lossnet import LossPredictionClassifier
 
-    init = kw.pop("init", "he")
-    params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
-    params.update(kw)
-    return LossPredictionClassifier(mlp((128,), dropout=0.25, init=init), n_classes, **params)
+    factory, params = _mlp_parts(kw)
+    return LossPredictionClassifier(factory, n_classes, **params)
 
 
 def _ensemble(n_classes: int, **kw: Any) -> Any:
