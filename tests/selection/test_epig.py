@@ -1,12 +1,11 @@
-"""EPIG against the naive formula, and the rank (softrank) stochastic selector."""
+"""EPIG against the naive formula."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from activelab.errors import PoolExhaustedError
-from activelab.selection import epig, rank
+from activelab.selection import epig
 
 
 def _samples(seed: int, n: int, m: int, c: int, scale: float = 2.0) -> np.ndarray:
@@ -90,43 +89,3 @@ def test_errors() -> None:
         epig(pool, pool, chunk_size=0)
     with pytest.raises(ValueError, match="sum to 1"):
         epig(pool * 2, pool)
-
-
-# ------------------------------------------------------------------------------------ rank
-def test_rank_is_deterministic_per_seed_and_unique() -> None:
-    s = np.random.default_rng(0).normal(size=300)
-    a = rank(s, 40, np.random.default_rng(3))
-    np.testing.assert_array_equal(a, rank(s, 40, np.random.default_rng(3)))
-    assert a.dtype == np.int64 and len(np.unique(a)) == 40
-    assert sorted(rank(s, 300, np.random.default_rng(0)).tolist()) == list(range(300))
-
-
-def test_rank_single_draw_frequencies_follow_rank_power() -> None:
-    scores = np.array([10.0, -3.0, 2.5, 7.0])  # ranks 1, 4, 3, 2
-    beta = 1.5
-    weights = np.array([1.0, 4.0, 3.0, 2.0]) ** -beta
-    gen = np.random.default_rng(0)
-    counts = np.zeros(4)
-    for _ in range(6000):
-        counts[rank(scores, 1, gen, beta=beta)] += 1
-    np.testing.assert_allclose(counts / counts.sum(), weights / weights.sum(), atol=0.02)
-
-
-def test_rank_ties_are_equally_likely_and_scale_free() -> None:
-    scores = np.array([1.0, 1.0, 0.0])
-    gen = np.random.default_rng(1)
-    first = [int(rank(scores, 1, gen)[0]) for _ in range(3000)]
-    # ranks 1, 1, 3: p ∝ 1, 1, 1/3
-    np.testing.assert_allclose(np.bincount(first, minlength=3) / 3000, [3 / 7, 3 / 7, 1 / 7], atol=0.03)
-    s = np.random.default_rng(2).normal(size=50)
-    np.testing.assert_array_equal(rank(s, 10, np.random.default_rng(5)), rank(1000 * s - 7, 10, np.random.default_rng(5)))
-
-
-def test_rank_errors() -> None:
-    rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="beta must be > 0"):
-        rank(np.ones(3), 1, rng, beta=0.0)
-    with pytest.raises(PoolExhaustedError):
-        rank(np.ones(3), 4, rng)
-    with pytest.raises(ValueError, match="NaN/inf"):
-        rank(np.array([1.0, np.nan]), 1, rng)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_k, check_mask, check_rows
+from .sampling import top_k
 
 __all__ = ["discriminative"]
 
@@ -53,8 +54,6 @@ def discriminative(
         [3, 4]
     """
     from sklearn.linear_model import LogisticRegression
-
-    from . import top_k
 
     x = check_rows(embeddings)
     chunk = 8192

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._validation import check_k, check_mask, check_scores
+from .kcenter import kcenter_greedy
+from .sampling import top_k
 
 __all__ = ["cluster_margin", "mixture_scores", "rank_normalise", "round_robin", "two_step"]
 
@@ -91,8 +93,6 @@ def mixture_scores(scores: Sequence[np.ndarray], weights: Sequence[float]) -> np
 
 def _filter(scores: np.ndarray, labelled: np.ndarray, k: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """Absolute rows of the ``m`` highest-scoring unlabelled rows (ties at random)."""
-    from . import top_k
-
     cand = np.flatnonzero(~labelled)
     return cand[top_k(scores[cand], m, rng)]
 
@@ -133,8 +133,6 @@ def two_step(
         >>> two_step(s, X, np.array([True, False, False, False]), 1, np.random.default_rng(0), factor=2).tolist()
         [2]
     """
-    from . import kcenter_greedy
-
     s = check_scores(scores)
     n = len(s)
     mask = check_mask(labelled, n)

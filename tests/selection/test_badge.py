@@ -1,0 +1,171 @@
+"""Tests for ``activelab.selection.badge``.
+
+BADGE is checked pick for pick against a naive k-means++ reference that builds every gradient
+embedding explicitly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from activelab.errors import PoolExhaustedError
+from activelab.selection import badge
+from activelab.selection.badge import _BLOCK, _d2_draw
+
+
+def _softmax_rows(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _assert_valid_picks(picks: np.ndarray, k: int, n: int, labelled: np.ndarray | None = None) -> None:
+    assert picks.dtype == np.int64
+    assert picks.shape == (k,)
+    assert len(np.unique(picks)) == k
+    assert ((picks >= 0) & (picks < n)).all()
+    if labelled is not None:
+        assert not labelled[picks].any()
+
+
+# ------------------------------------------------------------------------------------ badge
+def _gradient_embeddings(probs: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Explicit last-layer gradient embeddings ``(p_i - e_ŷi) ⊗ h_i``, shape ``(N, C·D)``."""
+    a = probs.astype(np.float64).copy()
+    a[np.arange(len(a)), a.argmax(axis=1)] -= 1.0
+    return (a[:, :, None] * h.astype(np.float64)[:, None, :]).reshape(len(a), -1)
+
+
+def _badge_reference(probs: np.ndarray, h: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
+    """Naive k-means++ seeding on explicit gradient embeddings."""
+    g = _gradient_embeddings(probs, h)
+    n = len(g)
+    first = int(np.argmax((g * g).sum(axis=1)))
+    picks = [first]
+    taken = np.zeros(n, dtype=bool)
+    taken[first] = True
+    min_d = ((g - g[first]) ** 2).sum(axis=1)
+    while len(picks) < k:
+        weights = min_d.astype(np.float64)
+        weights[taken] = 0.0
+        cum = np.cumsum(weights)
+        total = cum[-1]
+        if total <= 0.0:
+            j = int(rng.choice(np.flatnonzero(~taken)))
+        else:
+            u = rng.random() * total
+            j = min(int(np.searchsorted(cum, u, side="right")), n - 1)
+        picks.append(j)
+        taken[j] = True
+        min_d = np.minimum(min_d, ((g - g[j]) ** 2).sum(axis=1))
+    return picks
+
+
+def _badge_data(seed: int, n: int = 120, c: int = 4, d: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.default_rng(seed)
+    probs = _softmax_rows(gen.normal(scale=2.0, size=(n, c)))
+    h = gen.normal(size=(n, d))
+    return probs, h
+
+
+def test_factorised_distance_equals_explicit_gradient_distance() -> None:
+    probs, h = _badge_data(0, n=40, c=3, d=6)
+    g = _gradient_embeddings(probs, h)
+    a = probs.copy()
+    a[np.arange(40), probs.argmax(axis=1)] -= 1.0
+    g_sq = (a * a).sum(1) * (h * h).sum(1)
+    factorised = g_sq[:, None] + g_sq[None, :] - 2.0 * (a @ a.T) * (h @ h.T)
+    explicit = cdist(g, g, "sqeuclidean")
+    np.testing.assert_allclose(factorised, explicit, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(g_sq, (g * g).sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_classes", [4, 40])  # few classes (fused numpy path) and many (torch mv for a)
+def test_badge_matches_reference_kmeanspp(seed: int, n_classes: int) -> None:
+    probs, h = _badge_data(seed, c=n_classes)
+    picks = badge(probs, h, 25, np.random.default_rng(seed))
+    _assert_valid_picks(picks, 25, len(h))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 25, np.random.default_rng(seed)))
+
+
+def test_badge_matches_reference_across_blocks() -> None:
+    # more rows than one block of the CPU sweep (16384): the running sum crosses block borders
+    probs, h = _badge_data(5, n=40_000, c=3, d=4)
+    picks = badge(probs, h, 6, np.random.default_rng(0))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 6, np.random.default_rng(0)))
+
+
+def test_badge_matches_reference_over_many_blocks() -> None:
+    # 5 blocks of the CPU sweep in float32: each draw picks a block by the blocks' sums, then
+    # a row by that block's running sum; the picks equal the global running sum's
+    probs, h = _badge_data(11, n=70_000, c=5, d=6)
+    h32, p32 = h.astype(np.float32), probs.astype(np.float32)
+    picks = badge(p32, h32, 40, np.random.default_rng(3))
+    np.testing.assert_array_equal(picks, _badge_reference(p32, h32, 40, np.random.default_rng(3)))
+
+
+def test_d2_draw_finds_the_row_of_the_running_sum() -> None:
+    gen = np.random.default_rng(0)
+    w = gen.random(2 * _BLOCK + 100).astype(np.float32)
+    w[gen.random(len(w)) < 0.3] = 0.0  # taken rows
+    w[_BLOCK : 2 * _BLOCK] = 0.0  # a block with no weight at all
+    sums = np.add.reduceat(w, np.arange(0, len(w), _BLOCK), dtype=np.float64)
+    totals = np.cumsum(sums)
+    cum = np.cumsum(w, dtype=np.float64)
+    for u in np.concatenate([gen.random(500) * totals[-1], [0.0, totals[0], np.nextafter(totals[-1], 0)]]):
+        j = _d2_draw(w, sums, totals, float(u))
+        assert w[j] > 0.0
+        expected = min(int(np.searchsorted(cum, u, side="right")), len(w) - 1)
+        if abs(cum[expected] - u) > 1e-6 * totals[-1] and abs(cum[expected - 1] - u) > 1e-6 * totals[-1]:
+            assert j == expected  # away from rounding distance of a border: the global running sum's row
+
+
+def test_badge_float32_matches_reference() -> None:
+    probs, h = _badge_data(9, n=300, c=10, d=16)
+    picks = badge(probs.astype(np.float32), h.astype(np.float32), 30, np.random.default_rng(0))
+    ref = _badge_reference(probs.astype(np.float32), h.astype(np.float32), 30, np.random.default_rng(0))
+    np.testing.assert_array_equal(picks, ref)
+
+
+def test_badge_first_pick_is_max_gradient_norm() -> None:
+    probs, h = _badge_data(1, n=200)
+    g = _gradient_embeddings(probs, h)
+    assert int(badge(probs, h, 1, np.random.default_rng(0))[0]) == int(np.argmax((g * g).sum(1)))
+    # the first pick does not depend on the generator
+    assert len({int(badge(probs, h, 3, np.random.default_rng(s))[0]) for s in range(5)}) == 1
+
+
+def test_badge_unique_deterministic_and_can_take_all() -> None:
+    probs, h = _badge_data(2, n=50)
+    picks = badge(probs, h, 50, np.random.default_rng(0))
+    _assert_valid_picks(picks, 50, 50)
+    np.testing.assert_array_equal(picks, badge(probs, h, 50, np.random.default_rng(0)))
+    assert not np.array_equal(
+        badge(probs, h, 20, np.random.default_rng(0)), badge(probs, h, 20, np.random.default_rng(1))
+    )
+
+
+def test_badge_identical_rows() -> None:
+    probs = np.tile([[0.5, 0.25, 0.25]], (12, 1))
+    h = np.full((12, 4), 0.5, dtype=np.float32)
+    picks = badge(probs, h, 6, np.random.default_rng(0))
+    _assert_valid_picks(picks, 6, 12)
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 6, np.random.default_rng(0)))
+
+
+def test_badge_errors() -> None:
+    probs, h = _badge_data(0, n=10)
+    rng = np.random.default_rng(0)
+    with pytest.raises(PoolExhaustedError, match="Requested 11 items but only 10"):
+        badge(probs, h, 11, rng)
+    with pytest.raises(ValueError, match="probs has 9 rows but embeddings has 10"):
+        badge(probs[:9], h, 2, rng)
+    with pytest.raises(ValueError, match="rows must sum to 1"):
+        badge(probs * 2, h, 2, rng)
+    h_bad = h.copy()
+    h_bad[3, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN/inf"):
+        badge(probs, h_bad, 2, rng)
+    assert badge(probs, h, 0, rng).shape == (0,)

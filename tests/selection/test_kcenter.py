@@ -1,0 +1,166 @@
+"""Tests for ``activelab.selection.kcenter``: greedy k-center and the covering radius.
+
+k-center is checked pick for pick against a naive numpy reference that builds every distance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from activelab.errors import PoolExhaustedError
+from activelab.selection import covering_radius, kcenter_greedy
+
+
+def _assert_valid_picks(picks: np.ndarray, k: int, n: int, labelled: np.ndarray | None = None) -> None:
+    assert picks.dtype == np.int64
+    assert picks.shape == (k,)
+    assert len(np.unique(picks)) == k
+    assert ((picks >= 0) & (picks < n)).all()
+    if labelled is not None:
+        assert not labelled[picks].any()
+
+
+# -------------------------------------------------------------------------- kcenter_greedy
+def _kcenter_reference(x: np.ndarray, labelled: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
+    """Naive O(N·k·D) greedy k-center with exact pairwise differences (float64)."""
+    x = x.astype(np.float64)
+    n = len(x)
+    taken = labelled.copy()
+    picks: list[int] = []
+
+    def sq_dist(j: int) -> np.ndarray:
+        return ((x - x[j]) ** 2).sum(axis=1)
+
+    min_d = np.full(n, np.inf)
+    for j in np.flatnonzero(labelled):
+        min_d = np.minimum(min_d, sq_dist(j))
+    if not labelled.any():
+        first = int(rng.choice(n))
+        picks.append(first)
+        taken[first] = True
+        min_d = sq_dist(first)
+    while len(picks) < k:
+        d = np.where(taken, -1.0, min_d)
+        best = int(np.argmax(d))
+        if d[best] <= 0.0:
+            best = int(rng.choice(np.flatnonzero(~taken)))
+        picks.append(best)
+        taken[best] = True
+        min_d = np.minimum(min_d, sq_dist(best))
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_labelled", [0, 1, 25])
+def test_kcenter_matches_reference(seed: int, n_labelled: int) -> None:
+    gen = np.random.default_rng(seed)
+    n, d, k = 300, 6, 30
+    x = gen.normal(size=(n, d)) * gen.uniform(0.5, 2.0, size=d)
+    labelled = np.zeros(n, dtype=bool)
+    labelled[gen.choice(n, n_labelled, replace=False)] = True
+    picks = kcenter_greedy(x, labelled, k, np.random.default_rng(100 + seed))
+    _assert_valid_picks(picks, k, n, labelled)
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, k, np.random.default_rng(100 + seed)))
+
+
+@pytest.mark.parametrize("n_labelled", [0, 40])
+def test_kcenter_float32_matches_reference(n_labelled: int) -> None:
+    gen = np.random.default_rng(7)
+    x = gen.normal(size=(500, 16)).astype(np.float32)
+    labelled = np.zeros(500, dtype=bool)
+    labelled[gen.choice(500, n_labelled, replace=False)] = True
+    picks = kcenter_greedy(x, labelled, 25, np.random.default_rng(1))
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 25, np.random.default_rng(1)))
+
+
+def test_kcenter_first_pick_uses_rng_without_labelled_rows() -> None:
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    none = np.zeros(50, dtype=bool)
+    firsts = {int(kcenter_greedy(x, none, 1, np.random.default_rng(s))[0]) for s in range(10)}
+    assert len(firsts) > 1
+    assert int(kcenter_greedy(x, none, 1, np.random.default_rng(5))[0]) == int(np.random.default_rng(5).choice(50))
+
+
+def test_kcenter_example_picks_farthest() -> None:
+    x = np.array([[0.0], [1.0], [10.0], [11.0], [5.0]], dtype=np.float32)
+    labelled = np.array([True, False, False, False, False])
+    np.testing.assert_array_equal(kcenter_greedy(x, labelled, 3, np.random.default_rng(0)), [3, 4, 1])
+
+
+def test_kcenter_never_returns_labelled_and_can_take_all() -> None:
+    gen = np.random.default_rng(1)
+    x = gen.normal(size=(60, 4)).astype(np.float32)
+    labelled = gen.random(60) < 0.5
+    n_free = int((~labelled).sum())
+    picks = kcenter_greedy(x, labelled, n_free, np.random.default_rng(0))
+    _assert_valid_picks(picks, n_free, 60, labelled)
+    assert set(picks.tolist()) == set(np.flatnonzero(~labelled).tolist())
+
+
+def test_kcenter_more_than_unlabelled() -> None:
+    x = np.zeros((10, 2), dtype=np.float32)
+    labelled = np.arange(10) < 7
+    with pytest.raises(PoolExhaustedError, match="Requested 4 items but only 3"):
+        kcenter_greedy(x, labelled, 4, np.random.default_rng(0))
+    assert kcenter_greedy(x, labelled, 0, np.random.default_rng(0)).shape == (0,)
+
+
+@pytest.mark.parametrize("n_labelled", [0, 3])
+def test_kcenter_identical_rows(n_labelled: int) -> None:
+    x = np.full((20, 5), 0.5, dtype=np.float32)  # exact in binary: every distance is exactly 0
+    labelled = np.arange(20) < n_labelled
+    picks = kcenter_greedy(x, labelled, 10, np.random.default_rng(3))
+    _assert_valid_picks(picks, 10, 20, labelled)
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 10, np.random.default_rng(3)))
+    other = kcenter_greedy(x, labelled, 10, np.random.default_rng(4))
+    assert not np.array_equal(picks, other)  # the fallback is random, not "lowest index"
+
+
+def test_kcenter_duplicates_of_labelled_rows() -> None:
+    # every unlabelled row duplicates a labelled one: distances are 0 up to rounding
+    gen = np.random.default_rng(2)
+    base = gen.normal(size=(10, 3)).round(1)
+    x = np.concatenate([base, base])  # rows 10..19 duplicate rows 0..9
+    labelled = np.zeros(20, dtype=bool)
+    labelled[:10] = True
+    picks = kcenter_greedy(x, labelled, 10, np.random.default_rng(0))
+    _assert_valid_picks(picks, 10, 20, labelled)
+
+
+def test_kcenter_rejects_bad_input() -> None:
+    rng = np.random.default_rng(0)
+    x = np.zeros((5, 2), dtype=np.float32)
+    with pytest.raises(TypeError, match="boolean mask"):
+        kcenter_greedy(x, np.zeros(5, dtype=int), 1, rng)
+    with pytest.raises(ValueError, match=r"must have shape \(5,\)"):
+        kcenter_greedy(x, np.zeros(4, dtype=bool), 1, rng)
+    with pytest.raises(ValueError, match="2-D"):
+        kcenter_greedy(np.zeros(5), np.zeros(5, dtype=bool), 1, rng)
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN/inf"):
+        kcenter_greedy(x, np.zeros(5, dtype=bool), 1, rng)
+
+
+# -------------------------------------------------------------------------- covering radius
+def test_covering_radius_matches_brute_force() -> None:
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(400, 7)).astype(np.float32)
+    centres = gen.choice(400, 13, replace=False)
+    brute = cdist(x.astype(np.float64), x[centres].astype(np.float64)).min(axis=1).max()
+    np.testing.assert_allclose(covering_radius(x, centres), brute, rtol=1e-4)
+
+
+def test_kcenter_picks_reduce_covering_radius() -> None:
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(500, 4))
+    labelled = np.zeros(500, dtype=bool)
+    labelled[:5] = True
+    greedy = kcenter_greedy(x, labelled, 20, np.random.default_rng(0))
+    rand = gen.choice(np.arange(5, 500), 20, replace=False)
+    lab = np.arange(5)
+    r_greedy = covering_radius(x, np.concatenate([lab, greedy]))
+    assert r_greedy < covering_radius(x, np.concatenate([lab, rand]))
+    # greedy k-center is a 2-approximation: no row is farther than the last pick's distance
+    assert r_greedy <= covering_radius(x, np.concatenate([lab, greedy[:-1]]))
