@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import activelab.data.fetching as fetch_module
 from activelab.data import is_available
 from activelab.data.text import load_newsgroups, parse_tab
 from activelab.errors import DataUnavailableError
-
-fetch_module = importlib.import_module("activelab.data._fetch")
 
 _WORDS = {
     "sci.space": "orbit rocket launch shuttle nasa moon satellite planet",

