@@ -200,3 +200,34 @@ def test_top_k_pairs_matches_a_full_sort_with_random_tie_break(k: int) -> None:
     noise = np.random.default_rng(11).random(100)
     reference = pairs[np.lexsort((noise, -scores))[:k]]
     np.testing.assert_array_equal(top_k_pairs(pairs, scores, k, np.random.default_rng(11)), reference)
+
+
+def test_package_exports_and_protocol() -> None:
+    """Every exported name resolves, and every registered strategy satisfies the PairStrategy protocol."""
+    import activelab.clustering.strategies as strategies
+    from activelab.clustering.strategies import PairStrategy, list_pair_strategies
+
+    assert all(hasattr(strategies, name) for name in strategies.__all__)
+    assert [n for n, _ in list_pair_strategies()] == NAMES
+    for name in NAMES:
+        strategy = make_pair_strategy(name)
+        assert isinstance(strategy, PairStrategy) and strategy.name == name
+
+
+def test_score_pair_strategy_is_a_public_extension_point() -> None:
+    """A custom score strategy gets the shared checks, top-k and contract for free."""
+    from activelab.clustering.strategies import ScorePairStrategy
+
+    class FirstItem(ScorePairStrategy):
+        name = "first_item"
+
+        def scores(self, state: ClusterState, pairs: np.ndarray) -> np.ndarray:
+            return -pairs[:, 0].astype(float) - pairs[:, 1] / 100.0  # (0, 1), (0, 2), ... first
+
+    state = ClusterState(SimilarityStore(zero_prior(6), tau=1), np.zeros(6, dtype=np.int64))
+    got = FirstItem().select(state, 3, np.random.default_rng(0))
+    np.testing.assert_array_equal(got, [[0, 1], [0, 2], [0, 3]])
+    with pytest.raises(PoolExhaustedError):
+        FirstItem().select(state, 16, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="non-negative int"):
+        FirstItem().select(state, True, np.random.default_rng(0))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .solvers import _gather_rows
+from .solvers import gather_rows
 from .store import SimilarityStore, n_pairs, pair_keys
 
 __all__ = [
@@ -179,8 +179,8 @@ def _neighbour_thirds(
     graph: sp.csr_matrix, pairs: np.ndarray, rng: np.random.Generator, n_random: int
 ) -> tuple[np.ndarray, np.ndarray]:
     n = graph.shape[0]
-    li, ki, _ = _gather_rows(graph, pairs[:, 0])
-    lj, kj, _ = _gather_rows(graph, pairs[:, 1])
+    li, ki, _ = gather_rows(graph, pairs[:, 0])
+    lj, kj, _ = gather_rows(graph, pairs[:, 1])
     lr = np.repeat(np.arange(len(pairs)), n_random)
     kr = rng.integers(0, n, size=len(lr))
     p = np.concatenate([li, lj, lr])

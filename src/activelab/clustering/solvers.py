@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .store import SimilarityStore
 
-__all__ = ["CCResult", "correlation_objective", "local_search", "mean_field", "same_cluster_prob"]
+__all__ = ["CCResult", "correlation_objective", "gather_rows", "local_search", "mean_field", "same_cluster_prob"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,23 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
     return order[inv].astype(np.int64)
 
 
-def _gather_rows(delta: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nonzeros of ``delta[rows]`` as (local row, column, value); O(sum of row degrees)."""
+def gather_rows(delta: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nonzeros of the rows ``rows`` of a CSR matrix, without slicing it; O(sum of row degrees).
+
+    Args:
+        delta: CSR matrix, e.g. :meth:`~.store.SimilarityStore.delta_csr` or a graph of pairs.
+        rows: Row ids to read, int ``(b,)``; may repeat.
+
+    Returns:
+        ``(local, cols, vals)``: for every stored entry of those rows, in row order, the
+        position of its row in ``rows`` (int64), its column (int64) and its value.
+
+    Example:
+        >>> m = sp.csr_matrix(np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]]))
+        >>> local, cols, vals = gather_rows(m, np.array([2, 1, 0]))
+        >>> local.tolist(), cols.tolist(), vals.tolist()
+        ([0, 0, 2], [0, 2, 1], [1.0, 3.0, 2.0])
+    """
     starts = delta.indptr[rows]
     lens = delta.indptr[rows + 1] - starts
     total = int(lens.sum())
@@ -95,7 +110,7 @@ def _affinity(
     if prior.phi.shape[1] and prior.a != 0.0:
         aff += prior.a * (prior.phi[block].astype(np.float64) @ sums.T)
     aff[np.arange(len(block)), labels[block]] -= self_term[block]
-    local, cols, vals = _gather_rows(delta, block)
+    local, cols, vals = gather_rows(delta, block)
     if len(local):
         aff += np.bincount(local * n_k + labels[cols], weights=vals, minlength=len(block) * n_k).reshape(
             len(block), n_k

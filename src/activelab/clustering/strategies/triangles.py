@@ -1,0 +1,130 @@
+"""Bad-triangle pair strategies ``maxmin`` / ``maxexp`` (Aronsson & Chehreghani, TMLR 2024).
+
+Over the bad triangles through pairs that violate the current clustering, the least certain
+edge of each triangle gets ``|S|`` (maxmin) or the triangle's expected correlation-clustering
+cost under a Boltzmann distribution over its 5 partitions (maxexp, max over triangles);
+top-``k``; with probability ``eps`` the whole batch is ``frequency`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..candidates import all_pairs, bad_triangles, violations
+from .base import ClusterState, check_batch_size, fill_pairs
+from .heuristic import Frequency
+from .selection import top_k_pairs
+
+__all__ = ["MaxTriangle", "triangle_expected_cost"]
+
+# Which edges of a triangle lie inside a cluster, for its 5 partitions; edges are (i, j), (i, k), (j, k).
+_SAME = np.array([
+    [1, 1, 1],  # {i, j, k}
+    [0, 1, 0],  # {i, k} {j}
+    [1, 0, 0],  # {i, j} {k}
+    [0, 0, 1],  # {j, k} {i}
+    [0, 0, 0],  # {i} {j} {k}
+], dtype=np.float64)
+
+
+def _partition_costs(s: np.ndarray) -> np.ndarray:
+    """Correlation-clustering cost of the 5 partitions of a triangle, ``(t, 5)``.
+
+    ``s`` is ``(t, 3)`` for edges ``(i, j), (i, k), (j, k)``. An edge inside a cluster costs
+    ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``. Both cases are
+    ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``: one
+    ``(t, 3) @ (3, 5)`` product and no ``(t, 5, 3)`` temporaries.
+    """
+    return np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
+
+
+def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """Expected cost of each triangle under ``P(partition) ∝ exp(-beta cost)``, ``(t,)``.
+
+    Example:
+        >>> triangle_expected_cost(np.array([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]])).round(3).tolist()
+        [0.66, 1.182]
+    """
+    # The expected cost is symmetric in the three edges; sorting each row first makes it exactly
+    # so in floating point, so equal triangles tie exactly and the random tie-break decides.
+    cost = _partition_costs(np.sort(np.asarray(s, dtype=np.float64).reshape(-1, 3), axis=1))
+    logits = -beta * cost
+    logits -= logits.max(axis=1, keepdims=True)
+    w = np.exp(logits)
+    w /= w.sum(axis=1, keepdims=True)
+    return (w * cost).sum(axis=1)
+
+
+@dataclass
+class MaxTriangle:
+    """``maxmin`` / ``maxexp``: least certain edges of bad triangles through violated pairs.
+
+    Attributes:
+        name: ``"maxmin"`` or ``"maxexp"``.
+        eps: Probability that a round's batch is ``frequency`` instead (exploration).
+        beta: Inverse temperature of the triangle's Boltzmann distribution (``maxexp``).
+        max_violations: At most this many violated pairs (a random subset) are scanned per
+            round, bounding the cost at ``O(max_violations * N)`` (small ``N``) or
+            ``O(max_violations * degree)`` (large ``N``).
+    """
+
+    name: str = "maxexp"
+    eps: float = 0.3
+    beta: float = 1.0
+    max_violations: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.name not in ("maxmin", "maxexp"):
+            raise ValueError(f"name must be 'maxmin' or 'maxexp', got {self.name!r}.")
+        if not 0.0 <= self.eps <= 1.0:
+            raise ValueError(f"eps must lie in [0, 1], got {self.eps!r}.")
+
+    def edge_scores(self, state: ClusterState, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(edges ``(e, 2)``, scores ``(e,)``) of the edges that are the least certain edge of a bad triangle."""
+        store = state.store
+        n = state.n_items
+        dense = state.dense()
+        if dense is not None:
+            sources = all_pairs(n)
+            s_src = dense[sources[:, 0], sources[:, 1]]
+        else:
+            sources = np.unique(np.concatenate([state.candidates(rng), store.queried_pairs()]), axis=0)
+            s_src = None
+        viol = sources[violations(store, state.labels, sources, s_src)]
+        if len(viol) > self.max_violations:
+            viol = viol[np.sort(rng.choice(len(viol), size=self.max_violations, replace=False))]
+        if not len(viol):
+            return np.empty((0, 2), np.int64), np.empty(0)
+        tri = bad_triangles(store, viol, graph=None if dense is not None else state.graph(),
+                            rng=rng, config=state.config, dense=dense)
+        if not len(tri.k):
+            return np.empty((0, 2), np.int64), np.empty(0)
+        i, j, k = viol[tri.pair_index, 0], viol[tri.pair_index, 1], tri.k
+        mag = np.abs(tri.s) + 1e-12 * rng.random(tri.s.shape)  # random tie-break
+        which = np.argmin(mag, axis=1)  # 0: (i, j), 1: (i, k), 2: (j, k)
+        a = np.where(which == 2, j, i)
+        b = np.where(which == 0, j, k)
+        if self.name == "maxmin":
+            score = np.abs(np.take_along_axis(tri.s, which[:, None], axis=1)[:, 0])
+        else:
+            score = triangle_expected_cost(tri.s, self.beta)
+        # Per edge, keep its best triangle: sort by key, then the maximum over each run.
+        keys = np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
+        order = np.argsort(keys, kind="stable")
+        keys, score = keys[order], score[order]
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        keys, score = keys[starts], np.maximum.reduceat(score, starts)
+        edges = np.stack([keys // n, keys % n], axis=1)
+        ok = store.counts_of(edges) < store.tau
+        return edges[ok], score[ok]
+
+    def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Top-``k`` triangle edges, topped up with random candidates; or a ``frequency`` batch."""
+        check_batch_size(state, k)
+        if rng.random() < self.eps:
+            return Frequency().select(state, k, rng)
+        edges, score = self.edge_scores(state, rng)
+        chosen = top_k_pairs(edges, score, min(k, len(edges)), rng)
+        return fill_pairs(state, chosen, k, rng)
