@@ -118,7 +118,7 @@ def repro(args: argparse.Namespace) -> None:
 
 def _scale_data(name: str, n_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from activelab.data import load_dataset
-    from activelab.data.loaders import load_blobs
+    from activelab.data.builtin import load_blobs
 
     if name == "blobs":
         ds = load_blobs(n_items=n_items, n_features=10, n_classes=10, seed=seed)

@@ -22,6 +22,10 @@ class UnknownNameError(ActiveLabError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class StrategyContractError(ActiveLabError):
+    """A strategy broke its contract (the message names the rule), e.g. returned a labelled item."""
+
+
 class NotFittedError(ActiveLabError):
     """A model was asked to predict before ``fit`` was called."""
 

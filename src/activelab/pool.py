@@ -27,7 +27,7 @@ class LabelEvent:
 class Pool:
     """Which items of a pool of ``n_items`` are labelled, with which label, and when.
 
-    Indices are absolute (0..n_items-1) and never remapped. State is three arrays of
+    Indices are absolute (0..n_items-1) and never remapped. State is four arrays of
     length ``n_items`` plus an append-only event log; adding a label is O(1) per item and
     no copy of the data is ever made.
 
@@ -35,6 +35,8 @@ class Pool:
         label_round: ``(n_items,)`` int; -1 = unlabelled, else the round it was labelled in.
         labels: ``(n_items,)`` int; -1 where unknown.
         skipped: ``(n_items,)`` bool; the oracle declined, so the item is never offered again.
+        pending: ``(n_items,)`` bool; proposed and not yet answered (see
+            :meth:`~activelab.engine.Engine.propose`): not offered again until answered or released.
 
     Example:
         >>> pool = Pool(5, n_classes=2)
@@ -51,6 +53,7 @@ class Pool:
         self.label_round = np.full(self.n_items, -1, dtype=np.int64)
         self.labels = np.full(self.n_items, -1, dtype=np.int64)
         self.skipped = np.zeros(self.n_items, dtype=bool)
+        self.pending = np.zeros(self.n_items, dtype=bool)
         self.events: list[LabelEvent] = []
 
     # ----------------------------------------------------------------------------- queries
@@ -61,8 +64,8 @@ class Pool:
 
     @property
     def unlabelled_mask(self) -> np.ndarray:
-        """Boolean mask of items that may still be queried (not labelled, not skipped)."""
-        return (self.label_round < 0) & ~self.skipped
+        """Boolean mask of items that may still be queried (not labelled, skipped or pending)."""
+        return (self.label_round < 0) & ~self.skipped & ~self.pending
 
     @property
     def n_labelled(self) -> int:
@@ -73,6 +76,11 @@ class Pool:
     def n_unlabelled(self) -> int:
         """Number of items that may still be queried."""
         return int(self.unlabelled_mask.sum())
+
+    @property
+    def n_pending(self) -> int:
+        """Number of items proposed and not yet answered."""
+        return int(self.pending.sum())
 
     def labelled_indices(self) -> np.ndarray:
         """Absolute indices of labelled items, ascending."""
@@ -103,7 +111,7 @@ class Pool:
         return idx.astype(np.int64)
 
     def add_labels(self, indices: Any, labels: Any, *, round_: int, source: str = "oracle") -> None:
-        """Record labels for unlabelled items.
+        """Record labels for unlabelled items (pending ones included; they stop being pending).
 
         Raises:
             ValueError: On duplicates, already labelled/skipped items, a length mismatch, or
@@ -130,6 +138,7 @@ class Pool:
             raise ValueError(f"round_ must be >= 0, got {round_}.")
         self.label_round[idx] = round_
         self.labels[idx] = lab
+        self.pending[idx] = False
         now = time.time()
         self.events.extend(LabelEvent(round_, int(i), int(y), source, now) for i, y in zip(idx, lab))
 
@@ -139,8 +148,33 @@ class Pool:
         if (self.label_round[idx] >= 0).any():
             raise ValueError("cannot skip an item that is already labelled.")
         self.skipped[idx] = True
+        self.pending[idx] = False
         now = time.time()
         self.events.extend(LabelEvent(round_, int(i), -1, source, now) for i in idx)
+
+    def mark_pending(self, indices: Any) -> None:
+        """Mark items as proposed and awaiting an answer; they are no longer offered.
+
+        Raises:
+            ValueError: If an item is not offerable (labelled, skipped or already pending).
+        """
+        idx = self._check_indices(indices)
+        bad = ~self.unlabelled_mask[idx]
+        if bad.any():
+            raise ValueError(f"item {idx[bad][0]} cannot be proposed: it is labelled, skipped or already pending.")
+        self.pending[idx] = True
+
+    def release(self, indices: Any) -> None:
+        """Offer pending items again (their answer will not come, e.g. a lease expired).
+
+        Raises:
+            ValueError: If an item is not pending.
+        """
+        idx = self._check_indices(indices)
+        bad = ~self.pending[idx]
+        if bad.any():
+            raise ValueError(f"item {idx[bad][0]} is not pending; only proposed, unanswered items can be released.")
+        self.pending[idx] = False
 
     # ------------------------------------------------------------------------- persistence
     def state_dict(self) -> dict[str, Any]:
@@ -152,6 +186,7 @@ class Pool:
             "label_round": self.label_round.copy(),
             "labels": self.labels.copy(),
             "skipped": self.skipped.copy(),
+            "pending": self.pending.copy(),
             "event_round": np.array([e.round_ for e in ev], dtype=np.int64),
             "event_index": np.array([e.index for e in ev], dtype=np.int64),
             "event_label": np.array([e.label for e in ev], dtype=np.int64),
@@ -178,9 +213,13 @@ class Pool:
                 f"pool state is for {n} items with arrays of shapes "
                 f"{[a.shape for a in arrays.values()]}, but this pool has {self.n_items} items."
             )
+        pending = np.asarray(state.get("pending", np.zeros(n, dtype=bool)), dtype=bool)
+        if pending.shape != (n,):
+            raise CheckpointError(f"pool state has a pending mask of shape {pending.shape}, expected ({n},).")
         self.label_round = arrays["label_round"].astype(np.int64)
         self.labels = arrays["labels"].astype(np.int64)
         self.skipped = arrays["skipped"].astype(bool)
+        self.pending = pending
         nc = int(state.get("n_classes", -1))
         self.n_classes = None if nc < 0 else nc
         self.events = events
@@ -191,8 +230,12 @@ class Pool:
         other.label_round = self.label_round.copy()
         other.labels = self.labels.copy()
         other.skipped = self.skipped.copy()
+        other.pending = self.pending.copy()
         other.events = list(self.events)
         return other
 
     def __repr__(self) -> str:
-        return f"Pool(n_items={self.n_items}, n_labelled={self.n_labelled}, n_skipped={int(self.skipped.sum())})"
+        return (
+            f"Pool(n_items={self.n_items}, n_labelled={self.n_labelled}, n_skipped={int(self.skipped.sum())}, "
+            f"n_pending={self.n_pending})"
+        )

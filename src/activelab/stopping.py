@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from . import acquisition as acq
+from .engine.streams import stream_rng
 
 if TYPE_CHECKING:
-    from .loop import ActiveLearner, RoundRecord
+    from .engine.records import RoundRecord
+    from .loop import ActiveLearner
 
 __all__ = [
     "STOPPING",
@@ -33,8 +35,6 @@ __all__ = [
     "cohen_kappa",
     "make_stopping",
 ]
-
-_STREAM_STOP = 7  # child stream of the run seed for stop-set / hold-out draws (the loop uses 0-3)
 
 
 @runtime_checkable
@@ -60,7 +60,7 @@ class StoppingCriterion(Protocol):
 
 
 def _run_rng(learner: Any, seed: int | None) -> np.random.Generator:
-    return np.random.default_rng([learner.seed if seed is None else int(seed), _STREAM_STOP])
+    return stream_rng(learner.seed if seed is None else int(seed), "stop")
 
 
 def _predict_chunked(model: Any, X: Any, rows: np.ndarray, chunk_size: int) -> np.ndarray:

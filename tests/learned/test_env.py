@@ -91,10 +91,10 @@ def test_expert_scores_match_manual_lookahead(small_task):
     scores = env.expert_scores()
     mask = env.action_masks()
     assert np.isneginf(scores[~mask]).all() and np.isfinite(scores[mask]).all()
-    run = env._run
+    engine = env.engine
     row = int(np.flatnonzero(mask)[2])
-    idx = np.append(run.pool.labelled_indices(), env._cand[row])
-    m = copy.deepcopy(run.model).fit(small_task.X_train[idx], small_task.y_train[idx], rng=np.random.default_rng(0))
+    idx = np.append(engine.pool.labelled_indices(), env._cand[row])
+    m = copy.deepcopy(engine.model).fit(small_task.X_train[idx], small_task.y_train[idx], rng=np.random.default_rng(0))
     p = m.predict_proba(small_task.X_val)
     acc = (p.argmax(1) == small_task.y_val).mean()
     nll = -np.log(p[np.arange(len(p)), small_task.y_val]).mean()

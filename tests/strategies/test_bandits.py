@@ -193,8 +193,8 @@ def test_reusing_a_strategy_in_another_run_is_an_error():
     learner = _learner("tailor")
     learner.run()
     other = _learner("tailor")
-    other.strategy = learner.strategy
-    other.seed = 5
+    other.engine.strategy = learner.strategy
+    other.engine.seed = 5
     with pytest.raises(ActiveLabError, match="state of another run"):
         other.run()
 

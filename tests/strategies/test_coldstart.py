@@ -7,7 +7,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from activelab.errors import CapabilityError, UnknownNameError
-from activelab.loop import ActiveLearner, Budget, input_features
+from activelab.engine import input_features
+from activelab.loop import ActiveLearner, Budget
 from activelab.models import SklearnClassifier
 from activelab.models.base import Views
 from activelab.oracles import SimulatedOracle
@@ -212,7 +213,7 @@ def test_initial_strategy_errors(blobs) -> None:
             return np.zeros(k, dtype=np.int64)
 
     learner = _learner(X, y, initial_strategy=Bad())
-    with pytest.raises(Exception, match="initial strategy 'bad' returned"):
+    with pytest.raises(Exception, match="initial strategy 'bad' broke the rule"):
         learner.step()
 
 

@@ -10,7 +10,7 @@ strategies and their registry), :mod:`.deep` (encoder prior fine-tuned on answer
 from __future__ import annotations
 
 from .candidates import CandidateConfig, bad_triangles, candidate_pairs, knn_pairs, violations
-from .learner import ActiveClusterer, ClusterHistory, ClusterRoundRecord, clustering_metrics
+from .learner import ActiveClusterer, clustering_metrics
 from .oracle import CallbackPairOracle, NoisyPairOracle, PairAnswers, PairOracle
 from .solvers import CCResult, correlation_objective, local_search, mean_field, same_cluster_prob
 from .store import LowRankPrior, SimilarityStore, feature_prior, partition_prior, zero_prior
@@ -29,8 +29,6 @@ __all__ = [
     "CCResult",
     "CallbackPairOracle",
     "CandidateConfig",
-    "ClusterHistory",
-    "ClusterRoundRecord",
     "ClusterState",
     "LowRankPrior",
     "NoisyPairOracle",

@@ -1,36 +1,34 @@
 """``ActiveClusterer``: rounds of solve → evaluate → select pairs → ask → store (→ update encoder).
 
-Same shape as :class:`activelab.loop.ActiveLearner`: a :class:`History` of per-round records,
-:class:`~activelab.loop.Callback` hooks (the same class; hooks receive the clusterer), atomic
-checkpoints after every round and exact resume (every random choice of round ``r`` comes from a
-generator seeded by ``(seed, component, r)``).
+A driver of the engine's machinery, like :class:`activelab.loop.ActiveLearner`: the same
+:class:`~activelab.engine.RoundRecord` (counting stored pair answers, ``unit="n_queries"``) and
+:class:`~activelab.engine.History`, the same :class:`~activelab.engine.Callback` hooks (they
+receive the clusterer), atomic checkpoints after every round and exact resume (every random
+choice of round ``r`` comes from :func:`~activelab.engine.stream_rng` keyed by the seed, the
+stream and ``r``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..engine import CHECKPOINT_FILE, Callback, History, RoundLoop, RoundRecord, read_checkpoint, stream_rng, write_checkpoint
 from ..errors import ActiveLabError
-from ..loop import Callback, History, _round_rng, object_blob, read_checkpoint, write_npz_atomic
 from .candidates import CandidateConfig
 from .oracle import PairAnswers
 from .solvers import local_search
 from .store import LowRankPrior, SimilarityStore, check_pairs, n_pairs
 from .strategies import ClusterState
 
-__all__ = ["ActiveClusterer", "ClusterHistory", "ClusterRoundRecord", "clustering_metrics"]
+__all__ = ["ActiveClusterer", "clustering_metrics"]
 
-_CHECKPOINT = "checkpoint.npz"
-_FORMAT = 1
-_STREAM_SOLVE, _STREAM_SELECT, _STREAM_ORACLE, _STREAM_UPDATE = 10, 11, 12, 13
+_FORMAT = 2
 
 
 def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) -> dict[str, float]:
@@ -49,59 +47,7 @@ def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) 
     return out
 
 
-@dataclass(frozen=True)
-class ClusterRoundRecord:
-    """One round of :class:`ActiveClusterer`.
-
-    Attributes:
-        round_: Round number (0 = clustering of the prior alone).
-        n_queries: Answers stored when this round's clustering was computed.
-        queried: Pairs asked at the end of the round, ``(k, 2)`` (empty in the last round).
-        metrics: ``ari``, ``ami``, ``n_clusters``, ``objective``, ``fraction_queried``, ...
-        seconds: Wall time per phase: ``solve``, ``evaluate``, ``select``, ``label``, ``update``.
-    """
-
-    round_: int
-    n_queries: int
-    queried: np.ndarray
-    metrics: Mapping[str, float]
-    seconds: Mapping[str, float]
-
-    @property
-    def n_labelled(self) -> int:
-        """Alias of ``n_queries`` so :class:`~activelab.loop.History` methods work unchanged."""
-        return self.n_queries
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "round": self.round_,
-            "n_queries": self.n_queries,
-            "queried": np.asarray(self.queried).reshape(-1, 2).tolist(),
-            "metrics": {k: float(v) for k, v in self.metrics.items()},
-            "seconds": {k: float(v) for k, v in self.seconds.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ClusterRoundRecord:
-        """Inverse of :meth:`to_dict`."""
-        return cls(int(d["round"]), int(d["n_queries"]), np.asarray(d["queried"], dtype=np.int64).reshape(-1, 2),
-                   dict(d["metrics"]), dict(d["seconds"]))
-
-
-class ClusterHistory(History):
-    """:class:`~activelab.loop.History` of :class:`ClusterRoundRecord` (``column("ari")``, ``auc("ari")``)."""
-
-    def column(self, key: str) -> np.ndarray:
-        """A metric (or ``n_queries``) across rounds."""
-        if key in ("n_queries", "n_labelled"):
-            return np.array([r.n_queries for r in self])
-        return super().column(key)
-
-    count_column = "n_queries"
-
-
-class ActiveClusterer:
+class ActiveClusterer(RoundLoop):
     """Active correlation clustering with pair queries.
 
     Args:
@@ -133,7 +79,7 @@ class ActiveClusterer:
             new prior.
         evaluate: Extra ``labels -> {"metric": value}``.
         ami: Compute AMI (slow for very many clusters).
-        callbacks: :class:`~activelab.loop.Callback` objects (hooks receive this clusterer).
+        callbacks: :class:`~activelab.engine.Callback` objects (hooks receive this clusterer).
         checkpoint_dir: Save after every round; :meth:`run` resumes from it.
 
     Example:
@@ -211,22 +157,15 @@ class ActiveClusterer:
         self.encoder = encoder
         self.evaluate = evaluate
         self.ami = ami
-        self.callbacks = list(callbacks)
-        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
-        self.history = ClusterHistory()
+        self.history = History()
         self.round_ = 0
         self.objective = float("nan")
-        self._stopped = False
+        self._init_loop(callbacks, checkpoint_dir)
 
     @property
     def n_items(self) -> int:
         """Number of items."""
         return self.store.n_items
-
-    @property
-    def done(self) -> bool:
-        """True once the budget is spent and its final clustering evaluated."""
-        return bool(self.history) and not len(self.history[-1].queried)
 
     def _strategy_name(self) -> str:
         return str(getattr(self.strategy, "name", type(self.strategy).__name__))
@@ -247,16 +186,15 @@ class ActiveClusterer:
             raise ActiveLabError(f"pair strategy {name!r} returned a pair already answered tau={self.store.tau} times.")
         return pairs
 
-    def step(self) -> ClusterRoundRecord:
+    def step(self) -> RoundRecord:
         """One round: solve, evaluate, and (if budget remains) select, ask and store."""
         if self.done:
             raise ActiveLabError("the run is finished; the budget is spent.")
         r = self.round_
-        for cb in self.callbacks:
-            cb.on_round_start(self, r)  # type: ignore[arg-type]
+        self._start_round(r)
         seconds: dict[str, float] = {}
         t = time.perf_counter()
-        res = local_search(self.store, self.labels, rng=_round_rng(self.seed, _STREAM_SOLVE, r),
+        res = local_search(self.store, self.labels, rng=stream_rng(self.seed, "pair_solve", r),
                            n_restarts=self.n_restarts, max_sweeps=self.max_sweeps)
         self.labels, self.objective = res.labels, res.objective
         seconds["solve"] = time.perf_counter() - t
@@ -276,10 +214,10 @@ class ActiveClusterer:
         if k > 0:
             t = time.perf_counter()
             state = ClusterState(self.store, self.labels, r, self.noise, self.candidates, self.graph_pairs, self.beta)
-            queried = self._check_pairs(self.strategy.select(state, k, _round_rng(self.seed, _STREAM_SELECT, r)), k)
+            queried = self._check_pairs(self.strategy.select(state, k, stream_rng(self.seed, "pair_select", r)), k)
             seconds["select"] = time.perf_counter() - t
             t = time.perf_counter()
-            answers = self.oracle.answer(queried, _round_rng(self.seed, _STREAM_ORACLE, r))
+            answers = self.oracle.answer(queried, stream_rng(self.seed, "pair_oracle", r))
             if not isinstance(answers, PairAnswers):
                 raise TypeError(f"oracle.answer must return PairAnswers, got {type(answers).__name__}.")
             if not np.array_equal(np.asarray(answers.pairs), queried):
@@ -289,33 +227,16 @@ class ActiveClusterer:
             seconds["label"] = time.perf_counter() - t
             if self.encoder is not None:
                 t = time.perf_counter()
-                self.encoder.update(self.store, _round_rng(self.seed, _STREAM_UPDATE, r))
+                self.encoder.update(self.store, stream_rng(self.seed, "encoder", r))
                 self.store.set_prior(self.encoder.prior())
                 seconds["update"] = time.perf_counter() - t
             if not ok.any() and self.store.n_queries == n_q:
                 self._stopped = True  # a person skipped the whole batch: stop rather than loop
-        record = ClusterRoundRecord(r, n_q, queried, metrics, seconds)
+        record = RoundRecord(r, n_q, queried, metrics, seconds, unit="n_queries")
         self.history.append(record)
         self.round_ = r + 1
-        if self.checkpoint_dir is not None:
-            self.save_checkpoint(self.checkpoint_dir)
-        for cb in self.callbacks:
-            if cb.on_round_end(self, record) is False:  # type: ignore[arg-type]
-                self._stopped = True
+        self._end_round(record)
         return record
-
-    def run(self) -> ClusterHistory:
-        """Run rounds until the budget is spent; resumes from ``checkpoint_dir`` if one exists."""
-        if self.checkpoint_dir is not None and (self.checkpoint_dir / _CHECKPOINT).exists() and not self.history:
-            self.load_checkpoint(self.checkpoint_dir)
-        self._stopped = False
-        for cb in self.callbacks:
-            cb.on_run_start(self)  # type: ignore[arg-type]
-        while not self.done and not self._stopped:
-            self.step()
-        for cb in self.callbacks:
-            cb.on_run_end(self)  # type: ignore[arg-type]
-        return self.history
 
     # ------------------------------------------------------------------ checkpoints
     def _fingerprint(self) -> dict[str, Any]:
@@ -332,16 +253,12 @@ class ActiveClusterer:
 
     def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
         """Write the state atomically to ``directory/checkpoint.npz`` (temporary file + rename)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         meta = dict(self._fingerprint(), round=self.round_, history=[r.to_dict() for r in self.history])
-        arrays = {f"store_{k}": v for k, v in self.store.state_dict().items()}
+        arrays = {f"store_{k}": np.asarray(v) for k, v in self.store.state_dict().items()}
         arrays["labels"] = self.labels
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         state_fn = getattr(self.encoder, "state_dict", None)
-        if callable(state_fn):
-            arrays["encoder"] = object_blob(state_fn())
-        return write_npz_atomic(directory / _CHECKPOINT, arrays)
+        objects = {"encoder": state_fn() if callable(state_fn) else None}
+        return write_checkpoint(Path(directory) / CHECKPOINT_FILE, meta, arrays, objects)
 
     def load_checkpoint(self, directory: str | os.PathLike[str]) -> None:
         """Restore :meth:`save_checkpoint`.
@@ -349,11 +266,11 @@ class ActiveClusterer:
         Raises:
             CheckpointError: If the file is missing, corrupt or from another run.
         """
-        arrays, meta, objects = read_checkpoint(Path(directory) / _CHECKPOINT, self._fingerprint(), ("encoder",))
+        arrays, meta, objects = read_checkpoint(Path(directory) / CHECKPOINT_FILE, self._fingerprint())
         self.store.load_state_dict({k[len("store_"):]: v for k, v in arrays.items() if k.startswith("store_")})
         self.labels = arrays["labels"].astype(np.int64)
         if "encoder" in objects and self.encoder is not None:
             self.encoder.load_state_dict(objects["encoder"])
             self.store.set_prior(self.encoder.prior())
-        self.history = ClusterHistory(ClusterRoundRecord.from_dict(d) for d in meta["history"])
+        self.history = History(RoundRecord.from_dict(d) for d in meta["history"])
         self.round_ = int(meta["round"])

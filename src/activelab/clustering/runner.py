@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._registry import lookup
+from ..engine import stream_rng
 from ..errors import ActiveLabError
 from .learner import ActiveClusterer
 from .oracle import NoisyPairOracle
@@ -125,7 +126,7 @@ def load_items(name: str, seed: int, n_items: int | None) -> tuple[np.ndarray, n
         ClusterConfigError: If the dataset has fewer than 3 items or fewer than ``n_items``.
     """
     from ..data import load_dataset
-    from ..data.loaders import load_blobs
+    from ..data.builtin import load_blobs
 
     if name == "blobs10":
         ds = load_blobs(n_items=n_items or 500, n_features=10, n_classes=10, seed=seed)
@@ -141,7 +142,7 @@ def load_items(name: str, seed: int, n_items: int | None) -> tuple[np.ndarray, n
     if n_items is not None:
         if n_items > total:
             raise ClusterConfigError(f"dataset {name!r} has {total} items but --n-items is {n_items}; lower it.")
-        idx = np.sort(np.random.default_rng([seed, 7]).choice(total, size=n_items, replace=False))
+        idx = np.sort(stream_rng(seed, "subsample").choice(total, size=n_items, replace=False))
         X, y = np.asarray(X[idx]), y[idx]
     X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     label = ds.name if name == ds.name else Path(name).stem
@@ -174,7 +175,7 @@ def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) ->
     """Run one (dataset, strategy, seed) job and return its rounds (also written to its job file)."""
     X, y, label = load_items(dataset, seed, config.n_items)
     n = len(X)
-    prior, start = make_prior(config.init, X, int(y.max()) + 1, np.random.default_rng([seed, 11]))
+    prior, start = make_prior(config.init, X, int(y.max()) + 1, stream_rng(seed, "prior"))
     budget = int(round(config.budget_fraction * n_pairs(n)))
     clusterer = ActiveClusterer(
         make_pair_strategy(strategy), NoisyPairOracle(y, config.noise), prior,

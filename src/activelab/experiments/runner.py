@@ -38,7 +38,8 @@ from .._registry import lookup
 from ..data import load_dataset, with_test_split
 from ..data.registry import DATASETS, FILE_SUFFIXES
 from ..errors import ActiveLabError
-from ..loop import ActiveLearner, Budget, _resolve_initial_strategy
+from ..engine import resolve_initial_strategy
+from ..loop import ActiveLearner, Budget
 from ..models.base import check_capabilities
 from ..models.registry import MODELS, make_model
 from ..models.torch import UPDATE_POLICIES
@@ -230,7 +231,7 @@ class RunConfig:
         if not isinstance(self.initial_strategy, str):
             raise TypeError(f"initial_strategy (--initial-strategy) must be a name, got {type(self.initial_strategy).__name__}.")
         try:
-            _resolve_initial_strategy(self.initial_strategy)
+            resolve_initial_strategy(self.initial_strategy)
         except ValueError as err:
             raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
         object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies, self.initial_strategy))
@@ -324,7 +325,7 @@ def plan_jobs(config: RunConfig) -> list[Job]:
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}.")
     try:
         strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
-        _resolve_initial_strategy(_initial_strategy(config))
+        resolve_initial_strategy(_initial_strategy(config))
     except (TypeError, ValueError) as err:  # unknown names are KeyErrors and pass through
         if not config.strategy_options:
             raise

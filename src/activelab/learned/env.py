@@ -27,8 +27,15 @@ strategy (margin) on the same task, initial set and learner seeds. The return is
 the difference of the learning-curve AUCs over the query rounds, in percentage points. The test
 split is only reported in ``info["test_accuracy"]``.
 
+An episode drives an :class:`~activelab.engine.Engine` keyed by the task's seed: the initial set,
+each round's proxy fit and the heuristic mode's proposals draw from the same streams as
+:class:`~activelab.loop.ActiveLearner`, and the reference curve is an ordinary
+``ActiveLearner`` run of the reference strategy on the task, so both start from the same
+initial set and round-0 model. The agent's batch is taught to the engine directly; the env's
+own randomness (candidate draws) comes from ``np_random``, as Gymnasium asks.
+
 Cost of one round: one proxy ``fit`` (tens of ms), one pass over the pool (O(N·C)), the round
-features (see :mod:`activelab.learned.features`); the reference curve costs one extra episode of
+features (see :mod:`activelab.learned.features`); the reference curve costs one extra run of
 fits per new task (cached per task).
 """
 
@@ -43,19 +50,25 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..models.base import compute_views
-from ..pool import Pool
+from ..engine import Engine, stream_rng
+from ..loop import ActiveLearner, Budget
+from ..oracles import Answers, SimulatedOracle
 from ..strategies.registry import make as make_strategy
-from .features import N_FEATURES, RoundFeatures, global_features, sample_candidates, summary_observation
+from .features import (
+    N_FEATURES,
+    WEIGHT_FEATURES,
+    RoundFeatures,
+    global_features,
+    sample_candidates,
+    summary_observation,
+    weighted_greedy,
+)
 from .proxy import make_proxy
 from .tasks import Task, TaskSampler
 
-__all__ = ["ACTION_MODES", "ALEnv", "WEIGHT_FEATURES"]
+__all__ = ["ACTION_MODES", "WEIGHT_FEATURES", "ALEnv", "reference_curve", "task_engine"]
 
 ACTION_MODES = ("pick", "weights", "heuristic")
-#: Candidate-feature columns mixed by the ``weights`` mode (indices into CANDIDATE_FEATURES).
-WEIGHT_FEATURES = (1, 2, 3, 5, 6, 8, 10, 11, 12, 14, 15)
-_DIST_PICKED = 9
 _REWARD_SCALE = 100.0
 _OBS_LOW, _OBS_HIGH = -1.0, 5.0
 
@@ -64,62 +77,30 @@ def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     return float((model.predict_proba(X).argmax(axis=1) == y).mean())
 
 
-class _Run:
-    """State of one active-learning run on a task (shared by the env and the reference run)."""
+def _val_accuracy(task: Task) -> Any:
+    def evaluate(model: Any) -> dict[str, float]:
+        return {"accuracy": _accuracy(model, task.X_val, task.y_val)}
 
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.pool = Pool(len(task.X_train), task.n_classes)
-        init_rng = np.random.default_rng([task.seed, 0])
-        idx = np.sort(init_rng.choice(len(task.X_train), task.initial, replace=False))
-        self.pool.add_labels(idx, task.y_train[idx], round_=0)
-        self.model = make_proxy(task.learner, task.n_classes)
-        self.round_ = 0
-        self.expected_prev: float | None = None
-        self.fit()
-        self.curve = [self.val_accuracy()]
-        self.n_curve = [self.pool.n_labelled]
+    return evaluate
 
-    def fit(self) -> None:
-        lab = self.pool.labelled_indices()
-        self.model.fit(self.task.X_train[lab], self.pool.labels[lab], rng=np.random.default_rng([self.task.seed, 1, self.round_]))
 
-    def val_accuracy(self) -> float:
-        return _accuracy(self.model, self.task.X_val, self.task.y_val)
-
-    @property
-    def remaining(self) -> int:
-        return self.task.budget - self.pool.n_labelled
-
-    def batch_size(self) -> int:
-        return min(self.task.query_size, self.remaining, self.pool.n_unlabelled)
-
-    def label(self, indices: np.ndarray) -> float:
-        """Label ``indices``, refit, return the new validation accuracy."""
-        self.round_ += 1
-        self.pool.add_labels(indices, self.task.y_train[indices], round_=self.round_)
-        self.fit()
-        acc = self.val_accuracy()
-        self.curve.append(acc)
-        self.n_curve.append(self.pool.n_labelled)
-        return acc
-
-    def views(self, needs: tuple[str, ...], with_labelled: bool, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-        unl = self.pool.unlabelled_mask
-        rows = np.flatnonzero(unl | self.pool.labelled_mask if with_labelled else unl)
-        return compute_views(self.model, self.task.X_train, rows, ~unl[rows], needs, rng=rng)
+def task_engine(task: Task, strategy: str = "margin") -> Engine:
+    """An :class:`~activelab.engine.Engine` for ``task``: its proxy learner, seed and validation accuracy."""
+    return Engine(
+        make_proxy(task.learner, task.n_classes), make_strategy(strategy), task.X_train, seed=task.seed,
+        n_classes=task.n_classes, evaluate=_val_accuracy(task),
+    )
 
 
 def reference_curve(task: Task, strategy: str = "margin") -> list[float]:
-    """Validation-accuracy curve of ``strategy`` on ``task`` (same initial set and learner seeds)."""
-    run = _Run(task)
-    s = make_strategy(strategy)
-    while run.remaining > 0 and run.pool.n_unlabelled > 0:
-        k = run.batch_size()
-        rng = np.random.default_rng([task.seed, 2, run.round_])
-        views = run.views(tuple(s.needs), s.needs_labelled, rng)
-        run.label(np.asarray(s.select(views, run.pool, k, rng), dtype=np.int64))
-    return run.curve
+    """Validation-accuracy curve of an ordinary ``strategy`` run on ``task`` (same seed, so the
+    same initial set and learner seeds as the env's episodes on it)."""
+    learner = ActiveLearner(
+        make_proxy(task.learner, task.n_classes), make_strategy(strategy), SimulatedOracle(task.y_train),
+        task.X_train, budget=Budget(task.initial, task.query_size, task.budget), seed=task.seed,
+        evaluate=_val_accuracy(task), n_classes=task.n_classes,
+    )
+    return [float(a) for a in learner.run().column("accuracy")]
 
 
 class ALEnv(gym.Env):  # type: ignore[type-arg]
@@ -175,7 +156,10 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
             else:
                 self.action_space = spaces.Discrete(len(self.heuristics))
         self._ref_cache: OrderedDict[tuple[Any, ...], list[float]] = OrderedDict()
-        self._run: _Run | None = None
+        self.engine: Engine | None = None
+        self._task: Task | None = None
+        self._curve: list[float] = []
+        self._expected_prev: float | None = None
         self._feats: RoundFeatures | None = None
         self._cand: np.ndarray = np.empty(0, dtype=np.int64)
         self._pending: list[int] = []
@@ -200,30 +184,45 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         if not task.query_size <= task.n_candidates <= self.max_candidates:
             task = dataclasses.replace(task, n_candidates=int(np.clip(task.n_candidates, task.query_size, self.max_candidates)))
         self._ref = self._reference(task)
-        self._run = _Run(task)
+        self._task = task
+        self.engine = task_engine(task, self.reference)
+        self._teach(self.engine.propose(task.initial))
+        self._curve = [self.engine.refit()["accuracy"]]
+        self._expected_prev = None
         self._start_round()
         return self._observation(), self._info()
 
+    def _teach(self, indices: np.ndarray) -> None:
+        """Label ``indices`` with the task's hidden labels (the simulated oracle)."""
+        task, engine = self._task, self.engine
+        assert task is not None and engine is not None  # internal invariant
+        idx = np.asarray(indices, dtype=np.int64)
+        engine.teach(Answers(idx, task.y_train[idx], np.ones(len(idx), dtype=bool)))
+
+    def _batch_size(self) -> int:
+        task, engine = self._task, self.engine
+        assert task is not None and engine is not None  # internal invariant
+        return min(task.query_size, task.budget - engine.pool.n_labelled, engine.pool.n_unlabelled)
+
     def _start_round(self) -> None:
-        run = self._run
-        assert run is not None  # internal invariant
+        task, engine = self._task, self.engine
+        assert task is not None and engine is not None  # internal invariant
         self._pending = []
-        self._batch = run.batch_size()
-        views = run.views(("probs", "embeddings"), True, self.np_random)
+        self._batch = self._batch_size()
+        views = engine.views(("probs", "embeddings"), with_labelled=True, rng=self.np_random)
         unl_rows = views.candidates
-        probs_unl = views.probs[unl_rows]
+        probs_unl = views.require("probs")[unl_rows]
+        emb = views.require("embeddings")
         lab_rows = np.flatnonzero(views.labelled)
-        glob = global_features(
-            probs_unl, run.pool.labels[views.indices[lab_rows]], run.task.n_classes, run.pool.n_items, run.expected_prev
-        )
-        run.expected_prev = float(glob[1])
-        cand = sample_candidates(probs_unl, run.task.n_candidates, self.np_random)
+        labels = engine.pool.labels[views.indices[lab_rows]]
+        glob = global_features(probs_unl, labels, task.n_classes, engine.pool.n_items, self._expected_prev)
+        self._expected_prev = float(glob[1])
+        cand = sample_candidates(probs_unl, task.n_candidates, self.np_random)
         ref_rows = self.np_random.choice(len(views.indices), size=min(256, len(views.indices)), replace=False)
         self._cand = views.indices[unl_rows[cand]]
         self._views = views
         self._feats = RoundFeatures(
-            probs_unl[cand], views.embeddings[unl_rows[cand]], views.embeddings[lab_rows],
-            run.pool.labels[views.indices[lab_rows]], views.embeddings[ref_rows], glob, self._batch,
+            probs_unl[cand], emb[unl_rows[cand]], emb[lab_rows], labels, emb[ref_rows], glob, self._batch,
         )
 
     def _observation(self) -> np.ndarray:
@@ -239,13 +238,13 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         return np.clip(obs, _OBS_LOW, _OBS_HIGH)
 
     def _info(self, **extra: Any) -> dict[str, Any]:
-        run = self._run
-        assert run is not None  # internal invariant
+        task, engine = self._task, self.engine
+        assert task is not None and engine is not None  # internal invariant
         return {
-            "task": run.task.name,
-            "n_labelled": run.pool.n_labelled,
-            "val_accuracy": run.curve[-1],
-            "test_accuracy": _accuracy(run.model, run.task.X_test, run.task.y_test),  # reporting only
+            "task": task.name,
+            "n_labelled": engine.pool.n_labelled,
+            "val_accuracy": self._curve[-1],
+            "test_accuracy": _accuracy(engine.model, task.X_test, task.y_test),  # reporting only
             **extra,
         }
 
@@ -261,15 +260,17 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
 
     # --------------------------------------------------------------------------------- steps
     def _finish_round(self, chosen: np.ndarray) -> tuple[float, bool]:
-        run = self._run
-        assert run is not None  # internal invariant
-        n_before = run.pool.n_labelled
-        acc = run.label(np.asarray(chosen, dtype=np.int64))
-        t = len(run.curve) - 1
+        task, engine = self._task, self.engine
+        assert task is not None and engine is not None  # internal invariant
+        n_before = engine.pool.n_labelled
+        self._teach(chosen)
+        acc = engine.refit()["accuracy"]
+        self._curve.append(acc)
+        t = len(self._curve) - 1
         ref = self._ref[min(t, len(self._ref) - 1)]
-        span = max(run.task.budget - run.task.initial, 1)
-        reward = _REWARD_SCALE * (acc - ref) * (run.pool.n_labelled - n_before) / span
-        done = run.remaining <= 0 or run.pool.n_unlabelled == 0
+        span = max(task.budget - task.initial, 1)
+        reward = _REWARD_SCALE * (acc - ref) * (engine.pool.n_labelled - n_before) / span
+        done = task.budget - engine.pool.n_labelled <= 0 or engine.pool.n_unlabelled == 0
         if not done:
             self._start_round()
         return float(reward), done
@@ -281,7 +282,7 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         action-space sample) is replaced by the first valid candidate and reported as
         ``info["invalid_action"] = True``; trained policies never take it (masks or logits).
         """
-        if self._run is None or self._feats is None:
+        if self.engine is None or self._feats is None:
             raise RuntimeError("call reset() before step().")
         invalid = False
         if self.mode == "pick":
@@ -316,13 +317,11 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         return weighted_greedy(feats, w, self._batch)
 
     def _heuristic_batch(self, action: int) -> np.ndarray:
-        run = self._run
-        assert run is not None  # internal invariant
+        engine = self.engine
+        assert engine is not None  # internal invariant
         if not 0 <= action < len(self.heuristics):
             raise ValueError(f"heuristic action must be in [0, {len(self.heuristics)}), got {action}.")
-        s = make_strategy(self.heuristics[action])
-        views = run.views(tuple(s.needs), s.needs_labelled, self.np_random)
-        return np.asarray(s.select(views, run.pool, self._batch, self.np_random), dtype=np.int64)
+        return engine.propose(self._batch, strategy=make_strategy(self.heuristics[action]))
 
     # ----------------------------------------------------------------------------- expert
     def expert_scores(self, nll_weight: float = 0.01, max_iter: int | None = None) -> np.ndarray:
@@ -338,20 +337,21 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         Returns:
             ``(K_max,)`` float64 scores (higher = better pick).
         """
-        run, feats = self._run, self._feats
-        if run is None or feats is None:
+        engine, task, feats = self.engine, self._task, self._feats
+        if engine is None or task is None or feats is None:
             raise RuntimeError("call reset() before expert_scores().")
         out = np.full(self.max_candidates, -np.inf)
-        lab = run.pool.labelled_indices()
+        lab = engine.pool.labelled_indices()
         base = np.concatenate([lab, np.array(self._pending, dtype=np.int64)])
-        yv = run.task.y_val
+        yv = task.y_val
+        next_fit = stream_rng(task.seed, "model", engine.round_ + 1)  # the stream the real next fit draws from
         for row in np.flatnonzero(feats.mask):
             idx = np.append(base, self._cand[row])
-            m = copy.deepcopy(run.model)
+            m = copy.deepcopy(engine.model)
             if max_iter is not None:
                 m.max_iter = min(m.max_iter, max_iter)
-            m.fit(run.task.X_train[idx], run.task.y_train[idx], rng=np.random.default_rng([run.task.seed, 1, run.round_ + 1]))
-            p = m.predict_proba(run.task.X_val)
+            m.fit(task.X_train[idx], task.y_train[idx], rng=copy.deepcopy(next_fit))
+            p = m.predict_proba(task.X_val)
             acc = float((p.argmax(axis=1) == yv).mean())
             nll = float(-np.log(np.maximum(p[np.arange(len(yv)), yv], 1e-12)).mean())
             out[row] = acc - nll_weight * nll
@@ -360,27 +360,9 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
     @property
     def task(self) -> Task | None:
         """The current episode's task."""
-        return None if self._run is None else self._run.task
+        return self._task
 
     @property
     def curve(self) -> list[float]:
         """Validation accuracy after each round of the current episode."""
-        return [] if self._run is None else list(self._run.curve)
-
-
-def weighted_greedy(feats: RoundFeatures, w: np.ndarray, k: int) -> np.ndarray:
-    """Pick ``k`` candidates greedily by ``w · f + w_div · dist_picked`` (rows of ``feats``).
-
-    ``feats`` is updated by the picks. Cost O(k·K·D).
-    """
-    cols = np.array(WEIGHT_FEATURES)
-    chosen = []
-    for _ in range(k):
-        F = feats.observe()
-        s = F[:, cols] @ w[:-1] + w[-1] * F[:, _DIST_PICKED]
-        s = np.where(feats.mask, s, -np.inf)
-        row = int(np.argmax(s))
-        feats.pick(row)
-        chosen.append(row)
-    return np.array(chosen, dtype=np.int64)
-
+        return list(self._curve)

@@ -31,11 +31,13 @@ from .. import acquisition as acq
 __all__ = [
     "CANDIDATE_FEATURES",
     "GLOBAL_FEATURES",
+    "WEIGHT_FEATURES",
     "RoundFeatures",
     "global_features",
     "min_distances",
     "sample_candidates",
     "summary_observation",
+    "weighted_greedy",
 ]
 
 CANDIDATE_FEATURES = (
@@ -297,3 +299,26 @@ def summary_observation(feats: RoundFeatures) -> np.ndarray:
     """``(30,)`` observation of the ``weights`` / ``heuristic`` modes: mean candidate features, then global ones."""
     rows = feats.observe()
     return np.clip(np.concatenate([rows[:, :N_CAND].mean(axis=0), rows[0, N_CAND:]]), -1.0, 5.0).astype(np.float32)
+
+
+#: Candidate-feature columns mixed by the ``weights`` action mode (indices into CANDIDATE_FEATURES).
+WEIGHT_FEATURES = (1, 2, 3, 5, 6, 8, 10, 11, 12, 14, 15)
+_DIST_PICKED = 9  # the candidate feature: distance to the items already picked this round
+
+
+def weighted_greedy(feats: RoundFeatures, w: np.ndarray, k: int) -> np.ndarray:
+    """Pick ``k`` candidates greedily by ``w · f + w_div · dist_picked`` (rows of ``feats``).
+
+    ``feats`` is updated by the picks. Cost O(k·K·D).
+    """
+    cols = np.array(WEIGHT_FEATURES)
+    chosen = []
+    for _ in range(k):
+        F = feats.observe()
+        s = F[:, cols] @ w[:-1] + w[-1] * F[:, _DIST_PICKED]
+        s = np.where(feats.mask, s, -np.inf)
+        row = int(np.argmax(s))
+        feats.pick(row)
+        chosen.append(row)
+    return np.array(chosen, dtype=np.int64)
+

@@ -26,7 +26,7 @@ from .._validation import check_k
 from ..errors import ActiveLabError
 from ..models.base import Views
 from ..pool import Pool
-from .features import N_FEATURES, RoundFeatures, global_features, sample_candidates, summary_observation
+from .features import N_FEATURES, RoundFeatures, global_features, sample_candidates, summary_observation, weighted_greedy
 from .scorer import CandidateScorer
 
 __all__ = ["DEFAULT_POLICY", "POLICY_FORMAT", "PolicyStrategy", "load_policy", "save_policy"]
@@ -104,7 +104,9 @@ class PolicyStrategy:
 
     The feature "change of the expected accuracy since the last round" is read from earlier
     calls with fewer labelled items (0 in the first call), so ``select`` stays a function of its
-    arguments for a given sequence of rounds (same views, pool and ``rng`` → same result).
+    arguments for a given sequence of rounds (same views, pool and ``rng`` → same result). That
+    memory is the strategy's state: :meth:`state_dict` / :meth:`load_state_dict` carry it through
+    a checkpoint, so a resumed run proposes what the uninterrupted one does.
 
     Example:
         >>> PolicyStrategy().needs
@@ -139,6 +141,14 @@ class PolicyStrategy:
             self.heuristics = tuple(state["heuristics"])
             self._heuristics = [make(h) for h in self.heuristics]
             self._actor = _actor_critic(state, len(self.heuristics), None)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The expected accuracy seen at each labelled count so far (the only state across rounds)."""
+        return {"history": {int(n): float(v) for n, v in self._history.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output."""
+        self._history = {int(n): float(v) for n, v in state["history"].items()}
 
     @property
     def policy_path(self) -> str:
@@ -180,8 +190,6 @@ class PolicyStrategy:
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)
         if self.kind == "weights":
-            from .env import weighted_greedy
-
             obs = summary_observation(feats)
             w = np.asarray(self._actor.predict(obs, deterministic=True)[0], dtype=np.float64)
             chosen = weighted_greedy(feats, np.clip(w, -1, 1), k)

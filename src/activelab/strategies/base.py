@@ -9,10 +9,20 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from .._validation import check_k
+from ..errors import StrategyContractError
 from ..models.base import Views
 from ..pool import Pool
 
-__all__ = ["ScoreStrategy", "Strategy"]
+__all__ = ["SELECTION_RULES", "ScoreStrategy", "Strategy", "check_selection", "strategy_name"]
+
+#: The rules a strategy's ``select`` result must follow; :func:`check_selection` names the one broken.
+SELECTION_RULES = (
+    "select returns a 1-D array of exactly k indices",
+    "indices are integers (absolute pool indices)",
+    "indices are unique",
+    "indices lie in the pool",
+    "indices are unlabelled items that may be asked (not labelled, skipped or already proposed)",
+)
 
 
 @runtime_checkable
@@ -41,6 +51,54 @@ class Strategy(Protocol):
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Return ``k`` unique unlabelled absolute indices."""
         ...
+
+
+def strategy_name(strategy: object) -> str:
+    """The strategy's ``name`` attribute, or its class name."""
+    return str(getattr(strategy, "name", type(strategy).__name__))
+
+
+def check_selection(chosen: object, k: int, pool: Pool, name: str = "strategy", role: str = "strategy") -> np.ndarray:
+    """Check a ``select`` result against :data:`SELECTION_RULES`; return it as int64 indices.
+
+    ``name`` and ``role`` (e.g. ``"initial strategy"``) say who broke the rule in the message.
+
+    Cost: O(k log k) for the uniqueness check, O(k) for the rest.
+
+    Raises:
+        StrategyContractError: Naming the rule broken, what was asked and what came back.
+
+    Example:
+        >>> pool = Pool(5)
+        >>> pool.add_labels([1], [0], round_=0)
+        >>> check_selection(np.array([1, 3]), 2, pool, "mine")
+        Traceback (most recent call last):
+        ...
+        activelab.errors.StrategyContractError: strategy 'mine' broke the rule "indices are unlabelled items that may be asked (not labelled, skipped or already proposed)": it returned item 1, which is labelled.
+    """
+
+    def broke(rule: int, detail: str) -> StrategyContractError:
+        return StrategyContractError(f"{role} {name!r} broke the rule \"{SELECTION_RULES[rule]}\": {detail}.")
+
+    idx = np.asarray(chosen)
+    if idx.ndim != 1 or len(idx) != k:
+        raise broke(0, f"asked for {k}, it returned an array of shape {idx.shape}")
+    if k == 0:
+        return idx.astype(np.int64)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise broke(1, f"it returned dtype {idx.dtype}")
+    uniq, counts = np.unique(idx, return_counts=True)
+    if len(uniq) != k:
+        raise broke(2, f"item {int(uniq[np.argmax(counts > 1)])} appears {int(counts.max())} times")
+    if idx.min() < 0 or idx.max() >= pool.n_items:
+        bad = int(idx[(idx < 0) | (idx >= pool.n_items)][0])
+        raise broke(3, f"it returned {bad}, outside [0, {pool.n_items})")
+    ok = pool.unlabelled_mask[idx]
+    if not ok.all():
+        bad = int(idx[~ok][0])
+        state = ("labelled" if pool.label_round[bad] >= 0 else "skipped" if pool.skipped[bad] else "already proposed")
+        raise broke(4, f"it returned item {bad}, which is {state}")
+    return idx.astype(np.int64)
 
 
 def candidate_rows(views: Views, k: int) -> np.ndarray:
