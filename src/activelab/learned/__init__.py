@@ -2,22 +2,59 @@
 
 Needs the ``rl`` extra (``gymnasium``, ``stable-baselines3``, ``sb3-contrib``) for the
 environment and training; a trained policy runs as an ordinary strategy
-(``strategies.make("policy")``) with numpy and torch only.
+(``strategies.make("policy")``) with numpy and torch only. The names that need the extra
+(``ALEnv``, ``train_policy``, ...) are imported on first access, so ``import activelab.learned``
+works without it.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, RoundFeatures, global_features
 from .proxy import LogisticProxy, MLPProxy, make_proxy
 from .tasks import TRAIN_SOURCES, Task, TaskSampler
 
+if TYPE_CHECKING:
+    from .env import ALEnv, reference_curve
+    from .strategy import PolicyStrategy, load_policy, save_policy
+    from .train import TrainConfig, train_policy
+
+# name -> submodule; loaded on first access (gymnasium / stable-baselines3 / torch stay optional)
+_LAZY = {
+    "ALEnv": "env",
+    "reference_curve": "env",
+    "PolicyStrategy": "strategy",
+    "load_policy": "strategy",
+    "save_policy": "strategy",
+    "TrainConfig": "train",
+    "train_policy": "train",
+}
+
 __all__ = [
     "CANDIDATE_FEATURES",
     "GLOBAL_FEATURES",
     "TRAIN_SOURCES",
+    "ALEnv",
     "LogisticProxy",
     "MLPProxy",
+    "PolicyStrategy",
     "RoundFeatures",
     "Task",
     "TaskSampler",
+    "TrainConfig",
     "global_features",
+    "load_policy",
     "make_proxy",
+    "reference_curve",
+    "save_policy",
+    "train_policy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``name`` from its submodule on first access (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,7 @@ from ..errors import ActiveLabError
 from ..models.base import Views
 from ..pool import Pool
 from .base import candidate_rows
+from .registry import make
 
 __all__ = [
     "ALBLStrategy",
@@ -38,8 +39,6 @@ DEFAULT_ARMS = ("random", "margin", "entropy", "coreset")
 
 
 def _build_arms(arms: Sequence[Any]) -> list[Any]:
-    from .registry import make
-
     if isinstance(arms, str) or len(arms) < 1:
         raise ValueError(f"arms must be a non-empty sequence of strategy names or objects, got {arms!r}.")
     built = [make(a) if isinstance(a, str) else a for a in arms]

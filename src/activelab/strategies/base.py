@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from .. import selection
 from .._validation import check_k
 from ..errors import StrategyContractError
 from ..models.base import Views
 from ..pool import Pool
 
-__all__ = ["SELECTION_RULES", "ScoreStrategy", "Strategy", "check_selection", "strategy_name"]
+__all__ = [
+    "SAMPLINGS",
+    "SELECTION_RULES",
+    "ScoreStrategy",
+    "Strategy",
+    "check_selection",
+    "sampling_selector",
+    "strategy_name",
+]
 
 #: The rules a strategy's ``select`` result must follow; :func:`check_selection` names the one broken.
 SELECTION_RULES = (
@@ -51,6 +61,35 @@ class Strategy(Protocol):
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Return ``k`` unique unlabelled absolute indices."""
         ...
+
+
+#: Batch samplers by name; ``top_k`` is the deterministic default.
+SAMPLINGS: dict[str, Callable[..., np.ndarray]] = {
+    "top_k": selection.top_k,
+    "power": selection.power,
+    "softmax": selection.softmax,
+    "rank": selection.rank,
+}
+
+
+def sampling_selector(sampling: str, beta: float | None = None) -> Callable[..., np.ndarray] | None:
+    """The selector ``(scores, k, rng) -> rows`` for a sampling name; None means ``top_k``.
+
+    Raises:
+        ValueError: For an unknown name, or a ``beta`` with ``top_k`` (which has none).
+
+    Example:
+        >>> sampling_selector("rank", 2.0).keywords
+        {'beta': 2.0}
+    """
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}.")
+    if sampling == "top_k":
+        if beta is not None:
+            raise ValueError("beta only applies to stochastic sampling (power, softmax, rank), not top_k.")
+        return None
+    fn = SAMPLINGS[sampling]
+    return fn if beta is None else partial(fn, beta=float(beta))
 
 
 def strategy_name(strategy: object) -> str:

@@ -20,38 +20,9 @@ import numpy as np
 from .. import selection
 from ..models.base import Views
 from ..pool import Pool
-from .base import candidate_rows
+from .base import candidate_rows, sampling_selector
 
-__all__ = ["SAMPLINGS", "BatchBaldStrategy", "EpigStrategy", "sampling_selector"]
-
-#: Batch samplers by name; ``top_k`` is the deterministic default.
-SAMPLINGS: dict[str, Callable[..., np.ndarray]] = {
-    "top_k": selection.top_k,
-    "power": selection.power,
-    "softmax": selection.softmax,
-    "rank": selection.rank,
-}
-
-
-def sampling_selector(sampling: str, beta: float | None = None) -> Callable[..., np.ndarray] | None:
-    """The selector ``(scores, k, rng) -> rows`` for a sampling name; None means ``top_k``.
-
-    Raises:
-        ValueError: For an unknown name, or a ``beta`` with ``top_k`` (which has none).
-
-    Example:
-        >>> sampling_selector("rank", 2.0).keywords
-        {'beta': 2.0}
-    """
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}.")
-    if sampling == "top_k":
-        if beta is not None:
-            raise ValueError("beta only applies to stochastic sampling (power, softmax, rank), not top_k.")
-        return None
-    fn = SAMPLINGS[sampling]
-    return fn if beta is None else partial(fn, beta=float(beta))
-
+__all__ = ["BatchBaldStrategy", "EpigStrategy"]
 
 @dataclass
 class BatchBaldStrategy:

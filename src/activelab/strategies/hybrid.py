@@ -15,19 +15,20 @@ import numpy as np
 from .. import acquisition as acq
 from ..models.base import Views
 from ..pool import Pool
+from ..selection import top_k
 from ..selection.hybrid import cluster_margin, mixture_scores, two_step
 from .base import candidate_rows
+from .registry import make
 
 __all__ = ["ClusterMarginStrategy", "MixtureStrategy", "TwoStepStrategy"]
 
 
-def _score_strategy(name: str, owner: str) -> Any:
-    from .registry import make
-
-    sub = make(name)
+def _score_strategy(spec: Any, owner: str) -> Any:
+    """A score strategy from a registered name or an object with ``scores(views)``."""
+    sub = make(spec) if isinstance(spec, str) else spec
     if not callable(getattr(sub, "scores", None)):
         raise TypeError(
-            f"{owner} combines score strategies, but {name!r} has no scores(views) method; "
+            f"{owner} combines score strategies, but {spec!r} has no scores(views) method; "
             "use a score strategy such as margin, entropy, least_confidence or bald."
         )
     return sub
@@ -70,14 +71,15 @@ class ClusterMarginStrategy:
 
 @dataclass
 class TwoStepStrategy:
-    """Top ``factor·k`` candidates by a registered score, then greedy k-center among them
-    (labelled rows as centres): ``make("two_step", score="margin", factor=10)``.
+    """Top ``factor·k`` candidates by a score, then greedy k-center among them (labelled rows as
+    centres): ``make("two_step", score="margin", factor=10)``. ``score`` is a registered name or a
+    score strategy object (anything with ``scores(views)``).
 
     Cost: the score's cost + k-center on L + M rows (see :func:`activelab.selection.two_step`).
     """
 
     name: str = "two_step"
-    score: str = "margin"
+    score: Any = "margin"
     factor: float = 10
     device: str | None = None
     needs_labelled: ClassVar[bool] = True
@@ -141,7 +143,5 @@ class MixtureStrategy:
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-k mixed scores, as absolute indices."""
-        from ..selection import top_k
-
         rows = candidate_rows(views, k)
         return views.indices[rows[top_k(self.scores(views), k, rng)]]

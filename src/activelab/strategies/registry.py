@@ -1,7 +1,15 @@
-"""The strategy registry: names → factories, with did-you-mean errors."""
+"""The strategy registry: names → factories, with did-you-mean errors.
+
+An entry is a factory ``(**kwargs) -> Strategy`` or, like Gymnasium's environment registry, a
+``"module:attribute"`` string imported only when the strategy is built. The registry imports no
+strategy module: the strategy classes, and plugins such as the learned ``policy`` (torch and a
+policy file), load on first use, and composite strategies (bandits, hybrids) resolve their arms'
+names through :func:`make` without an import cycle. :func:`register` adds a user's own strategy.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -9,21 +17,9 @@ from typing import Any
 from .. import acquisition as acq
 from .. import selection
 from .._registry import lookup
-from .bandits import ALBLStrategy, TailorStrategy
-from .base import ScoreStrategy
-from .bayesian import BatchBaldStrategy, EpigStrategy, sampling_selector
-from .builtin import (
-    BadgeStrategy,
-    CALStrategy,
-    CoresetStrategy,
-    DiscriminativeStrategy,
-    RandomStrategy,
-)
-from .coldstart import KMeansStrategy, ProbCoverStrategy, TypiClustStrategy
-from .hybrid import ClusterMarginStrategy, MixtureStrategy, TwoStepStrategy
-from .lossnet import LearningLossStrategy
+from .base import ScoreStrategy, sampling_selector
 
-__all__ = ["STRATEGIES", "list_strategies", "make"]
+__all__ = ["STRATEGIES", "list_strategies", "make", "register", "resolve"]
 
 
 def _score(name: str, fn: Callable[..., Any], view: str | tuple[str, ...] = "probs", selector: Callable[..., Any] | None = None):  # type: ignore[no-untyped-def]
@@ -58,20 +54,13 @@ def _information_density(beta: float = 1.0, uncertainty: str = "entropy", **kw: 
     return ScoreStrategy(name="information_density", score=score, view=("probs", "embeddings"), **kw)
 
 
-def _epig(**kw: Any) -> EpigStrategy:
-    return EpigStrategy(**kw)
+def _epig(**kw: Any) -> Any:
+    return resolve("activelab.strategies.bayesian:EpigStrategy")(**kw)
 
 
-def _policy(**kw: Any) -> Any:
-    # Imported on use: activelab.learned imports this registry (its env runs reference strategies).
-    from ..learned.strategy import PolicyStrategy
-
-    return PolicyStrategy(**kw)
-
-
-#: name -> (factory(**kwargs) -> Strategy, one-line description)
-STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
-    "random": (RandomStrategy, "uniformly random unlabelled items"),
+#: name -> (factory(**kwargs) -> Strategy, or a lazy "module:attribute" string; one-line description)
+STRATEGIES: dict[str, tuple[Callable[..., Any] | str, str]] = {
+    "random": ("activelab.strategies.builtin:RandomStrategy", "uniformly random unlabelled items"),
     "least_confidence": (_score("least_confidence", acq.least_confidence), "lowest top-class probability"),
     "margin": (_score("margin", acq.margin), "smallest gap between the two most probable classes"),
     "entropy": (_score("entropy", acq.entropy), "highest predictive entropy"),
@@ -101,7 +90,7 @@ STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
     "rank_margin": (_score("rank_margin", acq.margin, "probs", selection.rank), "margin with rank sampling: batch ∝ rank^-beta"),
     "rank_entropy": (_score("rank_entropy", acq.entropy, "probs", selection.rank), "entropy with rank sampling: batch ∝ rank^-beta"),
     "batchbald": (
-        BatchBaldStrategy,
+        "activelab.strategies.bayesian:BatchBaldStrategy",
         "greedy joint mutual information of the batch (BatchBALD, Kirsch et al. 2019), consistent MC dropout or 'ensemble'",
     ),
     "epig": (_sampleable(_epig), "expected predictive information gain on 100 pool targets (EPIG, Bickford Smith et al. 2023)"),
@@ -117,31 +106,31 @@ STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
         _score("qbc_kl", acq.consensus_kl, "prob_samples"),
         "query by committee: mean KL of the members from their consensus (same value as BALD)",
     ),
-    "coreset": (CoresetStrategy, "greedy k-center on embeddings (Core-Set)"),
-    "badge": (BadgeStrategy, "k-means++ on factorised gradient embeddings (BADGE)"),
-    "cal": (CALStrategy, "contrastive: KL from the nearest labelled neighbours' predictions (CAL)"),
+    "coreset": ("activelab.strategies.builtin:CoresetStrategy", "greedy k-center on embeddings (Core-Set)"),
+    "badge": ("activelab.strategies.builtin:BadgeStrategy", "k-means++ on factorised gradient embeddings (BADGE)"),
+    "cal": ("activelab.strategies.builtin:CALStrategy", "contrastive: KL from the nearest labelled neighbours' predictions (CAL)"),
     "egl": (_score("egl", acq.expected_gradient_length, ("probs", "embeddings")), "expected gradient length of the output layer (EGL)"),
-    "dal": (DiscriminativeStrategy, "discriminative AL: surest 'unlabelled' under a labelled-vs-unlabelled classifier (DAL)"),
+    "dal": ("activelab.strategies.builtin:DiscriminativeStrategy", "discriminative AL: surest 'unlabelled' under a labelled-vs-unlabelled classifier (DAL)"),
     "information_density": (
         _information_density, "entropy x mean cosine similarity to the pool, O(N·D) (Settles & Craven)"
     ),
-    "typiclust": (TypiClustStrategy, "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
-    "probcover": (ProbCoverStrategy, "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
-    "kmeans": (KMeansStrategy, "item nearest each of k k-means centroids of the unlabelled embeddings"),
-    "cluster_margin": (ClusterMarginStrategy, "margin filter, average-linkage clusters, round-robin from the smallest (Cluster-Margin)"),
-    "two_step": (TwoStepStrategy, "top factor*k by a score (score=margin), then k-center among them"),
-    "mixture": (MixtureStrategy, "top-k of a weighted sum of rank-normalised scores (weights={'margin': 0.5, 'entropy': 0.5})"),
-    "policy": (_policy, "learned acquisition policy (shipped default, or path=FILE from `activelab policy train`)"),
+    "typiclust": ("activelab.strategies.coldstart:TypiClustStrategy", "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
+    "probcover": ("activelab.strategies.coldstart:ProbCoverStrategy", "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
+    "kmeans": ("activelab.strategies.coldstart:KMeansStrategy", "item nearest each of k k-means centroids of the unlabelled embeddings"),
+    "cluster_margin": ("activelab.strategies.hybrid:ClusterMarginStrategy", "margin filter, average-linkage clusters, round-robin from the smallest (Cluster-Margin)"),
+    "two_step": ("activelab.strategies.hybrid:TwoStepStrategy", "top factor*k by a score (score=margin), then k-center among them"),
+    "mixture": ("activelab.strategies.hybrid:MixtureStrategy", "top-k of a weighted sum of rank-normalised scores (weights={'margin': 0.5, 'entropy': 0.5})"),
+    "policy": ("activelab.learned.strategy:PolicyStrategy", "learned acquisition policy (shipped default, or path=FILE from `activelab policy train`)"),
     "learning_loss": (
-        LearningLossStrategy,
+        "activelab.strategies.lossnet:LearningLossStrategy",
         "highest predicted loss from a Learning Loss head (Yoo & Kweon 2019; model 'mlp_lossnet')",
     ),
     "albl": (
-        ALBLStrategy,
+        "activelab.strategies.bandits:ALBLStrategy",
         "EXP4.P bandit over random/margin/entropy/coreset, importance-weighted accuracy reward (Hsu & Lin 2015)",
     ),
     "tailor": (
-        TailorStrategy,
+        "activelab.strategies.bandits:TailorStrategy",
         "Thompson sampling over random/margin/entropy/coreset, class-balancing reward (TAILOR, Zhang et al. 2023)",
     ),
 }
@@ -163,17 +152,88 @@ def make(name: str, **kwargs: Any) -> Any:
         'margin'
     """
     prefix, _, base = name.partition("_")
-    if name not in STRATEGIES and prefix in _SAMPLINGS and getattr(STRATEGIES.get(base, (None,))[0], "accepts_sampling", False):
+    if name not in STRATEGIES and prefix in _SAMPLINGS and _accepts_sampling(base):
         if "sampling" in kwargs:
             raise TypeError(f"strategy {name!r} already fixes sampling={prefix!r}; use make({base!r}, sampling=...).")
         strategy = make(base, sampling=prefix, **kwargs)  # e.g. rank_mean_std = mean_std with rank sampling
         strategy.name = name
         return strategy
-    factory, _ = lookup("strategy", name, STRATEGIES, " List them with `activelab list strategies`.")
+    entry, _ = lookup("strategy", name, STRATEGIES, " List them with `activelab list strategies`.")
+    factory = resolve(entry) if isinstance(entry, str) else entry
     try:
         return factory(**kwargs)
     except TypeError as err:
         raise TypeError(f"strategy {name!r}: {err}") from err
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    module, sep, attribute = target.partition(":")
+    if not sep or not module or not attribute:
+        raise ValueError(f"a lazy registry entry must be 'package.module:attribute', got {target!r}.")
+    return module, attribute
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    """Import ``"package.module:attribute"`` and return the attribute.
+
+    Raises:
+        ValueError: If ``target`` is not of the form ``module:attribute``.
+        ImportError: If the module cannot be imported (e.g. an optional extra is missing); the
+            message names the entry.
+        AttributeError: If the module has no such attribute.
+
+    Example:
+        >>> resolve("activelab.strategies.builtin:RandomStrategy").__name__
+        'RandomStrategy'
+    """
+    module, attribute = _split_target(target)
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"cannot load the strategy entry {target!r}: {err}") from err
+    try:
+        return getattr(mod, attribute)  # type: ignore[no-any-return]
+    except AttributeError as err:
+        raise AttributeError(f"module {module!r} has no attribute {attribute!r} (registry entry {target!r}).") from err
+
+
+def _accepts_sampling(name: str) -> bool:
+    entry = STRATEGIES.get(name, (None, ""))[0]
+    return bool(getattr(entry, "accepts_sampling", False))
+
+
+def register(name: str, factory: Callable[..., Any] | str, description: str, *, overwrite: bool = False) -> None:
+    """Add a strategy to the registry: a factory, or a lazy ``"module:attribute"`` string.
+
+    Afterwards ``make(name, **kw)`` builds it and ``activelab list strategies`` lists it. With a
+    ``"module:attribute"`` string, worker processes import the module themselves, so
+    ``activelab run --workers N`` can run it when the registration happens at import time of a
+    module that the workers import too.
+
+    Raises:
+        ValueError: If ``name`` is taken (pass ``overwrite=True`` to replace it), is empty,
+            starts with a sampling prefix (``power_``, ``softmax_``, ``rank_``: the registry
+            derives those names itself), or a string is not ``module:attribute``.
+        TypeError: If ``factory`` is neither callable nor a string.
+
+    Example:
+        >>> register("my_margin", lambda **kw: make("margin", **kw), "margin under another name")
+        >>> make("my_margin").name
+        'margin'
+        >>> del STRATEGIES["my_margin"]
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a strategy name must be a non-empty string, got {name!r}.")
+    if name.partition("_")[0] in _SAMPLINGS:
+        prefixes = ", ".join(p + "_" for p in _SAMPLINGS)
+        raise ValueError(f"strategy name {name!r} starts with a sampling prefix ({prefixes}); choose another name.")
+    if name in STRATEGIES and not overwrite:
+        raise ValueError(f"strategy {name!r} is already registered; pass overwrite=True to replace it.")
+    if isinstance(factory, str):
+        _split_target(factory)
+    elif not callable(factory):
+        raise TypeError(f"factory must be callable or a 'module:attribute' string, got {type(factory).__name__}.")
+    STRATEGIES[name] = (factory, description)
 
 
 def list_strategies() -> list[tuple[str, str]]:
