@@ -117,13 +117,13 @@ def test_resume_recomputes_only_missing_jobs(
     missing.unlink()
     before = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").iterdir()}
     ran: list[str] = []
-    real = runner_module._run_job
+    real = runner_module.run_job
 
     def counting(job, *args, **kwargs):  # type: ignore[no-untyped-def]
         ran.append(job.filename)
         return real(job, *args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "_run_job", counting)
+    monkeypatch.setattr(runner_module, "run_job", counting)
     run_experiments(dataclasses.replace(config, out=out), progress=False)
     assert ran == [missing.name]
     assert missing.is_file()

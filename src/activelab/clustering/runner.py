@@ -11,12 +11,8 @@ fraction of pairs queried.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +21,24 @@ import pandas as pd
 
 from .._registry import lookup
 from ..engine import stream_rng
-from ..errors import ActiveLabError
+from ..experiments.grid import Executor, Grid, GridJob, LocalExecutor, run_grid, write_csv_atomic
+from ..experiments.options import ConfigError, names, option, protocol_fields
 from .learner import ActiveClusterer
 from .oracle import NoisyPairOracle
 from .store import LowRankPrior, feature_prior, n_pairs, partition_prior, zero_prior
 from .strategies import PAIR_STRATEGIES, make_pair_strategy
 
-__all__ = ["INITS", "ClusterRunConfig", "load_items", "make_prior", "run_clustering", "summarise_clustering"]
+__all__ = [
+    "INITS",
+    "PROTOCOL",
+    "ClusterConfigError",
+    "ClusterRunConfig",
+    "grid_of",
+    "load_items",
+    "make_prior",
+    "run_clustering",
+    "summarise_clustering",
+]
 
 #: ``--init`` choices: how unqueried pairs are initialised.
 INITS = {
@@ -42,13 +49,11 @@ INITS = {
 }
 #: Fractions of all pairs at which the summary reports ARI.
 FRACTIONS = (0.02, 0.05, 0.10, 0.20)
-_CONFIG_FILE = "config.json"
-_PROTOCOL = ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta")
 # Settings added after the first config files were written, with the value those runs used.
 _PROTOCOL_DEFAULTS = {"beta": 1.0}
 
 
-class ClusterConfigError(ActiveLabError, ValueError):
+class ClusterConfigError(ConfigError):
     """An active-clustering configuration is invalid."""
 
 
@@ -74,18 +79,27 @@ class ClusterRunConfig:
         out: Output directory.
     """
 
-    datasets: tuple[str, ...]
-    strategies: tuple[str, ...]
-    noise: float = 0.2
-    batch: int = 125
-    init: str = "kmeans"
-    budget_fraction: float = 0.2
-    seeds: int = 3
-    n_items: int | None = 500
-    tau: int = 3
-    beta: float = 1.0
-    workers: int = 1
-    out: Path = field(default=Path("cluster-out"), kw_only=True)
+    datasets: tuple[str, ...] = option(
+        help="Dataset name(s) or .npz/.csv file(s), comma-separated (also blobs10).", flags=("--dataset", "--datasets"),
+        cli_type=str, parse=names("--dataset"), to_cli=",".join,
+    )
+    strategies: tuple[str, ...] = option(
+        help="Pair strategies, comma-separated, e.g. uniform,maxmin,maxexp,eig.", flags=("--strategy", "--strategies"),
+        cli_type=str, parse=names("--strategy"), to_cli=",".join,
+    )
+    noise: float = option(0.2, help="Oracle noise gamma in [0, 1).", protocol=True)
+    batch: int = option(125, help="Pairs asked per round.", protocol=True)
+    init: str = option("kmeans", help="Prior of unqueried pairs: kmeans, random, zeros or features.", protocol=True)
+    budget_fraction: float = option(0.2, help="Answers to acquire, as a fraction of all pairs.", protocol=True)
+    seeds: int = option(3, help="Number of seeds (0..N-1), paired across strategies.")
+    n_items: int | None = option(
+        500, help="Items subsampled per dataset (0 = all).", cli_type=int, parse=lambda v: v or None,
+        to_cli=lambda v: v or 0, protocol=True,
+    )
+    tau: int = option(3, help="Answers allowed per pair.", protocol=True)
+    beta: float = option(1.0, help="Mean-field inverse temperature (entropy, eig, batch_ig).", protocol=True)
+    workers: int = option(1, help="Parallel worker processes.")
+    out: Path = option(help="Output directory (rerunning into it resumes).", kw_only=True)
 
     def __post_init__(self) -> None:
         for name in ("datasets", "strategies"):
@@ -167,12 +181,8 @@ def make_prior(init: str, X: np.ndarray, n_clusters: int, rng: np.random.Generat
     return partition_prior(labels, 0.1), labels
 
 
-def _job_path(out: Path, dataset: str, strategy: str, seed: int) -> Path:
-    return out / "jobs" / f"{dataset}__{strategy}__seed{seed}.csv"
-
-
 def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) -> pd.DataFrame:
-    """Run one (dataset, strategy, seed) job and return its rounds (also written to its job file)."""
+    """Run one (dataset, strategy, seed) job and return its rounds (the grid writes its file)."""
     X, y, label = load_items(dataset, seed, config.n_items)
     n = len(X)
     prior, start = make_prior(config.init, X, int(y.max()) + 1, stream_rng(seed, "prior"))
@@ -187,11 +197,6 @@ def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) ->
     rows.insert(0, "seed", seed)
     rows.insert(0, "strategy", strategy)
     rows.insert(0, "dataset", label)
-    path = _job_path(config.out, label, strategy, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    rows.to_csv(tmp, index=False)
-    os.replace(tmp, path)
     return rows
 
 
@@ -275,82 +280,69 @@ def plot_clustering(rounds: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _check_protocol(config: ClusterRunConfig) -> None:
-    """A rerun into the same OUT must use the same protocol (otherwise job files would mix)."""
-    path = config.out / _CONFIG_FILE
-    mine = {k: asdict(config)[k] for k in _PROTOCOL}
-    if path.exists():
-        old = json.loads(path.read_text())
-        diff = {k: (old.get(k, _PROTOCOL_DEFAULTS.get(k)), v) for k, v in mine.items()
-                if old.get(k, _PROTOCOL_DEFAULTS.get(k)) != v}
-        if diff:
-            detail = ", ".join(f"{k}: {a!r} there vs {b!r} now" for k, (a, b) in diff.items())
-            raise ClusterConfigError(f"{config.out} holds results of another protocol ({detail}); use another --out.")
-    else:
-        config.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(mine, indent=1))
+#: Settings that change the results; a rerun into the same ``out`` must repeat them.
+PROTOCOL = protocol_fields(ClusterRunConfig)
+_COLUMNS = ("dataset", "strategy", "seed", "round", "n_queries", "fraction_queried", "ari")
+
+
+def _finish(rounds: pd.DataFrame, out: Path) -> None:
+    write_csv_atomic(summarise_clustering(rounds), out / "summary.csv")
+    plot_clustering(rounds, out / "curves.png")
+
+
+def _describe(df: pd.DataFrame) -> str:
+    return f"mean ARI {df['ari'].mean():.4f}, final ARI {df['ari'].iloc[-1]:.4f}"
+
+
+def grid_of(config: ClusterRunConfig) -> Grid:
+    """The grid of ``config``: dataset names and files checked now, nothing run.
+
+    Jobs are strategy-major (an interrupted grid has whole strategies); ``rounds.csv`` is sorted
+    by dataset, strategy (in the given order), seed and round.
+    """
+    if not isinstance(config, ClusterRunConfig):
+        raise TypeError(f"config must be a ClusterRunConfig, got {type(config).__name__}.")
+    labels = {d: load_items(d, 0, config.n_items)[2] for d in config.datasets}  # fail fast on names/files
+    protocol = {k: getattr(config, k) for k in PROTOCOL}
+    jobs = [
+        GridJob(f"{labels[d]}/{s}/seed{seed}", f"{labels[d]}__{s}__seed{seed}.csv",
+                {"dataset": labels[d], "strategy": s, "seed": seed}, run_job, (config, d, s, seed), group=(d, seed))
+        for s in config.strategies for seed in range(config.seeds) for d in config.datasets
+    ]
+    order = {s: i for i, s in enumerate(config.strategies)}
+
+    def sort(rounds: pd.DataFrame) -> pd.DataFrame:
+        return rounds.sort_values(
+            ["dataset", "strategy", "seed", "round"], key=lambda c: c.map(order) if c.name == "strategy" else c,
+            kind="stable",
+        ).reset_index(drop=True)
+
+    return Grid(
+        command="cluster", out=config.out,
+        settings={"datasets": list(config.datasets), "strategies": list(config.strategies), "seeds": config.seeds, **protocol},
+        protocol=protocol, protocol_defaults=_PROTOCOL_DEFAULTS, jobs=jobs, columns=_COLUMNS, finish=_finish,
+        describe=_describe, dtypes={"dataset": str, "strategy": str}, sort=sort,
+    )
 
 
 def run_clustering(
-    config: ClusterRunConfig, *, progress: Callable[[str], None] | None = None, run_missing: bool = True
+    config: ClusterRunConfig, *, progress: bool = True, run_missing: bool = True, executor: Executor | None = None
 ) -> pd.DataFrame:
     """Run every (dataset, strategy, seed) job, skipping finished ones; write rounds, summary, curves.
 
     Args:
         config: The grid.
-        progress: Called with a message after each job.
+        progress: Report progress on stderr (a bar on a terminal, one line per job otherwise).
         run_missing: ``False`` runs nothing and summarises the finished jobs only (a report on a
             grid that is still running or was interrupted); the summary's ``n_seeds`` says how
             many seeds each row holds.
+        executor: Where the jobs run (default: a local pool of ``config.workers`` processes).
 
     Returns:
         The tidy rounds table (also ``OUT/rounds.csv``).
 
     Raises:
-        ClusterConfigError: With ``run_missing=False`` when no job has finished.
+        ConfigError: Before any job runs, if ``out`` holds another command's or protocol's
+            results; with ``run_missing=False``, when no job has finished.
     """
-    if not isinstance(config, ClusterRunConfig):
-        raise TypeError(f"config must be a ClusterRunConfig, got {type(config).__name__}.")
-    labels = {d: load_items(d, 0, config.n_items)[2] for d in config.datasets}  # fail fast on names/files
-    _check_protocol(config)
-    jobs: list[tuple[str, str, int]] = []
-    done: list[pd.DataFrame] = []
-    for s in config.strategies:  # strategy-major: an interrupted grid has whole strategies
-        for seed in range(config.seeds):
-            for d in config.datasets:
-                path = _job_path(config.out, labels[d], s, seed)
-                if path.exists():
-                    done.append(pd.read_csv(path))
-                else:
-                    jobs.append((d, s, seed))
-    if not run_missing:
-        if not done:
-            raise ClusterConfigError(f"no finished job in {config.out / 'jobs'} for these datasets and strategies.")
-        jobs = []
-    if config.workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=config.workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_job, config, *job): job for job in jobs}
-            for fut in as_completed(futures):
-                done.append(fut.result())
-                if progress is not None:
-                    progress(f"done {futures[fut]}")
-    else:
-        for job in jobs:
-            done.append(run_job(config, *job))
-            if progress is not None:
-                progress(f"done {job}")
-    rounds = pd.concat(done, ignore_index=True)
-    order = {s: i for i, s in enumerate(config.strategies)}
-    rounds = rounds.sort_values(["dataset", "strategy", "seed", "round"], key=lambda c: c.map(order) if c.name == "strategy" else c, kind="stable").reset_index(drop=True)
-    _write(rounds, config.out / "rounds.csv")
-    summary = summarise_clustering(rounds)
-    _write(summary, config.out / "summary.csv")
-    plot_clustering(rounds, config.out / "curves.png")
-    return rounds
-
-
-def _write(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    return run_grid(grid_of(config), executor or LocalExecutor(config.workers), progress=progress, run_missing=run_missing)

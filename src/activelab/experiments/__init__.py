@@ -1,11 +1,28 @@
 """Experiments: grids of datasets × strategies × models × seeds, metrics and plots.
 
 The entry point is :func:`run_experiments` with a :class:`RunConfig`; ``activelab run`` on the
-command line is a thin layer over it.
+command line is generated from :class:`RunConfig`'s declarations. Every grid (``run``,
+``cluster``, ``policy evaluate``) runs through :func:`run_grid` on an :class:`Executor`.
 """
 
-from activelab.experiments.metrics import learning_curve_auc, summarise
-from activelab.experiments.plots import plot_curves
-from activelab.experiments.runner import ConfigError, RunConfig, run_experiments
+from .config import PROTOCOL, RunConfig
+from .grid import Executor, Grid, GridJob, LocalExecutor, run_grid
+from .metrics import learning_curve_auc, summarise
+from .options import ConfigError
+from .plots import plot_curves
+from .runner import run_experiments
 
-__all__ = ["ConfigError", "RunConfig", "learning_curve_auc", "plot_curves", "run_experiments", "summarise"]
+__all__ = [
+    "PROTOCOL",
+    "ConfigError",
+    "Executor",
+    "Grid",
+    "GridJob",
+    "LocalExecutor",
+    "RunConfig",
+    "learning_curve_auc",
+    "plot_curves",
+    "run_experiments",
+    "run_grid",
+    "summarise",
+]
