@@ -15,12 +15,18 @@ from activelab.clustering.runner import ClusterRunConfig
 from activelab.clustering.runner import PROTOCOL as CLUSTER_PROTOCOL
 from activelab.experiments import PROTOCOL, RunConfig
 from activelab.experiments.options import cli_fields
+from activelab.learned.config import TrainConfig
 
 
-@pytest.mark.parametrize(("config_cls", "name"), [(RunConfig, "run"), (ClusterRunConfig, "cluster")])
-def test_every_declared_field_is_an_option_with_its_help_and_default(config_cls, name):
-    command = typer.main.get_command(app).commands[name]  # what click actually parses
-    params = {p.name: p for p in command.params if p.name != "help"}
+@pytest.mark.parametrize(
+    ("config_cls", "path"), [(RunConfig, ("run",)), (ClusterRunConfig, ("cluster",)), (TrainConfig, ("policy", "train"))]
+)
+def test_every_declared_field_is_an_option_with_its_help_and_default(config_cls, path):
+    command = typer.main.get_command(app)  # what click actually parses
+    for name in path:
+        command = command.commands[name]
+    params = {p.name: p for p in command.params if p.name not in ("help", "out") or config_cls is not TrainConfig}
+    params.pop("help", None)
     fields = cli_fields(config_cls)
     assert [f.name for f, _ in fields] == list(params)
     for f, opt in fields:

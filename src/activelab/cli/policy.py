@@ -9,37 +9,28 @@ from typing import Annotated, Any
 import typer
 
 from ..experiments.config import RunConfig
+from ..learned.config import TrainConfig
 from .common import command_from_config, console, user_errors
 from .run import run_config
 
 __all__ = ["evaluate", "train"]
 
 
-def train(
-    out: Annotated[Path, typer.Option(help="Policy file to write (.pt).")],
-    mode: Annotated[str, typer.Option(help="Action mode: pick, weights or heuristic.")] = "pick",
-    timesteps: Annotated[int, typer.Option(help="RL steps (pick: MaskablePPO after imitation, 0 = imitation only).")] = 30000,
-    dagger_iterations: Annotated[int, typer.Option(help="DAgger iterations (pick mode; the first is behaviour cloning).")] = 3,
-    episodes: Annotated[int, typer.Option(help="Episodes per DAgger iteration (pick mode).")] = 8,
-    max_candidates: Annotated[int, typer.Option(help="Candidates per round shown to the policy (K_max).")] = 32,
-    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
-) -> None:
+def _train(config: TrainConfig, extras: dict[str, Any]) -> None:
     """Train a policy on generated and registry training tasks (never the held-out datasets)."""
+    import dataclasses
     import logging
     import shlex
 
-    from ..learned.train import TrainConfig, train_policy
+    from ..experiments.options import cli_fields
+    from ..learned.train import train_policy
 
-    command = shlex.join([
-        "activelab", "policy", "train", "--mode", mode, "--timesteps", str(timesteps),
-        "--dagger-iterations", str(dagger_iterations), "--episodes", str(episodes),
-        "--max-candidates", str(max_candidates), "--seed", str(seed), "--out", str(out),
-    ])
-    with user_errors(validation=True):
-        config = TrainConfig(
-            mode=mode, timesteps=timesteps, dagger_iterations=dagger_iterations, episodes_per_iteration=episodes,
-            max_candidates=max_candidates, seed=seed, command=command,
-        )
+    out: Path = extras["out"]
+    argv = ["activelab", "policy", "train"]
+    for f, opt in cli_fields(type(config)):
+        value = getattr(config, f.name)
+        argv += [(opt.flags or ("--" + f.name.replace("_", "-"),))[0], str(opt.to_cli(value) if opt.to_cli else value)]
+    config = dataclasses.replace(config, command=shlex.join([*argv, "--out", str(out)]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with user_errors():
         path = train_policy(config, out)
@@ -59,6 +50,14 @@ def _prepare(values: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
         "strategies": ("policy", *(b for b in baselines if b != "policy")),
         "strategy_options": {"policy": {"path": str(file.expanduser().resolve())}},
     }
+
+
+train = command_from_config(
+    TrainConfig, _train,
+    doc="Train a policy on generated and registry training tasks (never the held-out datasets).",
+    extra=(inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[
+        Path, typer.Option(help="Policy file to write (.pt).")]),),
+)
 
 
 evaluate = command_from_config(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .config import TrainConfig
 from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, RoundFeatures, global_features
 from .proxy import LogisticProxy, MLPProxy, make_proxy
 from .tasks import TRAIN_SOURCES, Task, TaskSampler
@@ -19,7 +20,7 @@ from .tasks import TRAIN_SOURCES, Task, TaskSampler
 if TYPE_CHECKING:
     from .env import ALEnv, reference_curve
     from .strategy import PolicyStrategy, load_policy, save_policy
-    from .train import TrainConfig, train_policy
+    from .train import train_policy
 
 # name -> submodule; loaded on first access (gymnasium / stable-baselines3 / torch stay optional)
 _LAZY = {
@@ -28,7 +29,6 @@ _LAZY = {
     "PolicyStrategy": "strategy",
     "load_policy": "strategy",
     "save_policy": "strategy",
-    "TrainConfig": "train",
     "train_policy": "train",
 }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,66 +28,11 @@ from .env import ALEnv, WEIGHT_FEATURES
 from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, N_FEATURES
 from .scorer import CandidateScorer
 from .strategy import save_policy
-from .tasks import TRAIN_SOURCES, TaskSampler
+from .config import TrainConfig
 
 __all__ = ["TrainConfig", "behaviour_clone", "collect_expert_data", "train_policy"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of :func:`train_policy` (all of them are stored in the policy file).
-
-    Attributes:
-        mode: ``"pick"``, ``"weights"`` or ``"heuristic"``.
-        timesteps: RL environment steps (after imitation in ``pick`` mode; 0 = imitation only).
-        dagger_iterations: DAgger iterations (``pick``; the first is behaviour cloning).
-        episodes_per_iteration: Episodes collected per DAgger iteration.
-        max_candidates: ``K_max`` of the environment.
-        hidden: Width of the candidate scorer.
-        epochs: Imitation training epochs after each iteration.
-        temperature: Softness of the expert targets (in validation-accuracy units).
-        expert_max_iter: Optimiser iterations of the expert's look-ahead fits.
-        sources: Training task sources (never the held-out evaluation datasets).
-        n_items: Rows per training task.
-        seed: Root seed.
-        command: The command line that produced the policy (for the metadata).
-    """
-
-    mode: str = "pick"
-    timesteps: int = 0
-    dagger_iterations: int = 3
-    episodes_per_iteration: int = 8
-    max_candidates: int = 32
-    hidden: int = 64
-    epochs: int = 40
-    temperature: float = 0.01
-    expert_max_iter: int = 15
-    sources: tuple[str, ...] = TRAIN_SOURCES
-    n_items: int = 800
-    seed: int = 0
-    command: str = field(default="", compare=False)
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("pick", "weights", "heuristic"):
-            raise ValueError(f"mode must be pick, weights or heuristic, got {self.mode!r}.")
-        if self.timesteps < 0:
-            raise ValueError(f"timesteps must be >= 0, got {self.timesteps}.")
-        if self.mode != "pick" and self.timesteps == 0:
-            raise ValueError(f"mode {self.mode!r} is trained by PPO only; give --timesteps > 0.")
-        for name in ("dagger_iterations", "episodes_per_iteration", "max_candidates", "hidden", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}.")
-
-    def sampler(self) -> TaskSampler:
-        """The training task sampler."""
-        return TaskSampler(
-            sources=self.sources, max_candidates=self.max_candidates, n_items=self.n_items,
-            query_sizes=tuple(b for b in (1, 2, 4, 5, 8, 10) if b <= self.max_candidates),
-        )
 
 
 def _policy_action(scorer: CandidateScorer, obs: np.ndarray, n_features: int = N_FEATURES) -> int:
