@@ -8,7 +8,7 @@ from .builtin import (
     DiscriminativeStrategy,
     RandomStrategy,
 )
-from .registry import STRATEGIES, list_strategies, make
+from .registry import STRATEGIES, list_strategies, make, register
 
 __all__ = [
     "STRATEGIES",
@@ -21,4 +21,5 @@ __all__ = [
     "Strategy",
     "list_strategies",
     "make",
+    "register",
 ]
