@@ -54,11 +54,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import selection_speed as ss  # noqa: E402  (the sibling script: inputs and memory measurement)
+import selection_speed as ss  # the sibling script: inputs and memory measurement
 
-from activelab.acquisition import expected_gradient_length, information_density, margin  # noqa: E402
-from activelab.neighbors import IVFIndex, faiss_available, kmeans, knn  # noqa: E402
-from activelab.selection import (  # noqa: E402
+from activelab.acquisition import expected_gradient_length, information_density, margin
+from activelab.neighbors import IVFIndex, faiss_available, kmeans, knn
+from activelab.selection import (
     cal_scores,
     cluster_margin,
     discriminative,
@@ -67,7 +67,7 @@ from activelab.selection import (  # noqa: E402
     two_step,
     typiclust,
 )
-from activelab.selection.coldstart import probcover_graph  # noqa: E402
+from activelab.selection.coldstart import probcover_graph
 
 K = 100
 N_LABELLED = 100
@@ -100,7 +100,7 @@ def bench_rows(
     """
     say = log or (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True))
     limit = _knn_limit(quick, dim)
-    backends = ["torch", "faiss"] if faiss_available() else ["torch"]
+    backends = ["sklearn", "faiss"] if faiss_available() else ["sklearn"]
     ss._configure_malloc()
     rows: list[dict[str, Any]] = []
 
@@ -123,43 +123,45 @@ def bench_rows(
         too_big = f"skipped above N={limit:,}: exact kNN is O(N²·D) = {float(n) * n * dim:.1e} multiply-adds"
         exact_nn = None
         median_d20: float | None = None
+        # The timed lambdas take this N's arrays as defaults: each runs at once inside ss.measure,
+        # and the `del` at the end of the iteration then frees the arrays before ss._trim().
         for b in backends:
             if "knn" in methods:
                 if n > limit:
                     add(n, f"knn ({b})", None, None, too_big)
                 else:
-                    sec, peak, exact_nn = ss.measure(lambda b=b: knn(emb, KNN_K, backend=b))
+                    sec, peak, exact_nn = ss.measure(lambda b=b, emb=emb: knn(emb, KNN_K, backend=b))
                     add(n, f"knn ({b})", sec, peak, f"k={KNN_K}, every row a query; embeddings {mb:.0f} MB")
             if "kmeans" in methods:
-                sec, peak, _ = ss.measure(lambda b=b: kmeans(emb, N_CLUSTERS, rng=rng(), backend=b))
+                sec, peak, _ = ss.measure(lambda b=b, emb=emb: kmeans(emb, N_CLUSTERS, rng=rng(), backend=b))
                 s_rows = min(n, 256 * N_CLUSTERS)
                 add(n, f"kmeans ({b})", sec, peak, f"c={N_CLUSTERS}, 20 iterations on {s_rows:,} rows, all rows assigned")
         if "knn" in methods:
-            sec, peak, (got_d, got) = ss.measure(lambda: IVFIndex(emb, seed=seed).knn(KNN_K))
+            sec, peak, (got_d, got) = ss.measure(lambda emb=emb: IVFIndex(emb, seed=seed).knn(KNN_K))
             median_d20 = float(np.sqrt(np.median(got_d[:, -1])))  # radius for the large-N ProbCover rows
             del got_d
             note = f"k={KNN_K}, {IVFIndex.default_lists(n)} cells, 16 probed"
             if exact_nn is not None:
-                hits = sum(len(set(a) & set(b)) for a, b in zip(exact_nn[1].tolist(), got.tolist()))
+                hits = sum(len(set(a) & set(b)) for a, b in zip(exact_nn[1].tolist(), got.tolist(), strict=True))
                 note += f"; recall {hits / got.size:.4f} against the exact kNN"
             add(n, "knn (ivf)", sec, peak, note)
             # a radius for the large-N ProbCover rows: the median distance to the 20th neighbour
             del got
         if "typiclust" in methods:
-            sec, peak, _ = ss.measure(lambda: typiclust(emb, labelled, K, rng()))
+            sec, peak, _ = ss.measure(lambda emb=emb, labelled=labelled: typiclust(emb, labelled, K, rng()))
             add(n, "typiclust", sec, peak, f"{N_LABELLED} labelled, c={N_LABELLED + K} clusters, typicality on ≤ 5000 rows/cluster")
         if "probcover" in methods:
             if n > limit:
                 add(n, "probcover", None, None, too_big)
             else:
                 sec, peak, exact_picks = ss.measure(
-                    lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="exact")
+                    lambda emb=emb, labelled=labelled: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="exact")
                 )
                 add(n, "probcover", sec, peak, "100-NN graph, delta by purity (k-means, 10 clusters)")
             note = f"as probcover with knn_search='ivf' ({IVFIndex.default_lists(n)} cells, 16 probed)"
             if n <= limit:
                 sec, peak, picks = ss.measure(
-                    lambda: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="ivf")
+                    lambda emb=emb, labelled=labelled: probcover(emb, labelled, K, rng(), n_clusters=10, knn_search="ivf")
                 )
                 note += f"; coverage of its picks / the exact picks' {_coverage_ratio(emb, labelled, picks, exact_picks, rng()):.4f}"
             else:
@@ -168,27 +170,31 @@ def bench_rows(
                 if median_d20 is None:
                     median_d20 = float(np.sqrt(np.median(IVFIndex(emb, seed=seed).knn(KNN_K)[0][:, -1])))
                 sec, peak, _ = ss.measure(
-                    lambda: probcover(emb, labelled, K, rng(), median_d20, knn_search="ivf")
+                    lambda emb=emb, labelled=labelled, delta=median_d20: probcover(
+                        emb, labelled, K, rng(), delta, knn_search="ivf"
+                    )
                 )
                 note += f"; δ = {median_d20:.2f}, the median distance to the 20th neighbour (see knn (ivf))"
             add(n, "probcover (ivf)", sec, peak, note)
         if "cluster_margin" in methods:
-            sec, peak, _ = ss.measure(lambda: cluster_margin(scores, emb, labelled, K, rng()))
+            sec, peak, _ = ss.measure(lambda s=scores, emb=emb, labelled=labelled: cluster_margin(s, emb, labelled, K, rng()))
             add(n, "cluster_margin", sec, peak, f"margin filter to {10 * K} rows, average-linkage HAC, round-robin")
         if "two_step" in methods:
-            sec, peak, _ = ss.measure(lambda: two_step(scores, emb, labelled, K, rng()))
+            sec, peak, _ = ss.measure(lambda s=scores, emb=emb, labelled=labelled: two_step(s, emb, labelled, K, rng()))
             add(n, "two_step", sec, peak, f"margin filter to {10 * K} rows, k-center with {N_LABELLED} labelled centres")
         if "cal" in methods:
-            sec, peak, _ = ss.measure(lambda: top_k(cal_scores(probs, emb, labelled, 10), K, rng()))
+            sec, peak, _ = ss.measure(
+                lambda p=probs, emb=emb, labelled=labelled: top_k(cal_scores(p, emb, labelled, 10), K, rng())
+            )
             add(n, "cal + top_k", sec, peak, f"10 nearest of the {N_LABELLED} labelled rows per candidate")
         if "dal" in methods:
-            sec, peak, _ = ss.measure(lambda: discriminative(emb, labelled, K, rng()))
+            sec, peak, _ = ss.measure(lambda emb=emb, labelled=labelled: discriminative(emb, labelled, K, rng()))
             add(n, "dal", sec, peak, "10 sub-batches, logistic fits on <= 20,000 rows")
         if "information_density" in methods:
-            sec, peak, _ = ss.measure(lambda: top_k(information_density(probs, emb), K, rng()))
+            sec, peak, _ = ss.measure(lambda p=probs, emb=emb: top_k(information_density(p, emb), K, rng()))
             add(n, "information_density + top_k", sec, peak, "entropy x mean cosine similarity, O(N·D)")
         if "egl" in methods:
-            sec, peak, _ = ss.measure(lambda: top_k(expected_gradient_length(probs, emb), K, rng()))
+            sec, peak, _ = ss.measure(lambda p=probs, emb=emb: top_k(expected_gradient_length(p, emb), K, rng()))
             add(n, "egl + top_k", sec, peak, "closed-form output-layer gradient norm, O(N·(C + D))")
         del emb, probs, scores
         ss._trim()

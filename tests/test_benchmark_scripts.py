@@ -44,3 +44,16 @@ def test_label_efficiency_runs_a_strategy_that_needs_another_model(tmp_path):
     assert len(rows) == 2
     assert set(pd.read_csv(out / "rounds.csv").strategy) == {"random"}
     assert set(pd.read_csv(out / "model-mlp_lossnet" / "rounds.csv").strategy) == {"learning_loss"}
+
+
+def test_numerics_vs_libraries_quick_prints_every_table():
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "numerics_vs_libraries.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for title in ("### Exact k-NN", "### k-means", "### Radius search over IVF cells", "### Proxy learners", "### Cohen's kappa"):
+        assert title in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert any("scikit-learn `NearestNeighbors" in r for r in rows) and any("activelab `LogisticProxy`" in r for r in rows)
+    assert any("scikit-learn `cohen_kappa_score`" in r for r in rows)

@@ -33,7 +33,7 @@ def naive_typicality(x: np.ndarray, k: int) -> np.ndarray:
 @pytest.mark.parametrize("k", [1, 5, 20])
 def test_typicality_matches_naive(k: int) -> None:
     x = np.random.default_rng(0).standard_normal((40, 4))
-    np.testing.assert_allclose(typicality(x, k, backend="torch"), naive_typicality(x, k), rtol=1e-5)
+    np.testing.assert_allclose(typicality(x, k, backend="sklearn"), naive_typicality(x, k), rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- TypiClust
@@ -73,8 +73,8 @@ def test_typiclust_matches_naive(n_lab: int, k: int) -> None:
     x, _ = _blobs(150, seed=1, std=2.0)
     labelled = np.zeros(len(x), dtype=bool)
     labelled[np.random.default_rng(1).choice(len(x), n_lab, replace=False)] = True
-    got = typiclust(x, labelled, k, np.random.default_rng(3), max_cluster_points=None, backend="torch")
-    labels, _ = kmeans(x, n_lab + k, rng=np.random.default_rng(3), n_iter=20, backend="torch")
+    got = typiclust(x, labelled, k, np.random.default_rng(3), max_cluster_points=None, backend="sklearn")
+    labels, _ = kmeans(x, n_lab + k, rng=np.random.default_rng(3), n_iter=20, backend="sklearn")
     assert got.tolist() == naive_typiclust(x, labelled, k, labels)
 
 
@@ -132,7 +132,7 @@ def test_probcover_matches_brute_force(n_lab: int, delta: float, max_degree: int
     labelled = np.zeros(100, dtype=bool)
     labelled[np.random.default_rng(2).choice(100, n_lab, replace=False)] = True
     k = 6
-    got = probcover(x, labelled, k, np.random.default_rng(0), delta, max_degree=max_degree, backend="torch")
+    got = probcover(x, labelled, k, np.random.default_rng(0), delta, max_degree=max_degree, backend="sklearn")
     ref, covered = naive_probcover(x, labelled, k, delta)
     assert got[: len(ref)].tolist() == ref
     assert covered is not None
@@ -167,12 +167,12 @@ def test_probcover_delta_meets_the_purity_target() -> None:
     x, _ = _blobs(150, seed=7, std=2.5)
     n = len(x)
     for purity in (0.95, 0.8):
-        delta = probcover_delta(x, 5, np.random.default_rng(0), purity=purity, max_degree=n - 1, backend="torch")
-        labels, _ = kmeans(x, 5, rng=np.random.default_rng(0), backend="torch")
+        delta = probcover_delta(x, 5, np.random.default_rng(0), purity=purity, max_degree=n - 1, backend="sklearn")
+        labels, _ = kmeans(x, 5, rng=np.random.default_rng(0), backend="sklearn")
         d = _dist(x)
         other = labels[None, :] != labels[:, None]
 
-        def pure_fraction(r: float) -> float:
+        def pure_fraction(r: float, d: np.ndarray = d, other: np.ndarray = other) -> float:
             return float((~((d <= r) & other).any(1)).mean())
 
         assert pure_fraction(delta) >= purity
@@ -198,9 +198,9 @@ def test_probcover_errors() -> None:
 # ----------------------------------------------------------------------------- k-means initial
 def test_kmeans_initial_one_per_blob_and_nearest_to_centroid() -> None:
     x, y = _blobs(100, centers=4, seed=8, std=0.3)
-    picks = kmeans_initial(x, 4, np.random.default_rng(0), backend="torch")
+    picks = kmeans_initial(x, 4, np.random.default_rng(0), backend="sklearn")
     assert sorted(y[picks].tolist()) == [0, 1, 2, 3]
-    labels, cent = kmeans(x, 4, rng=np.random.default_rng(0), backend="torch")
+    labels, cent = kmeans(x, 4, rng=np.random.default_rng(0), backend="sklearn")
     d = ((x[:, None, :] - cent[None]) ** 2).sum(-1)
     assert set(picks.tolist()) == set(d.argmin(0).tolist())
 
@@ -209,7 +209,7 @@ def test_kmeans_initial_unique_with_duplicates_and_labelled() -> None:
     x = np.repeat(np.arange(3, dtype=np.float32)[:, None], 5, axis=0)  # 3 distinct points, 5 copies each
     lab = np.zeros(15, dtype=bool)
     lab[:2] = True
-    picks = kmeans_initial(x, 6, np.random.default_rng(0), labelled=lab, backend="torch")
+    picks = kmeans_initial(x, 6, np.random.default_rng(0), labelled=lab, backend="sklearn")
     assert len(set(picks.tolist())) == 6 and not lab[picks].any()
     assert sorted(kmeans_initial(x, 13, np.random.default_rng(0), labelled=lab).tolist()) == list(range(2, 15))
 
@@ -263,7 +263,7 @@ def test_probcover_ivf_graph_probing_every_cell_equals_the_exact_graph() -> None
     X, _ = _blobs(400, seed=9, std=1.5)
     exact = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="exact")
     every = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="ivf", n_probe=10_000)
-    for a, b in zip(exact[1:], every[1:]):
+    for a, b in zip(exact[1:], every[1:], strict=True):
         np.testing.assert_array_equal(a, b)
     # probing a few cells finds a subset of each ball (its own row always included)
     few = probcover_graph(X, np.random.default_rng(0), 1.5, max_degree=10, knn_search="ivf", n_probe=1)

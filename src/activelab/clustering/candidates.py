@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..neighbors import knn
 from .solvers import gather_rows
 from .store import SimilarityStore, n_pairs, pair_keys
 
@@ -83,30 +84,15 @@ def _unique_pairs(pairs: np.ndarray, n_items: int) -> np.ndarray:
 def knn_pairs(X: np.ndarray, k: int = 10, chunk_size: int = 4096) -> np.ndarray:
     """Pairs of the symmetrised ``k``-nearest-neighbour graph (Euclidean), ``(m, 2)``, ``m <= N k``.
 
-    Uses :func:`activelab.neighbors.knn` when available, otherwise a chunked exact search.
-    Time ``O(N^2 d)`` (exact), memory ``O(chunk_size * N)``.
+    Exact search with :func:`activelab.neighbors.knn` (faiss or scikit-learn): time ``O(N^2 d)``,
+    memory ``O(chunk_size * N)``.
     """
     X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     n = len(X)
     k = min(k, n - 1)
     if k < 1:
         return np.empty((0, 2), dtype=np.int64)
-    try:
-        from activelab.neighbors import knn  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        knn = None
-    if knn is not None:
-        _, idx = knn(X, k, exclude_self=True, chunk_size=chunk_size)
-    else:
-        sq = (X.astype(np.float64) ** 2).sum(axis=1)
-        idx = np.empty((n, k), dtype=np.int64)
-        for s in range(0, n, chunk_size):
-            d = sq[s:s + chunk_size, None] - 2.0 * (X[s:s + chunk_size].astype(np.float64) @ X.T.astype(np.float64))
-            d += sq[None, :]
-            rows = np.arange(s, min(s + chunk_size, n))
-            d[rows - s, rows] = np.inf
-            part = np.argpartition(d, k - 1, axis=1)[:, :k]
-            idx[s:s + chunk_size] = part
+    _, idx = knn(X, k, exclude_self=True, chunk_size=chunk_size)
     rows = np.repeat(np.arange(n), idx.shape[1])
     return _unique_pairs(np.stack([rows, np.asarray(idx).reshape(-1)], axis=1), n)
 

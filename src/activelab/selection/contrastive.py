@@ -37,7 +37,7 @@ def cal_scores(
         labelled: ``(N,)`` bool mask; at least one row must be labelled.
         n_neighbors: Labelled neighbours per candidate (fewer when fewer rows are labelled).
         chunk_size: Candidates per block of the neighbour search and of the divergences.
-        backend: kNN backend (``"auto"``: faiss if installed, else torch).
+        backend: kNN backend (``"auto"``: faiss if installed, else scikit-learn).
 
     Returns:
         ``(U,)`` float64 scores, in the order of ``np.flatnonzero(~labelled)``.
