@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test test-all install fetch-data benchmarks clean
+.PHONY: demo test test-all install fetch-data lint benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ fetch-data: install
 	-$(VENV)/bin/activelab data fetch fashion-mnist
 	-$(VENV)/bin/activelab data fetch newsgroups
 
-test: install fetch-data
+# The gates: lint (ruff), types (mypy, strict on the core) and the import layers (import-linter).
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install fetch-data lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-all: install fetch-data

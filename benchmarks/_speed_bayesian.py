@@ -116,12 +116,16 @@ def bench_rows(
         def rng() -> np.random.Generator:
             return np.random.default_rng(seed + 1)
 
+        # The timed lambdas take this N's arrays as defaults: each runs at once inside ss.measure,
+        # and the `del` at the end of the iteration then frees the arrays before ss._trim().
         if "batchbald" in methods:
             if n > limits["batchbald"]:
                 add(n, "batchbald", None, None, f"skipped above N={limits['batchbald']:,}")
             else:
                 with _count_scored_rows() as scored:
-                    sec, peak, picks = ss.measure(lambda: batchbald(samples, K, rng(), n_joint_samples=N_JOINT))
+                    sec, peak, picks = ss.measure(
+                        lambda samples=samples: batchbald(samples, K, rng(), n_joint_samples=N_JOINT)
+                    )
                 overlap = len(np.intersect1d(picks, top_k(scores, K, rng())))
                 add(n, "batchbald", sec, peak,
                     f"S={N_JOINT}, {N_DRAWS} draws; {scored[0] / (K - 1):,.0f} rows scored per pick (lazy) of {n:,}; "
@@ -131,12 +135,12 @@ def bench_rows(
                 add(n, "epig", None, None, f"skipped above N={limits['epig']:,}")
             else:
                 sec, peak, _ = ss.measure(
-                    lambda: top_k(epig(samples, n_target=N_TARGET, rng=rng()), K, rng())
+                    lambda samples=samples: top_k(epig(samples, n_target=N_TARGET, rng=rng()), K, rng())
                 )
                 add(n, "epig + top_k", sec, peak, f"{N_TARGET} pool targets, {N_DRAWS} draws; samples array {mb:.0f} MB")
         for name, fn in (("power", power), ("softmax", softmax), ("rank", rank)):
             if name in methods:
-                sec, peak, _ = ss.measure(lambda fn=fn: fn(scores, K, rng()), repeats=3)
+                sec, peak, _ = ss.measure(lambda fn=fn, scores=scores: fn(scores, K, rng()), repeats=3)
                 add(n, f"{name} (on BALD scores)", sec, peak, "selector only, scores precomputed")
         del samples, scores
         ss._trim()

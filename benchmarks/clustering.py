@@ -1,11 +1,11 @@
-"""Active clustering benchmarks: (1) the TMLR reproduction protocol, (2) scale to N = 100,000.
+r"""Active clustering benchmarks: (1) the TMLR reproduction protocol, (2) scale to N = 100,000.
 
 Prints markdown tables. Examples::
 
     # quick check (2 seeds, blobs10 + digits, noise 0.2, k-means init)
     python benchmarks/clustering.py repro --quick
     # the full protocol of issue 5 (long: hours on 2 cores)
-    python benchmarks/clustering.py repro --datasets blobs10,digits,mnist,fashion-mnist,newsgroups \\
+    python benchmarks/clustering.py repro --datasets blobs10,digits,mnist,fashion-mnist,newsgroups \
         --noise 0.2,0.4 --init kmeans,random --seeds 8 --workers 2
     # scale: 10 rounds of 5,000 pairs on 100,000 blobs and all 70,000 MNIST digits
     python benchmarks/clustering.py scale
@@ -109,7 +109,7 @@ def repro(args: argparse.Namespace) -> None:
             if noise == 0.2 and init == "kmeans":
                 for name, vals in PUBLISHED.items():
                     if name in set(mean["strategy"]):
-                        row = {"strategy": f"{name} (published, 10 datasets)", **dict(zip(COLS, vals))}
+                        row = {"strategy": f"{name} (published, 10 datasets)", **dict(zip(COLS, vals, strict=True))}
                         mean = pd.concat([mean, pd.DataFrame([row])], ignore_index=True)
             print(markdown(mean.rename(columns={"ari_auc_mean": "mean ARI 0-20%"})))
     if tables:

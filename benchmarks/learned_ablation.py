@@ -199,7 +199,7 @@ def main() -> None:
         first = list(ex.map(run_task, jobs))
         global_mean = sum(r["_global_sum"] for r in first) / max(1, sum(r["_global_n"] for r in first))
         second = list(ex.map(_global_only, [(i, args.policy, global_mean) for i in range(args.tasks)]))
-    for r, g in zip(first, second):
+    for r, g in zip(first, second, strict=True):
         r["-global"] = g
     names = [k for k in first[0] if not k.startswith("_")]
     names.insert(names.index("random"), names.pop(names.index("-global")))

@@ -70,7 +70,7 @@ def test_stabilizing_predictions_fires_exactly_when_the_window_mean_reaches_thre
         learner = _learner(ScriptedModel(_onehot(preds)), n=n)
         crit.stop_set_ = np.arange(n) if crit.stop_set_ is None else crit.stop_set_
         fired.append(crit.should_stop(learner, None))
-    kappas = [cohen_kappa(a, b) for a, b in zip(script, script[1:])]
+    kappas = [cohen_kappa(a, b) for a, b in zip(script, script[1:], strict=False)]
     assert crit.kappas_ == pytest.approx(kappas)
     # window means: (k0+k1), (k1+k2), (k2+k3), (k3+k4) → only the last pair (1, 1) reaches 0.99
     assert fired[:5] == [None] * 5

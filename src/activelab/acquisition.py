@@ -44,7 +44,8 @@ def mean_probs(probs: np.ndarray) -> np.ndarray:
 
 def _entropy_rows(p: np.ndarray) -> np.ndarray:
     """Shannon entropy (nats) over the last axis, with 0·log 0 = 0."""
-    return 0.0 - (p * np.log(np.maximum(p, _EPS_LOG))).sum(axis=-1)  # 0.0 - x: no -0.0
+    h: np.ndarray = 0.0 - (p * np.log(np.maximum(p, _EPS_LOG))).sum(axis=-1)  # 0.0 - x: no -0.0
+    return h
 
 
 def least_confidence(probs: np.ndarray) -> np.ndarray:
@@ -61,7 +62,8 @@ def least_confidence(probs: np.ndarray) -> np.ndarray:
         array([0.5, 0.1])
     """
     p = mean_probs(probs)
-    return 1.0 - p.max(axis=1)
+    scores: np.ndarray = 1.0 - p.max(axis=1)
+    return scores
 
 
 def margin(probs: np.ndarray) -> np.ndarray:
@@ -117,7 +119,8 @@ def bald(probs: np.ndarray) -> np.ndarray:
         return np.zeros(len(arr), dtype=arr.dtype)
     total = _entropy_rows(arr.mean(axis=1))
     expected = _entropy_rows(arr).mean(axis=1)
-    return np.maximum(total - expected, 0.0)
+    scores: np.ndarray = np.maximum(total - expected, 0.0)
+    return scores
 
 
 def variation_ratio(probs: np.ndarray) -> np.ndarray:
@@ -141,7 +144,8 @@ def variation_ratio(probs: np.ndarray) -> np.ndarray:
     votes = arr.argmax(axis=2)
     counts = np.zeros((n, c), dtype=np.int64)
     np.add.at(counts, (np.repeat(np.arange(n), k), votes.ravel()), 1)
-    return 1.0 - counts.max(axis=1) / k
+    scores: np.ndarray = 1.0 - counts.max(axis=1) / k
+    return scores
 
 
 def mean_std(probs: np.ndarray) -> np.ndarray:
@@ -160,7 +164,8 @@ def mean_std(probs: np.ndarray) -> np.ndarray:
     arr = check_probs(probs, ndim=(2, 3))
     if arr.ndim == 2:
         return np.zeros(len(arr), dtype=arr.dtype)
-    return arr.std(axis=1).mean(axis=1)
+    scores: np.ndarray = arr.std(axis=1).mean(axis=1)
+    return scores
 
 
 _QBC_ROWS = 65536  # rows per block in the committee scores: O(block·M·C) temporaries

@@ -115,13 +115,15 @@ class CheckModel:
         if self.weights_ is None or self.centroids_ is None:
             raise ActiveLabError("CheckModel is not fitted; call fit first.")
         emb = self._embed(X)
-        return -4.0 * ((emb[:, None, :] - self.centroids_[None]) ** 2).sum(axis=2)
+        logits: np.ndarray = -4.0 * ((emb[:, None, :] - self.centroids_[None]) ** 2).sum(axis=2)
+        return logits
 
     @staticmethod
     def _softmax(z: np.ndarray) -> np.ndarray:
         z = z - z.max(axis=-1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        p: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+        return p
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """``tanh`` of the random projection, ``(n, n_dims)``."""
@@ -130,7 +132,8 @@ class CheckModel:
     def _embed(self, X: np.ndarray) -> np.ndarray:
         if self.weights_ is None:
             raise ActiveLabError("CheckModel is not fitted; call fit first.")
-        return np.tanh(np.asarray(X, dtype=np.float64).reshape(len(X), -1) @ self.weights_)
+        emb: np.ndarray = np.tanh(np.asarray(X, dtype=np.float64).reshape(len(X), -1) @ self.weights_)
+        return emb
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Softmax of negative squared distances to the class centroids, ``(n, n_classes)``."""
@@ -145,7 +148,8 @@ class CheckModel:
     def predict_loss(self, X: np.ndarray) -> np.ndarray:
         """Predictive entropy as the loss estimate, ``(n,)``."""
         p = self.predict_proba(X)
-        return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
+        loss: np.ndarray = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
+        return loss
 
     def state_dict(self) -> dict[str, Any]:
         """The projection and the centroids."""
@@ -183,14 +187,14 @@ def _select_with_global_noise(strategy: Any, views: Any, pool: Pool, k: int, see
     """``strategy.select`` with NumPy's and torch's global generators set to ``global_seed`` (restored after)."""
     import torch
 
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002  (saved to restore the global state we perturb)
     try:
         with torch.random.fork_rng(devices=[]):
             np.random.seed(global_seed)  # noqa: NPY002  (deliberately perturbing global state)
             torch.manual_seed(global_seed)
             return np.asarray(strategy.select(views, pool, k, np.random.default_rng(seed)))
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002  (restores the caller's global state)
 
 
 def check_strategy(
@@ -274,7 +278,7 @@ def check_strategy(
         copy.deepcopy(pristine).select(views, pool, n + 1, np.random.default_rng(seed))
     except PoolExhaustedError:
         pass
-    except Exception as err:  # noqa: BLE001  (any other error is the finding)
+    except Exception as err:  # any other error is the finding (re-raised below, so not a blind except)
         raise broke(4, f"asked for {n + 1} of {n} candidates it raised {type(err).__name__}: {err}") from err
     else:
         raise broke(4, f"asked for {n + 1} of {n} candidates it returned without an error")
@@ -364,7 +368,7 @@ def check_model(
                                  "predict_loss": "predicted_loss"}[method], True) is False:
             continue
         got = np.asarray(call())
-        if got.ndim != len(want) or any(w is not None and g != w for g, w in zip(got.shape, want)):
+        if got.ndim != len(want) or any(w is not None and g != w for g, w in zip(got.shape, want, strict=True)):
             raise broke(3, f"{method} returned shape {got.shape}, expected {tuple('d' if w is None else w for w in want)}")
         if not np.isfinite(got).all():
             raise broke(3, f"{method} returned NaN or infinite values")

@@ -19,8 +19,11 @@ import numpy as np
 
 from .engine import Callback, Engine, History, RoundLoop, RoundRecord
 from .errors import ActiveLabError
-from .oracles import Answers
-from .stopping import BudgetStop
+from .models.base import Model
+from .oracles import Answers, Oracle
+from .pool import Pool
+from .stopping import BudgetStop, StoppingCriterion
+from .strategies.base import Strategy
 
 __all__ = ["ActiveLearner", "Budget", "Callback", "History", "RoundRecord"]
 
@@ -129,21 +132,21 @@ class ActiveLearner(RoundLoop):
 
     def __init__(
         self,
-        model: Any,
-        strategy: Any,
-        oracle: Any,
+        model: Model,
+        strategy: Strategy,
+        oracle: Oracle,
         X: Any,
         *,
         budget: Budget,
         seed: int = 0,
-        evaluate: Callable[[Any], Mapping[str, float]] | None = None,
+        evaluate: Callable[[Model], Mapping[str, float]] | None = None,
         initial_indices: Sequence[int] | np.ndarray | None = None,
-        initial_strategy: Any = "random",
+        initial_strategy: str | Strategy = "random",
         callbacks: Sequence[Callback] = (),
         checkpoint_dir: str | os.PathLike[str] | None = None,
         chunk_size: int = 8192,
         n_classes: int | None = None,
-        stopping: Sequence[Any] = (),
+        stopping: Sequence[StoppingCriterion] = (),
     ) -> None:
         if not isinstance(budget, Budget):
             raise TypeError(f"budget must be a Budget, got {type(budget).__name__}.")
@@ -171,17 +174,17 @@ class ActiveLearner(RoundLoop):
 
     # ------------------------------------------------------------------ the engine's state
     @property
-    def model(self) -> Any:
+    def model(self) -> Model:
         """The model (the engine's)."""
         return self.engine.model
 
     @property
-    def strategy(self) -> Any:
+    def strategy(self) -> Strategy:
         """The query strategy (the engine's)."""
         return self.engine.strategy
 
     @property
-    def X(self) -> Any:  # noqa: N802  (the pool's features, named like everywhere else)
+    def X(self) -> Any:  # upper case: the pool's features, named like everywhere else
         """The pool's features."""
         return self.engine.X
 
@@ -191,12 +194,12 @@ class ActiveLearner(RoundLoop):
         return self.engine.seed
 
     @property
-    def pool(self) -> Any:
+    def pool(self) -> Pool:
         """The label store (:class:`~activelab.pool.Pool`)."""
         return self.engine.pool
 
     @property
-    def history(self) -> History:  # type: ignore[override]
+    def history(self) -> History:
         """One :class:`~activelab.engine.RoundRecord` per finished round."""
         return self.engine.history
 
@@ -206,7 +209,7 @@ class ActiveLearner(RoundLoop):
         return self.engine.round_ + 1
 
     @property
-    def initial_strategy(self) -> Any:
+    def initial_strategy(self) -> str | Strategy:
         """``"random"`` or the initial strategy object."""
         return self.engine.initial_strategy
 
@@ -240,7 +243,7 @@ class ActiveLearner(RoundLoop):
         stop_reason = None
         if k > 0 and self.stopping:
             t = time.perf_counter()
-            stop_reason = self._check_stopping(RoundRecord(r, current.count, empty, current.metrics, seconds))
+            stop_reason = self._check_stopping(RoundRecord(r, current.count, empty, current.metrics, seconds), current.metrics)
             seconds["stop"] = time.perf_counter() - t
             if stop_reason is not None:
                 k = 0
@@ -267,15 +270,16 @@ class ActiveLearner(RoundLoop):
             return labelled
         return np.setdiff1d(labelled, np.concatenate(held), assume_unique=False)
 
-    def _check_stopping(self, record: RoundRecord) -> str | None:
-        """Ask every criterion (all of them, so each keeps its state current); record their values."""
+    def _check_stopping(self, record: RoundRecord, metrics: dict[str, float]) -> str | None:
+        """Ask every criterion (all of them, so each keeps its state current); record their values in
+        ``metrics`` (the open round's, which ``record`` shows).
+        """
         reasons = []
-        metrics = record.metrics
         for c in self.stopping:
             why = c.should_stop(self, record)
             value = getattr(c, "last_value", None)
             if value is not None:
-                metrics[f"stop/{c.name}"] = float(value)  # type: ignore[index]  # the open round's dict
+                metrics[f"stop/{c.name}"] = float(value)
             if why:
                 reasons.append(f"{c.name}: {why}")
         return "; ".join(reasons) if reasons else None
@@ -287,7 +291,7 @@ class ActiveLearner(RoundLoop):
         The file is written under a temporary name and renamed, so a crash mid-write leaves
         the previous checkpoint intact.
         """
-        crit = {i: c.state_dict() for i, c in enumerate(self.stopping) if callable(getattr(c, "state_dict", None))}
+        crit = {i: fn() for i, c in enumerate(self.stopping) if callable(fn := getattr(c, "state_dict", None))}
         return self.engine.save_checkpoint(
             directory, meta={"budget": asdict(self.budget)}, objects={"stopping": crit or None}
         )
@@ -301,5 +305,5 @@ class ActiveLearner(RoundLoop):
         """
         objects = self.engine.load_checkpoint(directory, meta={"budget": asdict(self.budget)})
         for i, state in (objects.get("stopping") or {}).items():
-            if i < len(self.stopping) and callable(getattr(self.stopping[i], "load_state_dict", None)):
-                self.stopping[i].load_state_dict(state)
+            if i < len(self.stopping) and callable(load := getattr(self.stopping[i], "load_state_dict", None)):
+                load(state)

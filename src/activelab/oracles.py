@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, SupportsInt, runtime_checkable
 
 import numpy as np
 
@@ -84,15 +84,15 @@ class NoisyOracle:
 class CallbackOracle:
     """Wraps ``fn(indices) -> labels`` where a label of -1 (or None) means "skip"."""
 
-    def __init__(self, fn: Callable[[np.ndarray], object]) -> None:
+    def __init__(self, fn: Callable[[np.ndarray], Iterable[SupportsInt | None]]) -> None:
         self.fn = fn
 
     def label(self, indices: np.ndarray) -> Answers:
         """Call ``fn`` and convert its answers."""
         idx = np.asarray(indices, dtype=np.int64)
-        raw = list(self.fn(idx))  # type: ignore[call-overload]
+        raw = list(self.fn(idx))
         if len(raw) != len(idx):
             raise ValueError(f"Oracle callback returned {len(raw)} labels for {len(idx)} indices.")
         answered = np.array([r is not None and int(r) >= 0 for r in raw], dtype=bool)
-        labels = np.array([int(r) if a else -1 for r, a in zip(raw, answered)], dtype=np.int64)
+        labels = np.array([int(r) if a and r is not None else -1 for r, a in zip(raw, answered, strict=True)], dtype=np.int64)
         return Answers(idx, labels, answered)

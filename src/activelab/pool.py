@@ -140,7 +140,7 @@ class Pool:
         self.labels[idx] = lab
         self.pending[idx] = False
         now = time.time()
-        self.events.extend(LabelEvent(round_, int(i), int(y), source, now) for i, y in zip(idx, lab))
+        self.events.extend(LabelEvent(round_, int(i), int(y), source, now) for i, y in zip(idx, lab, strict=True))
 
     def skip(self, indices: Any, *, round_: int, source: str = "oracle") -> None:
         """Mark unlabelled items as skipped (the oracle declined); they are never offered again."""

@@ -6,8 +6,12 @@ No function here (or anywhere in the package) touches NumPy's or torch's global 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["as_generator", "derive_seed", "spawn", "torch_generator"]
 
@@ -52,7 +56,7 @@ def spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
     return list(rng.spawn(n))
 
 
-def torch_generator(rng: np.random.Generator, device: str = "cpu"):  # type: ignore[no-untyped-def]
+def torch_generator(rng: np.random.Generator, device: str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded from ``rng``."""
     import torch
 

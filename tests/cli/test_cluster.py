@@ -45,7 +45,7 @@ def test_cluster_smoke_subprocess(tmp_path: Path) -> None:
 )
 def test_cluster_user_errors(tmp_path: Path, args: list[str], fragment: str) -> None:
     base = {"--dataset": "blobs10", "--strategy": "uniform", "--out": str(tmp_path)}
-    for flag, value in zip(args[::2], args[1::2]):
+    for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     argv = ["cluster", *[x for kv in base.items() for x in kv]]
     result = CliRunner(env=ENV).invoke(app, argv, catch_exceptions=False)

@@ -43,7 +43,7 @@ def test_bad_triangles_exhaustive_match_naive(rng: np.random.Generator) -> None:
     S = store.dense()
     pairs = all_pairs(14)
     tri = bad_triangles(store, pairs)
-    got = set(zip(tri.pair_index.tolist(), tri.k.tolist()))
+    got = set(zip(tri.pair_index.tolist(), tri.k.tolist(), strict=True))
     assert got == naive_bad_triangles(S, pairs)
     assert len(got) == len(tri.k)  # no duplicates
     i, j, k = pairs[tri.pair_index, 0], pairs[tri.pair_index, 1], tri.k
@@ -52,7 +52,7 @@ def test_bad_triangles_exhaustive_match_naive(rng: np.random.Generator) -> None:
     small = bad_triangles(store, pairs, config=CandidateConfig(chunk_elements=30))
     dense = bad_triangles(store, pairs, dense=S)
     for other in (small, dense):
-        assert set(zip(other.pair_index.tolist(), other.k.tolist())) == got
+        assert set(zip(other.pair_index.tolist(), other.k.tolist(), strict=True)) == got
 
 
 def test_bad_triangles_neighbour_mode_with_complete_graph_is_exhaustive(rng: np.random.Generator) -> None:
@@ -62,7 +62,7 @@ def test_bad_triangles_neighbour_mode_with_complete_graph_is_exhaustive(rng: np.
     complete = sp.csr_matrix(np.ones((n, n)) - np.eye(n))
     config = CandidateConfig(max_exhaustive_pairs=0, n_random_third=0)
     tri = bad_triangles(store, pairs, graph=complete, rng=np.random.default_rng(0), config=config)
-    assert set(zip(tri.pair_index.tolist(), tri.k.tolist())) == naive_bad_triangles(store.dense(), pairs)
+    assert set(zip(tri.pair_index.tolist(), tri.k.tolist(), strict=True)) == naive_bad_triangles(store.dense(), pairs)
 
 
 def test_bad_triangles_neighbour_mode_only_uses_graph_neighbours(rng: np.random.Generator) -> None:
@@ -73,7 +73,7 @@ def test_bad_triangles_neighbour_mode_only_uses_graph_neighbours(rng: np.random.
     config = CandidateConfig(max_exhaustive_pairs=0, n_random_third=0)
     tri = bad_triangles(store, pairs, graph=graph, rng=np.random.default_rng(0), config=config)
     ends = pairs[tri.pair_index]
-    assert all((k == 5 and 0 in e) or (k == 0 and 5 in e) for e, k in zip(ends.tolist(), tri.k.tolist()))
+    assert all((k == 5 and 0 in e) or (k == 0 and 5 in e) for e, k in zip(ends.tolist(), tri.k.tolist(), strict=True))
 
 
 def test_violations_match_definition(rng: np.random.Generator) -> None:

@@ -47,10 +47,10 @@ def test_rounds_and_records() -> None:
 
 def test_same_seed_same_run_different_seed_differs() -> None:
     a, b, c = make().run(), make().run(), make(seed=4).run()
-    for ra, rb in zip(a, b):
+    for ra, rb in zip(a, b, strict=True):
         np.testing.assert_array_equal(ra.queried, rb.queried)
         assert ra.metrics == rb.metrics
-    assert any(not np.array_equal(ra.queried, rc.queried) for ra, rc in zip(a, c))
+    assert any(not np.array_equal(ra.queried, rc.queried) for ra, rc in zip(a, c, strict=True))
 
 
 class StopAfter(Callback):
@@ -70,7 +70,7 @@ def test_checkpoint_resume_is_exact(tmp_path) -> None:  # type: ignore[no-untype
     assert stop.seen == [0, 1, 2]
     resumed = make(checkpoint_dir=tmp_path).run()
     assert len(resumed) == len(full)
-    for ra, rb in zip(full, resumed):
+    for ra, rb in zip(full, resumed, strict=True):
         np.testing.assert_array_equal(ra.queried, rb.queried)
         assert ra.metrics == rb.metrics
     with pytest.raises(CheckpointError, match="belongs to another run"):

@@ -46,7 +46,7 @@ def test_similarity_matches_reference(kind: str, rng: np.random.Generator) -> No
         pairs = np.array([k for k in keys if len(answers.get(k, [])) < 3])
         vals = rng.uniform(-1, 1, len(pairs))
         store.add(pairs[:, ::-1], vals)  # unsorted order is accepted
-        for (a, b), v in zip(pairs, vals):
+        for (a, b), v in zip(pairs, vals, strict=True):
             answers.setdefault((int(a), int(b)), []).append(float(v))
     ref = dense_reference(store, answers)
     iu = np.stack(np.triu_indices(n, 1), axis=1)

@@ -99,7 +99,7 @@ def test_triangle_scores_match_paper_loops(name: str) -> None:
     labels = rng.integers(0, 3, n)
     state = ClusterState(store, labels)
     edges, scores = make_pair_strategy(name).edge_scores(state, np.random.default_rng(0))
-    got = {tuple(e): s for e, s in zip(edges.tolist(), scores.tolist())}
+    got = {tuple(e): s for e, s in zip(edges.tolist(), scores.tolist(), strict=True)}
     ref = naive_triangle_scores(store.dense(), labels, name)
     assert got.keys() == ref.keys() and len(got) > 5
     for e in ref:
@@ -109,7 +109,7 @@ def test_triangle_scores_match_paper_loops(name: str) -> None:
 def test_triangle_expected_cost_by_enumeration() -> None:
     s = np.array([0.7, 0.2, -0.4])
     parts = [[1, 1, 1], [0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]]
-    costs = np.array([sum(abs(x) if (p and x < 0) or (not p and x >= 0) else 0.0 for p, x in zip(pp, s)) for pp in parts])
+    costs = np.array([sum(abs(x) if (p and x < 0) or (not p and x >= 0) else 0.0 for p, x in zip(pp, s, strict=True)) for pp in parts])
     w = np.exp(-2.0 * costs) / np.exp(-2.0 * costs).sum()
     assert triangle_expected_cost(s[None], beta=2.0)[0] == pytest.approx((w * costs).sum())
 

@@ -62,7 +62,7 @@ def test_npz_csv_same_result(tmp_path: Path) -> None:
     X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     y = np.array(["b", "a", "b"])
     np.savez(tmp_path / "d.npz", X=X, y=y)
-    (tmp_path / "d.csv").write_text("".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y)))
+    (tmp_path / "d.csv").write_text("".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y, strict=True)))
     from_npz, from_csv = load_file(tmp_path / "d.npz"), load_file(tmp_path / "d.csv")
     np.testing.assert_array_equal(from_npz.X, from_csv.X)
     np.testing.assert_array_equal(from_npz.y, from_csv.y)

@@ -35,3 +35,20 @@ def test_keys_match_the_historical_layout():
 def test_errors(args, error, match):
     with pytest.raises(error, match=match):
         stream_key(*args)
+
+
+def _draw(key):
+    return np.random.default_rng(key).integers(1 << 62, size=4).tolist()
+
+
+def test_the_only_coinciding_streams_are_the_documented_ones():
+    """SeedSequence pads with zeros: list every pair of table keys (rounds 0-2) that give one stream."""
+    keys = {}
+    for name, spec in STREAMS.items():
+        for r in ((0, 1, 2) if spec.per_round else (None,)):
+            keys[(name, r)] = _draw(stream_key(5, name, r))
+    same = sorted(
+        (a, b) for a in keys for b in keys if a < b and keys[a] == keys[b]
+    )
+    assert same == [(("pair_select", 0), ("prior", None)), (("stop", None), ("subsample", None))]
+    assert keys[("initial", 0)] == _draw(5)  # the initial set's stream is default_rng(seed)

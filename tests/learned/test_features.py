@@ -89,7 +89,7 @@ def test_global_features_reference():
     probs = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
     g = global_features(probs, np.array([0, 0, 1, 1]), 3, 10, previous_expected_accuracy=0.6)
     assert g.shape == (len(GLOBAL_FEATURES),)
-    named = dict(zip(GLOBAL_FEATURES, g))
+    named = dict(zip(GLOBAL_FEATURES, g, strict=True))
     assert named["expected_accuracy"] == pytest.approx(0.75)
     assert named["expected_accuracy_change"] == pytest.approx(0.15)
     assert named["label_entropy"] == pytest.approx(np.log(2) / np.log(3))

@@ -64,7 +64,7 @@ def test_same_model_as_autograd_without_dropout(data, optimizer, weight_decay, b
     # Adam normalises near-zero gradients to ±lr steps, so single weights of near-dead units can
     # differ by rounding; the functions the two networks compute must agree.
     np.testing.assert_allclose(fast.predict_proba(X), ref.predict_proba(X), atol=1e-4)
-    changed = [float((p - q).detach().abs().max()) for p, q in zip(fast.module_.parameters(), ref.module_.parameters())]
+    changed = [float((p - q).detach().abs().max()) for p, q in zip(fast.module_.parameters(), ref.module_.parameters(), strict=True)]
     assert max(changed) < 0.05
 
 

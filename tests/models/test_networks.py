@@ -62,7 +62,7 @@ def test_torch_init_is_pytorchs_own_default():
 @pytest.mark.parametrize("init", MLP_INITS)
 def test_init_is_fixed_by_the_seed(init):
     a, b, c = _build(init, seed=1), _build(init, seed=1), _build(init, seed=2)
-    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert not torch.equal(_linears(a)[0].weight, _linears(c)[0].weight)
 

@@ -27,14 +27,14 @@ def test_fit_predict_shapes(tiny_blobs, rng):
 def test_same_seed_same_model_and_no_global_rng_use(tiny_blobs):
     X, y = tiny_blobs
     torch_state = torch.random.get_rng_state()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002  (the global state is what this test checks)
     a = _clf().fit(X, y, rng=np.random.default_rng(5)).predict_proba(X)
     b = _clf().fit(X, y, rng=np.random.default_rng(5)).predict_proba(X)
     c = _clf().fit(X, y, rng=np.random.default_rng(6)).predict_proba(X)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert torch.equal(torch_state, torch.random.get_rng_state())
-    np.testing.assert_array_equal(np_state, np.random.get_state()[1])
+    np.testing.assert_array_equal(np_state, np.random.get_state()[1])  # noqa: NPY002  (global state untouched)
 
 
 def test_embed_is_input_of_last_linear(tiny_blobs, rng):
@@ -54,7 +54,7 @@ def test_mc_dropout_only_switches_dropout_on():
     before = [(b.running_mean.clone(), b.running_var.clone(), int(b.num_batches_tracked)) for b in bns]
     samples = clf.predict_proba_samples(X[:8], 6, rng=rng)
     after = [(b.running_mean, b.running_var, int(b.num_batches_tracked)) for b in bns]
-    for (m0, v0, n0), (m1, v1, n1) in zip(before, after):
+    for (m0, v0, n0), (m1, v1, n1) in zip(before, after, strict=True):
         assert torch.equal(m0, m1) and torch.equal(v0, v1) and n0 == n1
     assert not clf.module_.training and not any(m.training for m in clf.module_.modules())
     assert samples.std(axis=1).max() > 0  # dropout really was active

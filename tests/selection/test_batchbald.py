@@ -32,7 +32,7 @@ def _joint_mi_naive(p: np.ndarray, batch: list[int]) -> float:
     h_joint = 0.0
     for config in itertools.product(range(c), repeat=len(batch)):
         per_draw = np.ones(m)
-        for row, label in zip(batch, config):
+        for row, label in zip(batch, config, strict=True):
             per_draw = per_draw * p[row, :, label]
         mean = per_draw.mean()
         if mean > 0:

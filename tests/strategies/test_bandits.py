@@ -25,7 +25,7 @@ def _naive_exp4p(advice_seq, picks_seq, rewards, p_min, delta, horizon):
     """EXP4.P (Beygelzimer et al. 2011) written out with plain floats and loops; k picks per round."""
     n_experts = len(advice_seq[0])
     w = [1.0] * n_experts
-    for advice, picks, r in zip(advice_seq, picks_seq, rewards):
+    for advice, picks, r in zip(advice_seq, picks_seq, rewards, strict=True):
         K = len(advice[0])
         W = sum(w)
         p = [(1 - K * p_min) * sum(w[i] * advice[i][j] for i in range(n_experts)) / W + p_min for j in range(K)]
@@ -54,7 +54,7 @@ def test_exp4p_updates_match_naive_reference(k):
         picks_seq.append(gen.choice(K, size=k, replace=False).tolist())
     rewards = [0.1, 0.9, 0.5, 1.0, 0.0, 0.3, 0.7, 0.6]
     log_w = np.zeros(n_experts)
-    for advice, picks, r in zip(advice_seq, picks_seq, rewards):
+    for advice, picks, r in zip(advice_seq, picks_seq, rewards, strict=True):
         q = exp4p_distribution(log_w, advice, p_min)
         assert q.sum() == pytest.approx(1.0) and q.min() >= p_min - 1e-15
         bonus = math.sqrt(math.log(n_experts / delta) / (K * T))
@@ -142,7 +142,7 @@ def test_tailor_updates_posteriors_from_the_labels_and_redo_is_idempotent():
     pool.add_labels(first, y[first], round_=1)
     tailor.select(_views(n, pool.labelled_mask, views.probs), pool, k, np.random.default_rng(1))
     alpha = np.ones((2, 2))
-    for item, arm in zip(first, arms):
+    for item, arm in zip(first, arms, strict=True):
         alpha[arm, y[item]] += 1
     np.testing.assert_array_equal(tailor.alpha_, alpha)
     np.testing.assert_array_equal(tailor.alpha_ + tailor.beta_, 2 + np.bincount(arms, minlength=2)[:, None] * np.ones((1, 2)))

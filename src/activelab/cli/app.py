@@ -6,6 +6,7 @@ stderr and exit with code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -37,7 +38,7 @@ policy_app.command("train")(policy_commands.train)
 policy_app.command("evaluate")(policy_commands.evaluate)
 
 
-def _listing(title: str, rows: list[tuple[str, ...]], columns: tuple[str, ...]) -> None:
+def _listing(title: str, rows: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> None:
     table = Table(title=title, title_justify="left")
     for col in columns:
         table.add_column(col, overflow="fold")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clustering.runner import ClusterRunConfig
 from .common import command_from_config, print_table, print_written, user_errors
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["cluster"]
 
@@ -24,8 +27,10 @@ def _cluster(config: ClusterRunConfig, extras: dict[str, Any]) -> None:
          f"{r['final_ari_mean']:.4f} ± {r['final_ari_std']:.4f}", *(f"{r[c]:.3f}" for c in at), str(int(r["n_seeds"])))
         for _, r in summary.iterrows()
     ]
-    columns = [("dataset", "left"), ("strategy", "left"), ("mean ARI ± std", "right"), ("final ARI ± std", "right"),
-               *((c, "right") for c in at), ("seeds", "right")]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("dataset", "left"), ("strategy", "left"), ("mean ARI ± std", "right"), ("final ARI ± std", "right"),
+        *((c, "right") for c in at), ("seeds", "right"),
+    ]
     print_table("Adjusted Rand index over seeds (mean over rounds; at 2-20 % of the pairs queried)", columns, rows, top)
     print_written(config.out)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from ..errors import ActiveLabError
@@ -49,13 +49,13 @@ def user_errors(validation: bool = False) -> Iterator[None]:
         raise typer.Exit(code=2) from err
 
 
-def print_table(title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]],
+def print_table(title: str, columns: Sequence[tuple[str, JustifyMethod]], rows: Sequence[Sequence[str]],
                 bold: Sequence[bool] | None = None) -> None:
     """The results table of ``run`` and ``cluster``: one style for both (bold rows are the best)."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   collapse_padding=True)
     for name, justify in columns:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]  # rich's literal type
+        table.add_column(name, justify=justify)
     for i, row in enumerate(rows):
         table.add_row(*row, style="bold" if bold is not None and bold[i] else None)
     console().print(table)
@@ -120,7 +120,7 @@ def command_from_config(
     def command(**kwargs: Any) -> None:
         extras = {k: v for k, v in kwargs.items() if k not in specs}
         with user_errors(validation=True):
-            values = {k: (specs[k].parse(v) if specs[k].parse is not None else v) for k, v in kwargs.items() if k in specs}
+            values = {k: (parse(v) if (parse := specs[k].parse) is not None else v) for k, v in kwargs.items() if k in specs}
             if prepare is not None:
                 values = prepare(values, extras)
             config = config_cls(**values)

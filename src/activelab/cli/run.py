@@ -12,6 +12,7 @@ from .common import command_from_config, print_table, print_written, user_errors
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import JustifyMethod
 
 __all__ = ["DEMO_STRATEGIES", "demo", "print_summary", "run", "run_config"]
 
@@ -32,8 +33,10 @@ def print_summary(summary: pd.DataFrame, out: Path) -> None:
          _fmt(r["final_accuracy_mean"], r["final_accuracy_std"]), str(int(r["n_seeds"])), f"{r['seconds_per_round']:.3f}")
         for _, r in summary.iterrows()
     ]
-    columns = [("dataset", "left"), ("model", "left"), ("strategy", "left"), ("AUC mean ± std", "right"),
-               ("final acc ± std", "right"), ("seeds", "right"), ("s/round", "right")]
+    columns: list[tuple[str, JustifyMethod]] = [
+        ("dataset", "left"), ("model", "left"), ("strategy", "left"), ("AUC mean ± std", "right"),
+        ("final acc ± std", "right"), ("seeds", "right"), ("s/round", "right"),
+    ]
     print_table("Test accuracy over seeds (AUC = mean over rounds)", columns, rows, top)
     print_written(out)
 

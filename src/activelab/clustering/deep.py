@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.torch import _seeded_torch
+from ..models.torch import seeded_torch
 from ..rng import derive_seed, torch_generator
 from .store import LowRankPrior, SimilarityStore, feature_prior
 
@@ -111,7 +111,7 @@ class DeepPrior:
         loss_fn = nn.BCEWithLogitsLoss(reduction="none")
         last = float("nan")
         self.module.train()
-        with _seeded_torch(derive_seed(rng), torch.device("cpu")):
+        with seeded_torch(derive_seed(rng), torch.device("cpu")):
             for _ in range(self.epochs):
                 order = torch.randperm(len(pairs), generator=gen).numpy()
                 total, count = 0.0, 0

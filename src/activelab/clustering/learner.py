@@ -71,9 +71,9 @@ class ActiveClusterer(RoundLoop):
         beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``). The field of
             an item sums its similarities to all others, so a large ``beta`` makes the soft
             assignments near one-hot: the model is then sure of its mistakes and information
-            gain stops finding them. Default 1.0: on the reproduction protocol (N = 500, noise
-            0.2, k-means start; digits and blobs10, seeds 0-1) ``eig`` reached ARI 0.96-1.0 at
-            20 % of the pairs with 1.0, against 0.76-0.90 with 2.0 or 3.0 and 0.55-0.83 with 0.5.
+            gain stops finding them. Default 1.0, the best of a sweep on the reproduction
+            protocol (docs/benchmarks.md, "Active clustering (issue 5, helper's runs)", the β
+            table under "Why they plateaued, and the fix").
         encoder: Optional :class:`~activelab.clustering.deep.DeepPrior`; after every round its
             ``update(store, rng)`` fine-tunes the encoder on the answers and the store gets the
             new prior.
@@ -95,6 +95,8 @@ class ActiveClusterer(RoundLoop):
         >>> history[-1].metrics["ari"] > history[0].metrics["ari"]
         True
     """
+
+    history: History
 
     def __init__(
         self,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, SupportsFloat, runtime_checkable
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class CallbackPairOracle:
         ([1.0, 0.0], [True, False])
     """
 
-    def __init__(self, fn: Callable[[np.ndarray], object]) -> None:
+    def __init__(self, fn: Callable[[np.ndarray], Iterable[SupportsFloat | None]]) -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
         self.fn = fn
@@ -96,7 +96,7 @@ class CallbackPairOracle:
     def answer(self, pairs: np.ndarray, rng: np.random.Generator) -> PairAnswers:
         """Call ``fn`` once for the whole batch and validate what it returns."""
         p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        raw = list(self.fn(p.copy()))  # type: ignore[call-overload]
+        raw = list(self.fn(p.copy()))
         if len(raw) != len(p):
             raise ValueError(f"the pair oracle returned {len(raw)} answers for {len(p)} pairs; answer each "
                              "pair (None to skip).")

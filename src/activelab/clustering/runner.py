@@ -259,7 +259,7 @@ def plot_clustering(rounds: pd.DataFrame, path: Path) -> Path:
     axes = fig.subplots(-(-len(datasets) // 3), min(3, len(datasets)), squeeze=False)
     for ax in axes.flat[len(datasets):]:
         ax.set_visible(False)
-    for ax, dataset in zip(axes.flat, datasets):
+    for ax, dataset in zip(axes.flat, datasets, strict=False):  # the grid may have spare (hidden) axes
         panel = rounds[rounds["dataset"] == dataset]
         for strategy, g in panel.groupby("strategy", sort=False):
             by = g.groupby("round")

@@ -106,7 +106,7 @@ def _affinity(
     """``A[u, k] = sum_{v in k, v != u} S[u, v]`` for ``u`` in ``block``; ``(len(block), K)``."""
     prior = store.prior
     n_k = sizes.shape[0]
-    aff = np.broadcast_to(prior.b * sizes, (len(block), n_k)).copy()
+    aff: np.ndarray = np.broadcast_to(prior.b * sizes, (len(block), n_k)).copy()
     if prior.phi.shape[1] and prior.a != 0.0:
         aff += prior.a * (prior.phi[block].astype(np.float64) @ sums.T)
     aff[np.arange(len(block)), labels[block]] -= self_term[block]
@@ -266,7 +266,7 @@ def local_search(
 def _soft_field(store: SimilarityStore, delta: sp.csr_matrix, q: np.ndarray) -> np.ndarray:
     """``F[u, k] = sum_{v != u} S[u, v] q[v, k]``; O(N r K + q K)."""
     prior = store.prior
-    field = np.broadcast_to(prior.b * q.sum(axis=0), q.shape).copy()
+    field: np.ndarray = np.broadcast_to(prior.b * q.sum(axis=0), q.shape).copy()
     if prior.phi.shape[1] and prior.a != 0.0:
         phi = prior.phi.astype(np.float64)
         field += prior.a * (phi @ (phi.T @ q))

@@ -94,7 +94,8 @@ def check_pairs(pairs: object, n_items: int, name: str = "pairs") -> np.ndarray:
 
 def pair_keys(pairs: np.ndarray, n_items: int) -> np.ndarray:
     """Unique int64 key ``i * n_items + j`` of canonical pairs ``(i < j)``, shape ``(m,)``."""
-    return pairs[:, 0] * np.int64(n_items) + pairs[:, 1]
+    keys: np.ndarray = pairs[:, 0] * np.int64(n_items) + pairs[:, 1]
+    return keys
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,8 @@ class SimilarityStore:
         """``S - prior`` of each queried pair in key order, float64 ``(q,)``. O(q r)."""
         qp = self.queried_pairs()
         prior = self.prior.pairs(qp[:, 0], qp[:, 1])
-        return (self.sums - self.counts * prior) / (1.0 + self.counts)
+        shrunk: np.ndarray = (self.sums - self.counts * prior) / (1.0 + self.counts)
+        return shrunk
 
     def delta_csr(self) -> sp.csr_matrix:
         """Symmetric sparse ``N x N`` matrix of :meth:`deltas` (``2 q`` stored entries). O(q log q)."""

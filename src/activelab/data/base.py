@@ -41,10 +41,10 @@ class Dataset:
             raise ValueError(f"Dataset {self.name!r} is empty (0 rows).")
         if (self.X_test is None) != (self.y_test is None):
             raise ValueError(f"Dataset {self.name!r}: give both X_test and y_test, or neither.")
-        if self.X_test is not None and len(self.X_test) != len(self.y_test):  # type: ignore[arg-type]
+        if self.X_test is not None and self.y_test is not None and len(self.X_test) != len(self.y_test):
             raise ValueError(
                 f"Dataset {self.name!r}: X_test has {len(self.X_test)} rows but y_test has "
-                f"{len(self.y_test)} labels."  # type: ignore[arg-type]
+                f"{len(self.y_test)} labels."
             )
         n_classes = self.n_classes or int(
             max(self.y.max(), -1 if self.y_test is None else self.y_test.max()) + 1

@@ -162,12 +162,12 @@ def load_mnist1d(n_items: int = 5000, seed: int = 42) -> Dataset:
     args = get_dataset_args()
     args.num_samples = n_items
     args.seed = seed
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002  (mnist1d seeds the global generators; restored below)
     py_state = random.getstate()
     try:
         raw = make_dataset(args)
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002  (gives the caller its global state back)
         random.setstate(py_state)
     return Dataset(
         name="mnist1d",
@@ -236,7 +236,7 @@ def load_fashion_mnist(cache: str | os.PathLike[str] | None = None) -> Dataset:
         )
     arrays: dict[str, np.ndarray] = {}
     try:
-        for key, file_name in zip(("X", "y", "X_test", "y_test"), FASHION_MNIST_FILES):
+        for key, file_name in zip(("X", "y", "X_test", "y_test"), FASHION_MNIST_FILES, strict=True):
             file_path = directory / file_name
             with gzip.open(file_path, "rb") as handle:
                 arrays[key] = parse_idx(handle.read(), str(file_path))

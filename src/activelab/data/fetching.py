@@ -146,13 +146,15 @@ def fetch(name: str, *, cache: str | os.PathLike[str] | None = None, quiet: bool
 
 
 def _say(quiet: bool, message: str) -> None:
+    """Report progress to the user on stderr (stdout stays free for the CLI's output)."""
     if not quiet:
-        print(message, file=sys.stderr)
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
 
 def _run(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a command without a shell, capturing its output (replaced in tests)."""
-    return subprocess.run(  # noqa: S603 - fixed argument lists, no shell
+    return subprocess.run(  # fixed argument lists, no shell
         list(args),
         cwd=cwd,
         capture_output=True,

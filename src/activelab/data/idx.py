@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from activelab.data.files import DataFileError
@@ -9,7 +11,7 @@ from activelab.data.files import DataFileError
 __all__ = ["parse_idx"]
 
 # IDX type codes (third byte of the magic number) and the big-endian dtypes they stand for.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

@@ -39,7 +39,7 @@ _RECIPE = 1
 
 
 def parse_tab(raw: bytes, source: str) -> tuple[list[str], list[str]]:
-    """Parse an Orange ``.tab`` file with the columns ``Category`` and ``Text``.
+    r"""Parse an Orange ``.tab`` file with the columns ``Category`` and ``Text``.
 
     Orange's format has three header rows (names, types, flags), then one tab-separated row per
     document. Returns ``(categories, texts)``.
@@ -48,7 +48,7 @@ def parse_tab(raw: bytes, source: str) -> tuple[list[str], list[str]]:
         DataUnavailableError: If the header is not the expected one or a row is malformed.
 
     Example:
-        >>> parse_tab(b"Category\\tText\\nd\\tstring\\nclass\\t\\na\\thello world\\nb\\tbye\\n", "x")
+        >>> parse_tab(b"Category\tText\nd\tstring\nclass\t\na\thello world\nb\tbye\n", "x")
         (['a', 'b'], ['hello world', 'bye'])
     """
     lines = raw.decode("utf-8").split("\n")

@@ -42,7 +42,8 @@ def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
     """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+        # mypy matches **arrays against savez's keyword `allow_pickle: bool` too (a mypy limitation)
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

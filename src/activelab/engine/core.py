@@ -36,10 +36,10 @@ import numpy as np
 
 from .._validation import check_k
 from ..errors import ActiveLabError, CheckpointError
-from ..models.base import Views, check_capabilities, compute_views
+from ..models.base import Model, Views, check_capabilities, compute_views
 from ..oracles import Answers
 from ..pool import Pool
-from ..strategies.base import check_selection, strategy_name
+from ..strategies.base import Strategy, check_selection, strategy_name
 from .checkpoint import CHECKPOINT_FILE, read_checkpoint, write_checkpoint
 from .records import History, RoundRecord
 from .streams import stream_rng
@@ -70,7 +70,7 @@ def input_features(X: Any, *, chunk_size: int = 8192) -> np.ndarray:
     return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
-def resolve_initial_strategy(spec: Any) -> Any:
+def resolve_initial_strategy(spec: str | Strategy) -> str | Strategy:
     """``"random"`` stays a string (a uniform draw); other names become strategy objects.
 
     Raises:
@@ -175,14 +175,14 @@ class Engine:
 
     def __init__(
         self,
-        model: Any,
-        strategy: Any,
+        model: Model,
+        strategy: Strategy,
         X: Any,
         *,
         seed: int = 0,
         n_classes: int | None = None,
-        evaluate: Callable[[Any], Mapping[str, float]] | None = None,
-        initial_strategy: Any = "random",
+        evaluate: Callable[[Model], Mapping[str, float]] | None = None,
+        initial_strategy: str | Strategy = "random",
         chunk_size: int = 8192,
         train_filter: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
@@ -267,7 +267,7 @@ class Engine:
             lab = np.flatnonzero((self.pool.label_round >= 0) & (self.pool.label_round <= self.round_))
             self._fit(self.round_, lab)
 
-    def propose(self, k: int, *, refit: bool = True, strategy: Any = None) -> np.ndarray:
+    def propose(self, k: int, *, refit: bool = True, strategy: Strategy | None = None) -> np.ndarray:
         """Choose ``k`` items to ask about; they stay outstanding until answered or released.
 
         Before any label exists the initial strategy chooses (sorted indices). Otherwise the
@@ -312,7 +312,7 @@ class Engine:
         chosen = strategy.select(views, self.pool, k, rng)
         return np.sort(check_selection(chosen, k, self.pool, strategy_name(strategy), role="initial strategy"))
 
-    def _propose_from_model(self, k: int, strategy: Any) -> np.ndarray:
+    def _propose_from_model(self, k: int, strategy: Strategy) -> np.ndarray:
         if self.open_round is None:
             raise ActiveLabError("the round is closed; refit() before proposing from a new model.")
         r, j = self.round_, self._proposals
@@ -458,13 +458,13 @@ class Engine:
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"engine state is incomplete or corrupt: {type(err).__name__}: {err}") from err
         model_state = state.get("model")
-        if model_state is not None and callable(getattr(self.model, "load_state_dict", None)):
-            self.model.load_state_dict(model_state)
+        if model_state is not None and callable(load_model := getattr(self.model, "load_state_dict", None)):
+            load_model(model_state)
             self._model_ready = True
         else:
             self._model_ready = False
-        if state.get("strategy") is not None and callable(getattr(self.strategy, "load_state_dict", None)):
-            self.strategy.load_state_dict(state["strategy"])
+        if state.get("strategy") is not None and callable(load_strategy := getattr(self.strategy, "load_state_dict", None)):
+            load_strategy(state["strategy"])
         self.pool, self.history, self.open_round = pool, history, open_round
         self.round_, self._proposals, self._taught, self._fitted_at = counters
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import CHECKPOINT_FILE
 from .records import Callback, History, RoundRecord
@@ -21,7 +21,13 @@ class RoundLoop:
     checkpoint after every round when ``checkpoint_dir`` is set, and resumes from it.
     """
 
-    history: History
+    if TYPE_CHECKING:  # a subclass provides it: an attribute, or a read-only property
+
+        @property
+        def history(self) -> History:
+            """One record per finished round."""
+            ...
+
     callbacks: list[Callback]
     checkpoint_dir: Path | None
     _stopped: bool = False

@@ -28,8 +28,14 @@ name               id      per round  what draws from it
 ``encoder``        13      yes        active clustering: fine-tuning of a deep encoder prior
 =================  ======  =========  ======================================================
 
-``stop`` and ``subsample`` share a key but never the same run (supervised vs clustering), as do
-``prior`` and ``pair_select``, whose keys differ in length.
+``stop`` and ``subsample`` share a key but never the same run (supervised vs clustering).
+
+NumPy's ``SeedSequence`` pads its entropy with zero words, so keys that differ only by trailing
+zeros are the *same* stream: ``[seed, 0, 0]`` (the initial set) equals ``default_rng(seed)``, and
+``[seed, 11]`` (``prior``) equals ``[seed, 11, 0]`` (``pair_select`` in round 0). Both
+coincidences predate this table and are kept, because changing a key changes every result; a new
+stream must take an id that no existing key reaches with trailing zeros
+(``tests/engine/test_streams.py`` checks the table).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
             finals.append(float(acc[-1]))
         per_round = group[seconds_cols].sum(axis=1).mean() if seconds_cols else np.nan
         rows.append({
-            **dict(zip(KEYS, key)),
+            **dict(zip(KEYS, key, strict=True)),
             "auc_mean": float(np.mean(aucs)),
             "auc_std": _std(np.asarray(aucs)),
             "final_accuracy_mean": float(np.mean(finals)),

@@ -97,7 +97,7 @@ class Opt:
 def option(
     default: Any = MISSING,
     *,
-    help: str,  # noqa: A002  (the word users see in --help)
+    help: str,  # shadows the builtin on purpose: the word users see in --help
     flags: tuple[str, ...] = (),
     cli_type: Any = None,
     parse: Callable[[Any], Any] | None = None,

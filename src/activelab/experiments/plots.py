@@ -63,7 +63,7 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise ValueError("rounds is empty; there is nothing to plot.")
     path = Path(path)
 
-    panels = list(dict.fromkeys(zip(rounds["dataset"], rounds["model"])))
+    panels = list(dict.fromkeys(zip(rounds["dataset"], rounds["model"], strict=True)))
     strategies = list(dict.fromkeys(rounds["strategy"]))
     cmap = colormaps["tab10" if len(strategies) <= 10 else "tab20"]
     # Past the palette's colours, the line style tells strategies of the same colour apart.
@@ -81,7 +81,7 @@ def plot_curves(rounds: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    for ax, (dataset, model) in zip(axes.flat, panels):
+    for ax, (dataset, model) in zip(axes.flat, panels, strict=False):  # the grid may have spare (hidden) axes
         panel = rounds[(rounds["dataset"] == dataset) & (rounds["model"] == model)]
         n_seeds = panel["seed"].nunique()
         lines = []

@@ -44,7 +44,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -63,7 +63,7 @@ from .features import (
     summary_observation,
     weighted_greedy,
 )
-from .proxy import make_proxy
+from .proxy import LogisticProxy, MLPProxy, make_proxy
 from .tasks import Task, TaskSampler
 
 __all__ = ["ACTION_MODES", "WEIGHT_FEATURES", "ALEnv", "reference_curve", "task_engine"]
@@ -94,7 +94,8 @@ def task_engine(task: Task, strategy: str = "margin") -> Engine:
 
 def reference_curve(task: Task, strategy: str = "margin") -> list[float]:
     """Validation-accuracy curve of an ordinary ``strategy`` run on ``task`` (same seed, so the
-    same initial set and learner seeds as the env's episodes on it)."""
+    same initial set and learner seeds as the env's episodes on it).
+    """
     learner = ActiveLearner(
         make_proxy(task.learner, task.n_classes), make_strategy(strategy), SimulatedOracle(task.y_train),
         task.X_train, budget=Budget(task.initial, task.query_size, task.budget), seed=task.seed,
@@ -103,7 +104,7 @@ def reference_curve(task: Task, strategy: str = "margin") -> list[float]:
     return [float(a) for a in learner.run().column("accuracy")]
 
 
-class ALEnv(gym.Env):  # type: ignore[type-arg]
+class ALEnv(gym.Env):
     """Active learning as an episodic environment (see the module docstring).
 
     Args:
@@ -122,7 +123,7 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         ((960,), (32,))
     """
 
-    metadata = {"render_modes": []}  # noqa: RUF012
+    metadata = {"render_modes": []}
 
     def __init__(
         self,
@@ -230,9 +231,9 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         assert feats is not None  # internal invariant
         rows = feats.observe()
         if self.mode == "pick":
-            obs = np.zeros((self.max_candidates, N_FEATURES), dtype=np.float32)
-            obs[: len(rows)] = rows
-            obs = obs.ravel()
+            grid = np.zeros((self.max_candidates, N_FEATURES), dtype=np.float32)
+            grid[: len(rows)] = rows
+            obs = grid.ravel()
         else:
             obs = summary_observation(feats)
         return np.clip(obs, _OBS_LOW, _OBS_HIGH)
@@ -347,7 +348,7 @@ class ALEnv(gym.Env):  # type: ignore[type-arg]
         next_fit = stream_rng(task.seed, "model", engine.round_ + 1)  # the stream the real next fit draws from
         for row in np.flatnonzero(feats.mask):
             idx = np.append(base, self._cand[row])
-            m = copy.deepcopy(engine.model)
+            m = copy.deepcopy(cast("LogisticProxy | MLPProxy", engine.model))  # task_engine builds it on a proxy
             if max_iter is not None:
                 m.max_iter = min(m.max_iter, max_iter)
             m.fit(task.X_train[idx], task.y_train[idx], rng=copy.deepcopy(next_fit))

@@ -86,7 +86,8 @@ def percentile(x: np.ndarray) -> np.ndarray:
     n = len(x)
     if n <= 1:
         return np.full(n, 0.5)
-    return (rankdata(x) - 1.0) / (n - 1)
+    ranks: np.ndarray = (rankdata(x) - 1.0) / (n - 1)
+    return ranks
 
 
 def min_distances(A: np.ndarray, B: np.ndarray, k: int = 1) -> np.ndarray:
@@ -144,7 +145,8 @@ def sample_candidates(unlabelled_probs: np.ndarray, k: int, rng: np.random.Gener
 
 
 def _norm_entropy(probs: np.ndarray, n_classes: int) -> np.ndarray:
-    return acq.entropy(probs) / np.log(n_classes)
+    normalised: np.ndarray = acq.entropy(probs) / np.log(n_classes)
+    return normalised
 
 
 def global_features(
@@ -298,7 +300,8 @@ N_FEATURES = N_CAND + N_GLOBAL
 def summary_observation(feats: RoundFeatures) -> np.ndarray:
     """``(30,)`` observation of the ``weights`` / ``heuristic`` modes: mean candidate features, then global ones."""
     rows = feats.observe()
-    return np.clip(np.concatenate([rows[:, :N_CAND].mean(axis=0), rows[0, N_CAND:]]), -1.0, 5.0).astype(np.float32)
+    obs: np.ndarray = np.clip(np.concatenate([rows[:, :N_CAND].mean(axis=0), rows[0, N_CAND:]]), -1.0, 5.0).astype(np.float32)
+    return obs
 
 
 #: Candidate-feature columns mixed by the ``weights`` action mode (indices into CANDIDATE_FEATURES).

@@ -19,7 +19,7 @@ Cost of a forward pass: O(batch · K · (F·H + H²)) time, O(batch · K · H) m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
@@ -35,6 +35,12 @@ __all__ = [
     "EquivariantDQNPolicy",
     "MaskableEquivariantPolicy",
 ]
+
+
+if TYPE_CHECKING:  # the mixin is typed as the SB3 policy it is mixed into (at run time it derives from object)
+    _PolicyBase = ActorCriticPolicy
+else:
+    _PolicyBase = object
 
 
 def _n_candidates(space: Any, n_features: int) -> int:
@@ -67,32 +73,36 @@ class _ScorerExtractor(nn.Module):
         return logits, self.value(pooled)
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scorer(self._rows(features))[0]
+        logits: torch.Tensor = self.scorer(self._rows(features))[0]
+        return logits
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
-        return self.value(self.scorer(self._rows(features))[1])
+        value: torch.Tensor = self.value(self.scorer(self._rows(features))[1])
+        return value
 
 
-class _EquivariantMixin:
+class _EquivariantMixin(_PolicyBase):
     """Swaps SB3's MLP extractor and action head for the candidate scorer."""
 
     scorer_hidden: int
     scorer_features: int
 
     def _build_mlp_extractor(self) -> None:
-        k = _n_candidates(self.observation_space, self.scorer_features)  # type: ignore[attr-defined]
-        self.mlp_extractor = _ScorerExtractor(k, self.scorer_features, self.scorer_hidden)
+        k = _n_candidates(self.observation_space, self.scorer_features)
+        # SB3 types the extractor as its MlpExtractor; it only needs latent_dim_pi/vf and forward_actor/critic
+        self.mlp_extractor = _ScorerExtractor(k, self.scorer_features, self.scorer_hidden)  # type: ignore[assignment]
 
     def _build(self, lr_schedule: Any) -> None:
-        super()._build(lr_schedule)  # type: ignore[misc]
+        super()._build(lr_schedule)
         self.action_net = nn.Identity()
         # Rebuild the optimiser: the swapped-out Linear head's parameters must not be in it.
-        self.optimizer = self.optimizer_class(  # type: ignore[attr-defined]
-            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs  # type: ignore[attr-defined]
+        # SB3 types optimizer_class as type[Optimizer], whose base __init__ has no lr
+        self.optimizer = self.optimizer_class(
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs  # type: ignore[call-arg]
         )
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()  # type: ignore[misc]
+        data = super()._get_constructor_parameters()
         data["hidden"] = self.scorer_hidden
         data["n_features"] = self.scorer_features
         return data
@@ -100,7 +110,7 @@ class _EquivariantMixin:
     @property
     def scorer(self) -> CandidateScorer:
         """The shared candidate scorer (load behaviour-cloned weights into it)."""
-        return self.mlp_extractor.scorer  # type: ignore[attr-defined,no-any-return]
+        return cast(_ScorerExtractor, self.mlp_extractor).scorer  # _build_mlp_extractor put it there
 
 
 class _QHead(nn.Module):
@@ -110,10 +120,11 @@ class _QHead(nn.Module):
         self.scorer = CandidateScorer(n_features, hidden)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scorer(features.reshape(features.shape[0], self.n_candidates, self.n_features))[0]
+        logits: torch.Tensor = self.scorer(features.reshape(features.shape[0], self.n_candidates, self.n_features))[0]
+        return logits
 
 
-class EquivariantActorCriticPolicy(_EquivariantMixin, ActorCriticPolicy):  # type: ignore[misc]
+class EquivariantActorCriticPolicy(_EquivariantMixin, ActorCriticPolicy):
     """``PPO``/``A2C`` policy over candidates (``policy_kwargs={"hidden": 64}``)."""
 
     def __init__(self, *args: Any, hidden: int = 64, n_features: int = N_FEATURES, **kwargs: Any) -> None:
@@ -123,6 +134,8 @@ class EquivariantActorCriticPolicy(_EquivariantMixin, ActorCriticPolicy):  # typ
         super().__init__(*args, **kwargs)
 
 
+# The mixin is typed as an ActorCriticPolicy, whose methods sb3-contrib's policy redefines with
+# other signatures; at run time the mixin derives from object and nothing clashes.
 class MaskableEquivariantPolicy(_EquivariantMixin, MaskableActorCriticPolicy):  # type: ignore[misc]
     """``MaskablePPO`` policy over candidates (``policy_kwargs={"hidden": 64}``)."""
 
@@ -133,14 +146,15 @@ class MaskableEquivariantPolicy(_EquivariantMixin, MaskableActorCriticPolicy):  
         super().__init__(*args, **kwargs)
 
 
-class _EquivariantQNetwork(QNetwork):  # type: ignore[misc]
+class _EquivariantQNetwork(QNetwork):
     def __init__(self, *args: Any, hidden: int = 64, n_features: int = N_FEATURES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         k = _n_candidates(self.observation_space, n_features)
-        self.q_net = _QHead(k, n_features, hidden)
+        # SB3 types q_net as the nn.Sequential it builds; any module mapping features to Q-values works
+        self.q_net = _QHead(k, n_features, hidden)  # type: ignore[assignment]
 
 
-class EquivariantDQNPolicy(DQNPolicy):  # type: ignore[misc]
+class EquivariantDQNPolicy(DQNPolicy):
     """``DQN`` policy: Q(s, candidate) from the shared scorer; masked candidates get −1e8."""
 
     def __init__(self, *args: Any, hidden: int = 64, n_features: int = N_FEATURES, **kwargs: Any) -> None:
@@ -149,6 +163,7 @@ class EquivariantDQNPolicy(DQNPolicy):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
 
     def make_q_net(self) -> QNetwork:
+        """The Q-network (stable-baselines3 hook): the shared candidate scorer as its head."""
         net_args = self._update_features_extractor(self.net_args, features_extractor=None)
         return _EquivariantQNetwork(**net_args, hidden=self.scorer_hidden, n_features=self.scorer_features).to(self.device)
 

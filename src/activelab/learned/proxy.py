@@ -21,7 +21,8 @@ __all__ = ["LogisticProxy", "MLPProxy", "make_proxy"]
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +205,8 @@ class MLPProxy:
     def embed(self, X: np.ndarray) -> np.ndarray:
         """Hidden activations ``(m, H)`` (the input of the last linear layer)."""
         W1, b1, _, _ = self._params()
-        return np.tanh(np.asarray(X, dtype=np.float64).reshape(len(X), -1) @ W1 + b1)
+        out: np.ndarray = np.tanh(np.asarray(X, dtype=np.float64).reshape(len(X), -1) @ W1 + b1)
+        return out
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities ``(m, C)``."""
@@ -222,7 +224,7 @@ class MLPProxy:
 
 
 #: Proxy learner families by name.
-PROXIES = {"logreg": LogisticProxy, "mlp": MLPProxy}
+PROXIES: dict[str, type[LogisticProxy] | type[MLPProxy]] = {"logreg": LogisticProxy, "mlp": MLPProxy}
 
 
 def make_proxy(name: str, n_classes: int) -> LogisticProxy | MLPProxy:

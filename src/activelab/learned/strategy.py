@@ -82,7 +82,13 @@ def _actor_critic(state: dict[str, Any], n_actions: int | None, box_dim: int | N
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     obs = spaces.Box(-1.0, 5.0, (N_FEATURES,), np.float32)
-    act = spaces.Discrete(n_actions) if n_actions is not None else spaces.Box(-1.0, 1.0, (box_dim,), np.float32)
+    act: spaces.Space[Any]
+    if n_actions is not None:
+        act = spaces.Discrete(n_actions)
+    elif box_dim is not None:
+        act = spaces.Box(-1.0, 1.0, (box_dim,), np.float32)
+    else:
+        raise TypeError("_actor_critic needs n_actions (heuristic mode) or box_dim (weights mode).")
     policy = ActorCriticPolicy(obs, act, lambda _: 0.0, net_arch=list(state["net_arch"]))
     policy.load_state_dict(state["weights"])
     policy.set_training_mode(False)
@@ -202,7 +208,8 @@ class PolicyStrategy:
                     row = int(np.argmax(logits))
                     feats.pick(row)
                     chosen[i] = row
-        return views.indices[cand_rows[chosen]]
+        picked: np.ndarray = views.indices[cand_rows[chosen]]
+        return picked
 
     def _global_obs(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         feats, _ = self._features(views, pool, k, rng)

@@ -18,7 +18,7 @@ import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -120,7 +120,7 @@ def behaviour_clone(
             logp = torch.log_softmax(logits, dim=1)
             loss = -(target[idx] * torch.where(target[idx] > 0, logp, torch.zeros_like(logp))).sum(dim=1).mean()
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             total += loss.item() * len(idx)
         loss_value = total / n
@@ -181,11 +181,12 @@ def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str
             ent_coef=0.0, gamma=1.0, seed=int(rng.integers(0, 2**31 - 1)), policy_kwargs={"hidden": config.hidden},
             device="cpu",
         )
-        model.policy.scorer.load_state_dict(scorer.state_dict())
+        # model.policy is an instance of the policy class given above
+        cast(MaskableEquivariantPolicy, model.policy).scorer.load_state_dict(scorer.state_dict())
         model.set_logger(quiet_sb3_logger())
         t = time.perf_counter()
         model.learn(config.timesteps)
-        scorer.load_state_dict(model.policy.scorer.state_dict())
+        scorer.load_state_dict(cast(MaskableEquivariantPolicy, model.policy).scorer.state_dict())
         extra["ppo_seconds"] = round(time.perf_counter() - t, 1)
         log.info("MaskablePPO fine-tune: %d steps in %.0f s", config.timesteps, extra["ppo_seconds"])
     state = {"n_features": N_FEATURES, "hidden": config.hidden, "weights": scorer.state_dict()}

@@ -2,11 +2,12 @@
 
 The networks of the reference protocols (``mlp``: Flatten → [Linear → ReLU]* → Dropout → Linear)
 are so small that a training step is dominated by per-operation overhead: autograd's graph, the
-optimiser's per-parameter bookkeeping, and torch's Mersenne-Twister dropout masks (≈ 20 ns per
-element on a CPU). :class:`ManualMLPTrainer` computes the same gradients in closed form into one flat
-buffer, applies the same Adam / AdamW / SGD update to that buffer with a handful of vectorised
-operations, and draws dropout masks from a NumPy PCG64 generator. On the digits protocol a round
-trains roughly 2–3× faster than a plain autograd loop (measurements in ``docs/benchmarks.md``).
+optimiser's per-parameter bookkeeping, and torch's Mersenne-Twister dropout masks (their cost per
+element: docs/benchmarks.md, "Notes moved from docstrings"). :class:`ManualMLPTrainer` computes
+the same gradients in closed form into one flat buffer, applies the same Adam / AdamW / SGD
+update to that buffer with a handful of vectorised operations, and draws dropout masks from a
+NumPy PCG64 generator, so a round trains faster than a plain autograd loop (round times on the
+digits protocol: ``docs/benchmarks.md``, "Training without autograd").
 
 Results equal the autograd path's up to float rounding when the dropout masks are equal (tested with
 dropout 0 and with injected masks); with dropout the masks come from a different random stream, so
@@ -20,6 +21,7 @@ parameter, gradient and two optimiser-state buffers.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -92,7 +94,7 @@ class ManualMLPTrainer:
         self.grad = torch.zeros_like(self.flat)
         offsets = np.cumsum([0] + [p.numel() for p in self.params])
         self._grad_of: dict[int, torch.Tensor] = {}  # id(parameter) -> its slice of self.grad
-        for p, start, stop in zip(self.params, offsets[:-1], offsets[1:]):
+        for p, start, stop in zip(self.params, offsets[:-1], offsets[1:], strict=True):
             p.data = self.flat[start:stop].view(p.shape)
             self._grad_of[id(p)] = self.grad[start:stop].view(p.shape)
         self.m = torch.zeros_like(self.flat)
@@ -141,8 +143,8 @@ class ManualMLPTrainer:
             elif type(layer) is nn.ReLU:
                 a = a.clamp_min(0.0)
                 saved[index] = a
-            elif layer.p > 0:  # nn.Dropout: a * keep / (1 - p)
-                mask = self._dropout_mask(index, (a.shape[0], a.shape[1]), float(layer.p))
+            elif (p := cast(nn.Dropout, layer).p) > 0:  # the other layers are nn.Dropout: a * keep / (1 - p)
+                mask = self._dropout_mask(index, (a.shape[0], a.shape[1]), float(p))
                 a = a * mask
                 saved[index] = mask
         g = self._residual(a, y)
@@ -156,8 +158,8 @@ class ManualMLPTrainer:
                     g = g @ layer.weight
             elif type(layer) is nn.ReLU:
                 g = _relu_backward(g, saved[index], 0.0)
-            elif saved[index] is not None:
-                g = g.mul_(saved[index])
+            elif (kept := saved[index]) is not None:
+                g = g.mul_(kept)
 
     def _update(self) -> None:
         self.t += 1

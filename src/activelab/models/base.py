@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -139,13 +139,13 @@ class Views:
 
     def require(self, name: str) -> np.ndarray:
         """Return a view or raise a clear error if the strategy did not declare it."""
-        value = getattr(self, name)
+        value: np.ndarray | None = getattr(self, name)
         if value is None:
             raise CapabilityError(f"view {name!r} was not computed; declare it in the strategy's `needs`.")
         return value
 
 
-def check_capabilities(model: Any, needs: Iterable[str], strategy_name: str = "strategy") -> None:
+def check_capabilities(model: Model, needs: Iterable[str], strategy_name: str = "strategy") -> None:
     """Raise :class:`CapabilityError` if ``model`` cannot produce every view in ``needs``."""
     for view in needs:
         if view == "inputs":  # read from the data, not the model
@@ -167,7 +167,7 @@ def check_capabilities(model: Any, needs: Iterable[str], strategy_name: str = "s
 
 
 def compute_views(
-    model: Any,
+    model: Model,
     X: np.ndarray,
     indices: np.ndarray,
     labelled: np.ndarray,
@@ -198,7 +198,7 @@ def compute_views(
     # joint=True only when asked for and only to a model whose sampling method takes it
     sampler = joint if joint is not None else getattr(model, "predict_proba_samples", None)
     wants_joint = joint_draws and "prob_samples" in needs and sampler is not None
-    draw_kw = {"joint": True} if wants_joint and "joint" in inspect.signature(sampler).parameters else {}
+    draw_kw = {"joint": True} if wants_joint and sampler is not None and "joint" in inspect.signature(sampler).parameters else {}
     outputs: dict[str, np.ndarray] = {}
     model_needs = tuple(n for n in needs if n != "inputs")
     # One seed for the posterior draws of every chunk: with consistent MC dropout, draw d is
@@ -208,6 +208,7 @@ def compute_views(
         rows = idx[start : start + chunk_size]
         xb = X[rows]
         chunk_rng = np.random.default_rng(draw_seed)
+        part: dict[str, Any]
         if not model_needs:
             part = {}
         elif joint is not None:
@@ -216,12 +217,14 @@ def compute_views(
             part = {}
             if "probs" in needs:
                 part["probs"] = model.predict_proba(xb)
+            # the optional capabilities: check_capabilities verified that the model has them
             if "prob_samples" in needs:
-                part["prob_samples"] = model.predict_proba_samples(xb, n_draws, rng=chunk_rng, **draw_kw)
+                sampling = cast(SupportsProbaSamples, model)
+                part["prob_samples"] = sampling.predict_proba_samples(xb, n_draws, rng=chunk_rng, **draw_kw)
             if "embeddings" in needs:
-                part["embeddings"] = model.embed(xb)
+                part["embeddings"] = cast(SupportsEmbeddings, model).embed(xb)
             if "predicted_loss" in needs:
-                part["predicted_loss"] = model.predict_loss(xb)
+                part["predicted_loss"] = cast(SupportsLossPrediction, model).predict_loss(xb)
         if "inputs" in needs:
             part["inputs"] = np.asarray(xb).reshape(len(rows), -1)
         for name in needs:

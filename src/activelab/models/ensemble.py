@@ -81,7 +81,7 @@ class _Committee:
         # one child stream per member, split in two: bootstrap rows and the member's own fit
         children = [gen.spawn(2) for gen in rng.spawn(self.n_members)]
         rows = self._fit_rows(len(y), [c[0] for c in children])
-        for member, r, (_, fit_rng) in zip(self.members, rows, children):
+        for member, r, (_, fit_rng) in zip(self.members, rows, children, strict=True):
             if r is None:
                 member.fit(X, y, rng=fit_rng)
             else:
@@ -224,7 +224,7 @@ class DeepEnsemble(_Committee):
         states = state["members"]
         if len(states) != self.n_members:
             raise ValueError(f"state holds {len(states)} members but this ensemble has {self.n_members}.")
-        for member, member_state in zip(self.members, states):
+        for member, member_state in zip(self.members, states, strict=True):
             member.load_state_dict(member_state)
         self.fitted_ = bool(state["fitted"])
 

@@ -13,7 +13,7 @@ policy, minibatches, early stopping, seeding) through its ``_training_loss`` hoo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -84,7 +84,8 @@ class _LossHead(nn.Module):
         for branch, f in zip(self.branches, features, strict=True):
             pooled = f.flatten(2).mean(2) if f.ndim > 2 else f  # global average pooling over space
             parts.append(branch(pooled))
-        return self.out(torch.cat(parts, dim=1)).squeeze(1)
+        predicted: torch.Tensor = self.out(torch.cat(parts, dim=1)).squeeze(1)
+        return predicted
 
 
 class LossNetModule(nn.Module):
@@ -136,7 +137,8 @@ class LossNetModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(b, n_classes)``."""
-        return self.backbone(x)
+        logits: torch.Tensor = self.backbone(x)
+        return logits
 
     def forward_with_loss(self, x: torch.Tensor, *, detach: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(b, n_classes)`` and predicted losses ``(b,)`` from one pass.
@@ -236,7 +238,8 @@ class LossPredictionClassifier(TorchClassifier):
         super()._train(X, y, epochs, lr, seed)
 
     def _training_loss(self, module: nn.Module, X: torch.Tensor, y: torch.Tensor, epoch: int) -> torch.Tensor:
-        logits, predicted = module.forward_with_loss(X, detach=epoch >= self._detach_from)  # type: ignore[operator]
+        net = cast(LossNetModule, module)  # _WithLossHead builds every network of this classifier
+        logits, predicted = net.forward_with_loss(X, detach=epoch >= self._detach_from)
         per_item = nn.functional.cross_entropy(logits, y, reduction="none")
         loss = per_item.mean()
         if self.loss_weight > 0 and len(X) >= 2:
@@ -246,13 +249,13 @@ class LossPredictionClassifier(TorchClassifier):
 
     def predict_loss(self, X: np.ndarray) -> np.ndarray:
         """Predicted losses ``(n,)`` (float32) with dropout off; higher = the model expects a larger loss."""
-        module = self._check_fitted()
+        module = cast(LossNetModule, self._check_fitted())  # _WithLossHead builds every network of this classifier
         out = np.empty(len(X), dtype=np.float32)
         module.eval()
         with torch.no_grad(), torch_threads(self.num_threads):
             start = 0
             for xb in self._batches(X):
-                _, pred = module.forward_with_loss(xb)  # type: ignore[operator]
+                _, pred = module.forward_with_loss(xb)
                 out[start : start + len(xb)] = pred.float().cpu().numpy()
                 start += len(xb)
         return out

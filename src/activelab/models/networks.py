@@ -60,8 +60,9 @@ def mlp(
             - ``"glorot"``: Glorot/Xavier-uniform weights, ``U(±√(6/(fan_in+fan_out)))``, and
               zero biases (Keras's default for dense layers).
             - ``"torch"``: PyTorch's own default, ``U(±1/√fan_in)`` for weights and biases;
-              its weights have √6 ≈ 2.4× less spread than He's. This was activelab's default
-              until 2026-11-24 (session 7); docs/benchmarks.md says what the change moved.
+              its weights have √6 ≈ 2.4× less spread than He's. The registry's
+              ``mlp_torch_init`` uses it (docs/benchmarks.md, "He initialisation for `mlp`",
+              compares the two).
 
     Raises:
         ValueError: For a dropout outside ``[0, 1)``, a non-positive width or an unknown ``init``.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._registry import lookup
+from .base import Model
 from .networks import cnn, mlp
 from .sklearn import SklearnClassifier
 from .torch import TorchClassifier
@@ -15,11 +16,13 @@ __all__ = ["MODELS", "list_models", "make_model"]
 
 def _mlp_parts(kw: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The registry MLP's network factory (``init`` from ``kw``, default "he") and its
-    classifier keywords, the defaults overridden by the rest of ``kw``."""
+    classifier keywords, the defaults overridden by the rest of ``kw``.
+    """
     init = kw.pop("init", "he")
     # One training thread: a 128-unit MLP gains nothing from more, and OpenMP threads that
-    # spin on a busy 2-core machine make each step 10x slower.
-    params = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
+    # spin on a busy 2-core machine slow each step down (by how much: docs/benchmarks.md,
+    # "Notes moved from docstrings").
+    params: dict[str, Any] = {"lr": 1e-2, "epochs": 100, "batch_size": None, "num_threads": 1}
     params.update(kw)
     return mlp((128,), dropout=0.25, init=init), params
 
@@ -48,13 +51,13 @@ def _ensemble(n_classes: int, **kw: Any) -> Any:
 
 
 def _cnn(n_classes: int, **kw: Any) -> TorchClassifier:
-    params = {"lr": 1e-3, "epochs": 30, "batch_size": 64}
+    params: dict[str, Any] = {"lr": 1e-3, "epochs": 30, "batch_size": 64}
     params.update(kw)
     return TorchClassifier(cnn(), n_classes, **params)
 
 
 def _cnn_small(n_classes: int, **kw: Any) -> TorchClassifier:
-    params = {"lr": 1e-3, "epochs": 20, "batch_size": 64, "num_threads": 1}
+    params: dict[str, Any] = {"lr": 1e-3, "epochs": 20, "batch_size": 64, "num_threads": 1}
     params.update(kw)
     return TorchClassifier(cnn(channels=(16, 32), hidden=64), n_classes, **params)
 
@@ -76,7 +79,7 @@ MODELS: dict[str, tuple[Callable[..., Any], str]] = {
     ),
     "mlp_torch_init": (
         _mlp_torch_init,
-        "the 'mlp' network with PyTorch's default Linear init (activelab's 'mlp' until 2026-11-24)",
+        "the 'mlp' network with PyTorch's default Linear init, U(±1/√fan_in) weights and biases",
     ),
     "mlp_lossnet": (
         _mlp_lossnet,
@@ -95,13 +98,14 @@ MODELS: dict[str, tuple[Callable[..., Any], str]] = {
 }
 
 
-def make_model(name: str, n_classes: int, **overrides: Any) -> Any:
+def make_model(name: str, n_classes: int, **overrides: Any) -> Model:
     """Build a registered model; ``overrides`` (e.g. ``epochs``, ``device``, ``update``) replace defaults.
 
     ``None`` overrides are ignored, so CLI options can be passed through unchanged.
     """
     builder, _ = lookup("model", name, MODELS)
-    return builder(n_classes, **{k: v for k, v in overrides.items() if v is not None})
+    model: Model = builder(n_classes, **{k: v for k, v in overrides.items() if v is not None})
+    return model
 
 
 def list_models() -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -17,7 +17,7 @@ from ..errors import NotFittedError
 from ..rng import derive_seed
 from ._fastmlp import ManualMLPTrainer, plain_mlp_layers
 
-__all__ = ["UPDATE_POLICIES", "TorchClassifier"]
+__all__ = ["UPDATE_POLICIES", "TorchClassifier", "seeded_torch", "torch_threads"]
 
 UpdatePolicy = Literal["retrain", "warm_start", "finetune"]
 #: The update policies and what each does on the second and later ``fit`` calls.
@@ -26,11 +26,12 @@ UPDATE_POLICIES = {
     "warm_start": "continue from the previous round's weights, `epochs` of training with a new optimiser",
     "finetune": "continue from the previous round's weights, `finetune_epochs` at lr × `finetune_lr_scale`",
 }
-# The fused CPU kernels of Adam/AdamW (torch >= 2.4) are ~20 % faster on small networks.
+# Adam/AdamW use their fused CPU kernels where torch has them (>= 2.4): faster on small networks
+# (figure: docs/benchmarks.md, "Notes moved from docstrings").
 _FUSED_CPU = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
 
 
-def _adam_like(cls: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
+def _adam_like(cls: type[torch.optim.Adam] | type[torch.optim.AdamW]) -> Callable[..., torch.optim.Optimizer]:
     def build(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
         params = list(params)
         on_cpu = all(p.device.type == "cpu" for p in params)
@@ -48,7 +49,7 @@ _OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 
 @contextmanager
-def _seeded_torch(seed: int, device: torch.device):  # type: ignore[no-untyped-def]
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
     """Run torch's global-RNG consumers (init, dropout) from ``seed`` and restore the global state after."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
@@ -57,7 +58,7 @@ def _seeded_torch(seed: int, device: torch.device):  # type: ignore[no-untyped-d
 
 
 @contextmanager
-def torch_threads(n: int | None):  # type: ignore[no-untyped-def]
+def torch_threads(n: int | None) -> Iterator[None]:
     """Temporarily use ``n`` intra-op threads (None = leave torch's setting alone)."""
     if n is None:
         yield
@@ -114,7 +115,9 @@ class _ConsistentMasks:
                 )
             self.handles.append(layer.register_forward_hook(self._hook(index, layer)))
 
-    def _hook(self, index: int, layer: nn.modules.dropout._DropoutNd):  # type: ignore[no-untyped-def]
+    def _hook(
+        self, index: int, layer: nn.modules.dropout._DropoutNd
+    ) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor]:
         channelwise = not isinstance(layer, nn.Dropout)
 
         def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
@@ -174,8 +177,8 @@ class TorchClassifier:
         finetune_epochs: Epochs per fit under ``update="finetune"`` (default ``max(1, epochs // 5)``).
         finetune_lr_scale: Learning-rate factor under ``update="finetune"``.
         inference_batch_size: Rows per forward pass at prediction time; ``None`` (default):
-            128 for image inputs ``(n, c, h, w)`` (their activations then stay in cache:
-            about 4x faster than 4096 on a CPU) and 4096 otherwise.
+            128 for image inputs ``(n, c, h, w)`` (their activations then stay in cache) and
+            4096 otherwise (timings: docs/benchmarks.md, "Inference speed of the image networks").
         channels_last: Store image inputs and conv weights channels-last (NHWC), which CPU
             (oneDNN) and GPU convolution kernels run faster on; ``None`` (default) does so for
             image inputs ``(n, c, h, w)``. Results are equal up to float rounding.
@@ -186,17 +189,18 @@ class TorchClassifier:
             row, so each draw is one sampled network and draws are comparable across rows, as
             BatchBALD and EPIG need (Kirsch et al., 2019). ``"independent"``: a fresh mask per
             row and draw (classic MC dropout). ``"auto"`` (default): consistent when the caller
-            asks for joint draws (``joint=True``: BatchBALD, EPIG), independent otherwise. On the
-            digits protocol (20 seeds) top-k BALD scores 0.9264 ± 0.0045 with independent masks
-            and 0.9181 ± 0.0084 with consistent ones.
+            asks for joint draws (``joint=True``: BatchBALD, EPIG), independent otherwise
+            (top-k BALD with either: docs/benchmarks.md, "Digits protocol with 20 seeds, and
+            BALD's MC-dropout masks").
             Consistent masks cover ``nn.Dropout`` (element-wise) and ``nn.Dropout1d/2d/3d``
             (channel-wise); other dropout types raise.
         trainer: ``"auto"`` (default): plain MLPs on the CPU (an ``nn.Sequential`` of ``Linear``,
             ``ReLU`` and ``Dropout`` layers, e.g. :func:`~activelab.models.mlp`, with the default
             cross-entropy loss) train with a hand-written backward pass and optimiser step
             (:mod:`activelab.models._fastmlp`): the same gradients and update rules as autograd
-            and the torch optimisers up to float rounding, roughly 2–3× faster for the reference
-            digits network, with dropout masks drawn from NumPy. Every other network, and GPU
+            and the torch optimisers up to float rounding, faster for the reference digits
+            network (docs/benchmarks.md, "Training without autograd"), with dropout masks drawn
+            from NumPy. Every other network, and GPU
             training, uses autograd. ``"autograd"``: always autograd with the torch optimiser and
             ``nn.Dropout``'s masks.
 
@@ -332,11 +336,12 @@ class TorchClassifier:
         if not fresh and self.update == "finetune":
             epochs = self.finetune_epochs or max(1, self.epochs // 5)
             lr = self.lr * self.finetune_lr_scale
-        with _seeded_torch(seed, device), torch_threads(self.num_threads):
+        with seeded_torch(seed, device), torch_threads(self.num_threads):
             if fresh:
                 self.module_ = self.module_factory(input_shape, int(self.n_classes)).to(device)
                 if self._nhwc(input_shape):
-                    self.module_ = self.module_.to(memory_format=torch.channels_last)
+                    # torch's stubs for Module.to omit its memory_format keyword
+                    self.module_ = self.module_.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
                 self.input_shape_ = input_shape
                 self._head = _last_linear(self.module_)
             self._train(self._to_tensor(X), torch.from_numpy(y.astype(np.int64)).to(device), epochs, lr, seed)
@@ -385,7 +390,7 @@ class TorchClassifier:
 
             def step(Xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> None:
                 opt.zero_grad(set_to_none=True)
-                self._training_loss(module, Xb, yb, epoch).backward()
+                self._training_loss(module, Xb, yb, epoch).backward()  # type: ignore[no-untyped-call]  # torch: unannotated
                 opt.step()
 
         else:
@@ -401,7 +406,8 @@ class TorchClassifier:
                 Xv, yv = X[va.to(X.device)], y[va.to(X.device)]
                 X, y = X[tr.to(X.device)], y[tr.to(X.device)]
         n = len(X)
-        full_batch = self.batch_size is None or self.batch_size >= n
+        batch_size = n if self.batch_size is None else self.batch_size
+        full_batch = batch_size >= n
         gen = torch.Generator(device="cpu")
         gen.manual_seed(seed)
         best_loss, best_state, since_best = float("inf"), None, 0
@@ -411,8 +417,8 @@ class TorchClassifier:
                 step(X, y, epoch)
             else:
                 order = torch.randperm(n, generator=gen).to(X.device)
-                for start in range(0, n, self.batch_size):  # type: ignore[arg-type]
-                    b = order[start : start + self.batch_size]
+                for start in range(0, n, batch_size):
+                    b = order[start : start + batch_size]
                     step(X[b], y[b], epoch)
             if Xv is not None:
                 module.eval()
@@ -424,7 +430,7 @@ class TorchClassifier:
                     best_state = copy.deepcopy(module.state_dict())
                 else:
                     since_best += 1
-                    if since_best >= self.early_stopping:  # type: ignore[operator]
+                    if self.early_stopping is not None and since_best >= self.early_stopping:  # set: Xv exists
                         break
         if best_state is not None:
             module.load_state_dict(best_state)
@@ -452,7 +458,7 @@ class TorchClassifier:
         return any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in module.modules())
 
     @contextmanager
-    def _mc_dropout(self, module: nn.Module):  # type: ignore[no-untyped-def]
+    def _mc_dropout(self, module: nn.Module) -> Iterator[None]:
         """Eval mode everywhere except dropout layers (BatchNorm keeps its running statistics)."""
         module.eval()
         drops = [m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
@@ -545,7 +551,7 @@ class TorchClassifier:
         prefix, suffix = _mc_split(module)
         consistent = self.mc_dropout == "consistent" or (self.mc_dropout == "auto" and bool(joint))
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_seeded_torch(seed, self._device))
+            stack.enter_context(seeded_torch(seed, self._device))
             stack.enter_context(torch_threads(self.num_threads))
             stack.enter_context(torch.no_grad())
             if consistent:

@@ -38,7 +38,8 @@ def _badge_sweep_cpu(
     and the block's float64 sum of ``min_d`` into ``block_sums`` (what a D² draw needs; see
     :func:`_d2_draw`). Intermediates stay in cache, and no OpenMP region is entered (the
     wake-up of one costs milliseconds per pick on a busy machine). ``hh`` is overwritten.
-    (Splitting the blocks over two threads was measured and gained nothing on 2 cores.)
+    The sweep runs on one thread (a two-thread split was slower or equal: docs/benchmarks.md,
+    "Selection speed (issue 2)").
     """
     n = len(min_d)
     buf, tmp = bufs

@@ -103,7 +103,7 @@ def reduce_features(
     chunk_size = _pos_int(chunk_size, "chunk_size")
     if not np.isfinite(x).all():
         raise ValueError("embeddings contain NaN or infinite values; clean the features before selecting.")
-    out = x.astype(np.float32, copy=False)
+    out: np.ndarray = x.astype(np.float32, copy=False)
     if pca is not None and _pos_int(pca, "pca") < x.shape[1] and len(x) > 1:
         step = -(-len(x) // max_fit_rows)
         fit = np.asarray(x[::step], dtype=np.float64)
@@ -146,7 +146,8 @@ def typicality(embeddings: np.ndarray, n_neighbors: int = 20, *, backend: Backen
     d, _ = knn(x, k, backend=backend)
     mean = np.sqrt(d.astype(np.float64)).mean(1)
     with np.errstate(divide="ignore"):
-        return 1.0 / mean
+        typical: np.ndarray = 1.0 / mean
+    return typical
 
 
 def typiclust(
@@ -186,7 +187,7 @@ def typiclust(
         min_cluster_size: Clusters below this size are used last.
         max_cluster_points: Subsample cap per cluster for typicality, or None.
         kmeans_iter: Lloyd iterations.
-        backend: ``"auto"`` (faiss if importable), ``"faiss"`` or ``"torch"``.
+        backend: ``"auto"`` (faiss if importable), ``"faiss"`` or ``"sklearn"``.
 
     Returns:
         ``(k,)`` int64 unique unlabelled row indices, in pick order.
@@ -387,8 +388,9 @@ def probcover(
     The balls are exact and stored sparse (CSR): one exact kNN pass with ``max_degree``
     neighbours gives every ball that is smaller than that; the rows whose ``max_degree``
     neighbours all lie inside δ get their full ball from a radius search
-    (:func:`activelab.neighbors.radius_neighbors`). (Truncating those balls instead made
-    the greedy pick the densest class again and again: AUC 0.38 vs random's 0.64 on MNIST.)
+    (:func:`activelab.neighbors.radius_neighbors`). (Truncated balls would make the greedy
+    pick the densest class again and again; figures: docs/benchmarks.md, "Notes moved from
+    docstrings".)
     A ValueError is raised if the balls hold more than ``max_edges`` pairs in all.
 
     Args:
@@ -402,12 +404,10 @@ def probcover(
         purity: Target fraction of pure balls for the heuristic. The paper uses 0.95 on
             self-supervised (SimCLR) embeddings whose k-means clusters are nearly classes; on
             raw features and small-model embeddings the clusters are less clean, 0.95 gives
-            tiny balls and the greedy then keeps picking the densest class. Low-budget
-            protocol AUC (random: digits 0.777 over 5 seeds, MNIST ~0.63): digits 0.777 with
-            0.95, 0.880 with 0.75, 0.880 with 0.5 (5 seeds); MNIST seed 0: 0.41 with 0.75,
-            0.58 with 0.5 (below random on raw pixels). On MNIST reduced by
-            :func:`reduce_features` (50 components, unit rows) ProbCover with 0.5 beats random:
-            0.661 against 0.616 over 5 seeds. Default 0.5.
+            tiny balls and the greedy then keeps picking the densest class. Default 0.5
+            (low-budget AUCs for 0.95, 0.75 and 0.5: docs/benchmarks.md, "Notes moved from
+            docstrings"; on MNIST reduced by :func:`reduce_features`: "Low-budget protocol"
+            there).
         max_degree: Neighbours per row of the kNN pass (K); also used by the purity heuristic.
         max_edges: Cap on the stored ball pairs (memory 16 bytes per pair with the transpose).
         backend: kNN / k-means backend.
@@ -481,6 +481,7 @@ def probcover_graph(
         raise ValueError("probcover needs delta or n_clusters (e.g. the number of classes) for the purity heuristic.")
     nn, ivf = _probcover_knn(x, kk, rng, knn_search, _pos_int(n_probe, "n_probe"), backend) if kk > 0 else (None, None)
     if delta is None:
+        assert n_clusters is not None  # checked above
         delta = probcover_delta(x, n_clusters, rng, purity=purity, max_degree=max_degree, backend=backend, _knn=nn)
     if not np.isfinite(delta) or delta < 0:
         raise ValueError(f"delta must be a finite distance >= 0, got {delta}.")
@@ -527,7 +528,8 @@ def _ranges(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     starts, lens = ptr[rows], ptr[rows + 1] - ptr[rows]
     total = int(lens.sum())
     offs = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
-    return np.repeat(starts, lens) + offs
+    positions: np.ndarray = np.repeat(starts, lens) + offs
+    return positions
 
 
 # ----------------------------------------------------------------------------- k-means initial set

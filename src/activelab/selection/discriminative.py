@@ -78,7 +78,8 @@ def discriminative(
 
     def z(rows: np.ndarray) -> np.ndarray:
         """Standardised float32 copies of ``rows`` only (never the whole array at once)."""
-        return ((x[rows] - mean) / scale).astype(np.float32)
+        z_rows: np.ndarray = ((x[rows] - mean) / scale).astype(np.float32)
+        return z_rows
 
     picks: list[int] = []
     steps = min(int(n_steps), k) if k else 0

@@ -60,7 +60,8 @@ def rank_normalise(scores: np.ndarray) -> np.ndarray:
     s = check_scores(scores)
     if len(s) <= 1:
         return np.zeros(len(s))
-    return (rankdata(s, method="average") - 1.0) / (len(s) - 1.0)
+    ranks: np.ndarray = (rankdata(s, method="average") - 1.0) / (len(s) - 1.0)
+    return ranks
 
 
 def mixture_scores(scores: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
@@ -94,7 +95,8 @@ def mixture_scores(scores: Sequence[np.ndarray], weights: Sequence[float]) -> np
 def _filter(scores: np.ndarray, labelled: np.ndarray, k: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """Absolute rows of the ``m`` highest-scoring unlabelled rows (ties at random)."""
     cand = np.flatnonzero(~labelled)
-    return cand[top_k(scores[cand], m, rng)]
+    rows: np.ndarray = cand[top_k(scores[cand], m, rng)]
+    return rows
 
 
 def two_step(
@@ -148,7 +150,8 @@ def two_step(
     sub_mask = np.zeros(len(sub), dtype=bool)
     sub_mask[: len(lab)] = True
     picked = kcenter_greedy(np.ascontiguousarray(x[sub]), sub_mask, k, rng, device=device)
-    return sub[picked].astype(np.int64)
+    rows: np.ndarray = sub[picked].astype(np.int64)
+    return rows
 
 
 def _average_linkage_clusters(x: np.ndarray, n_clusters: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def _fold_min_sq_dist(min_d: torch.Tensor, dot: torch.Tensor, x_sq: torch.Tensor
 def _min_sq_dist_to_set(
     x: torch.Tensor, x_sq: torch.Tensor, centres: torch.Tensor, chunk: int = 4096
 ) -> torch.Tensor:
-    """min over ``centres`` of squared distances for every row of ``x``; O(chunk·chunk) memory."""
+    """Min over ``centres`` of squared distances for every row of ``x``; O(chunk·chunk) memory."""
     c_sq = (centres * centres).sum(1)
     out = torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
     on_cpu = x.device.type == "cpu"
@@ -52,8 +52,8 @@ def _min_sq_dist_to_set(
                 d += csq.numpy()[None, :]
                 np.minimum(o, d.min(1), out=o)
             else:
-                d = x_sq[rs : rs + chunk, None] - 2.0 * prod + csq[None, :]
-                torch.minimum(out[rs : rs + chunk], d.min(1).values, out=out[rs : rs + chunk])
+                dt = x_sq[rs : rs + chunk, None] - 2.0 * prod + csq[None, :]
+                torch.minimum(out[rs : rs + chunk], dt.min(1).values, out=out[rs : rs + chunk])
     return out.clamp_(min=0.0)
 
 

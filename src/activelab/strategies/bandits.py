@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ActiveLabError
 from ..models.base import Views
 from ..pool import Pool
-from .base import candidate_rows
+from .base import Strategy, candidate_rows
 from .registry import make
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 DEFAULT_ARMS = ("random", "margin", "entropy", "coreset")
 
 
-def _build_arms(arms: Sequence[Any]) -> list[Any]:
+def _build_arms(arms: Sequence[str | Strategy]) -> list[Strategy]:
     if isinstance(arms, str) or len(arms) < 1:
         raise ValueError(f"arms must be a non-empty sequence of strategy names or objects, got {arms!r}.")
     built = [make(a) if isinstance(a, str) else a for a in arms]
@@ -57,9 +57,9 @@ class _OverStrategies:
     """Shared plumbing: the union of the arms' views and one proposal per arm."""
 
     name: str
-    arms: list[Any]
+    arms: list[Strategy]
 
-    def _init_arms(self, arms: Sequence[Any], extra_needs: tuple[str, ...], extra_labelled: bool) -> None:
+    def _init_arms(self, arms: Sequence[str | Strategy], extra_needs: tuple[str, ...], extra_labelled: bool) -> None:
         self.arms = _build_arms(arms)
         self.arm_names = [getattr(a, "name", type(a).__name__) for a in self.arms]
         needs: dict[str, None] = {}
@@ -116,7 +116,8 @@ def exp4p_distribution(log_weights: np.ndarray, advice: np.ndarray, p_min: float
         raise ValueError(f"p_min must be in [0, 1/K] = [0, {1.0 / n_items:.3g}], got {p_min}.")
     w = np.exp(log_weights - log_weights.max())
     mix = (w / w.sum()) @ advice
-    return (1.0 - n_items * p_min) * mix + p_min
+    q: np.ndarray = (1.0 - n_items * p_min) * mix + p_min
+    return q
 
 
 def exp4p_update(
@@ -153,7 +154,8 @@ def exp4p_update(
         raise ValueError(f"reward must be in [0, 1], got {reward}.")
     k = picked_q.shape[0]
     y_hat = (picked_advice * (reward / picked_q)).sum(axis=1) / max(k, 1)
-    return log_weights + learning_rate * (y_hat + v_hat * bonus)
+    updated: np.ndarray = log_weights + learning_rate * (y_hat + v_hat * bonus)
+    return updated
 
 
 def importance_weighted_accuracy(correct: np.ndarray, weights: np.ndarray, n_candidates: np.ndarray) -> float:
@@ -200,7 +202,7 @@ class ALBLStrategy(_OverStrategies):
 
     def __init__(
         self,
-        arms: Sequence[Any] = DEFAULT_ARMS,
+        arms: Sequence[str | Strategy] = DEFAULT_ARMS,
         *,
         exploration: float = 0.1,
         delta: float = 0.1,
@@ -237,7 +239,8 @@ class ALBLStrategy(_OverStrategies):
     def weights_(self) -> np.ndarray:
         """Normalised expert weights ``(N,)``."""
         w = np.exp(self.log_weights_ - self.log_weights_.max())
-        return w / w.sum()
+        weights: np.ndarray = w / w.sum()
+        return weights
 
     # ---------------------------------------------------------------------------- reward
     def _reward(self, views: Views, pool: Pool) -> float:
@@ -306,7 +309,7 @@ class ALBLStrategy(_OverStrategies):
         mass_left = 1.0 - np.concatenate([[0.0], np.cumsum(q[picked_cols])[:-1]])
         self.importance_.extend((mass_left / q[picked_cols]).tolist())
         self.n_candidates_.extend(range(n_cand, n_cand - k, -1))
-        picked = cand_idx[picked_cols]
+        picked: np.ndarray = cand_idx[picked_cols]
         self.queried_.extend(int(i) for i in picked)
         eta = self.learning_rate if self.learning_rate is not None else p_min / 2
         self._pending = {
@@ -395,7 +398,7 @@ class TailorStrategy(_OverStrategies):
     Needs the union of the arms' views. Cost per round: every arm's ``select`` plus O(k·N·C).
     """
 
-    def __init__(self, arms: Sequence[Any] = DEFAULT_ARMS, *, name: str = "tailor") -> None:
+    def __init__(self, arms: Sequence[str | Strategy] = DEFAULT_ARMS, *, name: str = "tailor") -> None:
         self.name = name
         self._init_arms(arms, (), False)
         self.reset()

@@ -20,6 +20,7 @@ __all__ = [
     "SELECTION_RULES",
     "ScoreStrategy",
     "Strategy",
+    "SupportsScores",
     "check_selection",
     "sampling_selector",
     "strategy_name",
@@ -53,13 +54,38 @@ class Strategy(Protocol):
     special-cases a strategy: all it does is compute ``needs`` and call ``select``.
     """
 
-    name: str
-    needs: tuple[str, ...]
-    needs_labelled: bool
-    n_draws: int
+    # Read-only properties, so that dataclass fields, class variables and properties all satisfy them.
+    @property
+    def name(self) -> str:
+        """Registry name."""
+        ...
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Views the loop must compute."""
+        ...
+
+    @property
+    def needs_labelled(self) -> bool:
+        """True if the views also cover the labelled items."""
+        ...
+
+    @property
+    def n_draws(self) -> int:
+        """Posterior samples per item when ``"prob_samples"`` is needed."""
+        ...
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Return ``k`` unique unlabelled absolute indices."""
+        ...
+
+
+@runtime_checkable
+class SupportsScores(Strategy, Protocol):
+    """A strategy that also scores the candidates (e.g. :class:`ScoreStrategy`); hybrids combine such scores."""
+
+    def scores(self, views: Views) -> np.ndarray:
+        """One score per candidate row (in ``views.candidates`` order); higher = ask first."""
         ...
 
 
@@ -172,7 +198,7 @@ class ScoreStrategy:
     needs_labelled: ClassVar[bool] = False
 
     @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+    def needs(self) -> tuple[str, ...]:
         """The view(s) this strategy scores."""
         return (self.view,) if isinstance(self.view, str) else tuple(self.view)
 
@@ -190,7 +216,8 @@ class ScoreStrategy:
 
         rows = candidate_rows(views, k)
         chosen = (self.selector or top_k)(self._score_rows(views, rows), k, rng)
-        return views.indices[rows[chosen]]
+        picked: np.ndarray = views.indices[rows[chosen]]
+        return picked
 
     def __repr__(self) -> str:
         return f"ScoreStrategy({self.name!r})"

@@ -10,9 +10,7 @@ score strategy, listed or not.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -59,7 +57,8 @@ class BatchBaldStrategy:
         chosen = selection.batchbald(
             samples, k, rng, n_joint_samples=self.n_joint_samples, lazy=self.lazy, device=self.device
         )
-        return views.indices[rows[chosen]]
+        picked: np.ndarray = views.indices[rows[chosen]]
+        return picked
 
 
 @dataclass
@@ -98,4 +97,5 @@ class EpigStrategy:
         target_rng, select_rng = rng.spawn(2)
         s = selection.epig(samples, n_target=self.n_target, rng=target_rng, device=self.device)
         chosen = (self._selector or selection.top_k)(s, k, select_rng)
-        return views.indices[rows[chosen]]
+        picked: np.ndarray = views.indices[rows[chosen]]
+        return picked

@@ -1,5 +1,6 @@
 """Built-in strategies beyond score-then-top-k: random, Core-Set (k-center), BADGE, CAL,
-discriminative AL. (EGL and information density are score strategies over two views.)"""
+discriminative AL. (EGL and information density are score strategies over two views.)
+"""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class RandomStrategy:
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` distinct candidates drawn uniformly without replacement."""
         rows = candidate_rows(views, k)
-        return views.indices[rng.choice(rows, size=k, replace=False)]
+        picked: np.ndarray = views.indices[rng.choice(rows, size=k, replace=False)]
+        return picked
 
 
 @dataclass
@@ -67,7 +69,8 @@ class CoresetStrategy:
         if self.projection_dim is not None:
             emb = random_projection(emb, self.projection_dim, rng)
         rows = kcenter_greedy(emb, views.labelled, k, rng, device=self.device)
-        return views.indices[rows]
+        picked: np.ndarray = views.indices[rows]
+        return picked
 
 
 @dataclass
@@ -90,7 +93,8 @@ class BadgeStrategy:
         probs = views.require("probs")[rows]
         emb = views.require("embeddings")[rows]
         chosen = badge(probs, emb, k, rng, device=self.device)
-        return views.indices[rows[chosen]]
+        picked: np.ndarray = views.indices[rows[chosen]]
+        return picked
 
 
 @dataclass
@@ -100,11 +104,11 @@ class CALStrategy:
 
     Args:
         n_neighbors: Labelled neighbours per candidate (the paper's 10). It matters with few
-            labels: on the digits protocol (20 to 320 labels, 5 seeds) 10 neighbours gave AUC
-            0.840 and ``max(1, min(10, L // C))`` 0.853, both below random's 0.901, because a
-            candidate then meets labelled items of other classes and the most confidently
-            predicted candidates get the largest divergence; 1 neighbour gave 0.925
-            (docs/benchmarks.md).
+            labels: a candidate then meets labelled items of other classes, and the most
+            confidently predicted candidates get the largest divergence, so a small labelled
+            set may call for fewer neighbours (digits figures for 10, ``max(1, min(10, L // C))``
+            and 1: docs/benchmarks.md, "CAL, EGL, information density and DAL on the digits
+            protocol").
         backend: kNN backend.
 
     Cost: O(U·L·D) for the neighbour search (U candidates, L labelled rows), O(U·n·C) for the
@@ -124,7 +128,8 @@ class CALStrategy:
         scores = cal_scores(
             views.require("probs"), views.require("embeddings"), views.labelled, self.n_neighbors, backend=self.backend
         )
-        return views.indices[rows[top_k(scores, k, rng)]]
+        picked: np.ndarray = views.indices[rows[top_k(scores, k, rng)]]
+        return picked
 
 
 @dataclass
@@ -154,4 +159,5 @@ class DiscriminativeStrategy:
         rows = discriminative(
             views.require("embeddings"), views.labelled, k, rng, n_steps=self.n_steps, max_train=self.max_train
         )
-        return views.indices[rows]
+        picked: np.ndarray = views.indices[rows]
+        return picked

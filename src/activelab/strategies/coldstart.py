@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import CapabilityError
 from ..models.base import Views
-from ..neighbors import Backend, resolve_knn_search
+from ..neighbors import Backend, KnnSearch, resolve_knn_search
 from ..pool import Pool
 from ..selection.coldstart import kmeans_initial, probcover, probcover_graph, reduce_features, typiclust
 from .base import candidate_rows
@@ -117,7 +117,8 @@ class TypiClustStrategy(_InSpace):
             x, views.labelled, k, rng, n_neighbors=self.n_neighbors, max_clusters=self.max_clusters,
             min_cluster_size=self.min_cluster_size, max_cluster_points=self.max_cluster_points, backend=self.backend,
         )
-        return views.indices[rows]
+        picked: np.ndarray = views.indices[rows]
+        return picked
 
 
 @dataclass
@@ -147,7 +148,7 @@ class ProbCoverStrategy(_InSpace):
     purity: float = 0.5
     max_degree: int = 100
     max_edges: int = 50_000_000
-    knn_search: str = "auto"
+    knn_search: KnnSearch = "auto"
     n_probe: int = 16
     needs_labelled: ClassVar[bool] = True
     _graph: Any = field(default=None, init=False, repr=False, compare=False)
@@ -185,7 +186,8 @@ class ProbCoverStrategy(_InSpace):
             )
             self._graph = (key, delta, indptr, cols)
         rows = probcover(x, views.labelled, k, rng, graph=(self._graph[2], self._graph[3]))
-        return views.indices[rows]
+        picked: np.ndarray = views.indices[rows]
+        return picked
 
     @property
     def last_delta(self) -> float | None:
@@ -208,4 +210,5 @@ class KMeansStrategy(_InSpace):
         candidate_rows(views, k)
         x = self._rows(views)
         rows = kmeans_initial(x, k, rng, labelled=views.labelled, backend=self.backend)
-        return views.indices[rows]
+        picked: np.ndarray = views.indices[rows]
+        return picked

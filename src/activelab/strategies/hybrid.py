@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 
@@ -17,13 +17,13 @@ from ..models.base import Views
 from ..pool import Pool
 from ..selection import top_k
 from ..selection.hybrid import cluster_margin, mixture_scores, two_step
-from .base import candidate_rows
+from .base import SupportsScores, candidate_rows
 from .registry import make
 
 __all__ = ["ClusterMarginStrategy", "MixtureStrategy", "TwoStepStrategy"]
 
 
-def _score_strategy(spec: Any, owner: str) -> Any:
+def _score_strategy(spec: str | SupportsScores, owner: str) -> SupportsScores:
     """A score strategy from a registered name or an object with ``scores(views)``."""
     sub = make(spec) if isinstance(spec, str) else spec
     if not callable(getattr(sub, "scores", None)):
@@ -31,7 +31,7 @@ def _score_strategy(spec: Any, owner: str) -> Any:
             f"{owner} combines score strategies, but {spec!r} has no scores(views) method; "
             "use a score strategy such as margin, entropy, least_confidence or bald."
         )
-    return sub
+    return cast(SupportsScores, sub)  # it has scores(), checked above
 
 
 def _full_scores(views: Views, cand_scores: np.ndarray) -> np.ndarray:
@@ -66,7 +66,8 @@ class ClusterMarginStrategy:
             _full_scores(views, scores), emb, views.labelled, k, rng,
             factor=self.factor, n_clusters=self.n_clusters, max_subset=self.max_subset,
         )
-        return views.indices[chosen]
+        picked: np.ndarray = views.indices[chosen]
+        return picked
 
 
 @dataclass
@@ -79,7 +80,7 @@ class TwoStepStrategy:
     """
 
     name: str = "two_step"
-    score: Any = "margin"
+    score: str | SupportsScores = "margin"
     factor: float = 10
     device: str | None = None
     needs_labelled: ClassVar[bool] = True
@@ -105,7 +106,8 @@ class TwoStepStrategy:
             _full_scores(views, scores), views.require("embeddings"), views.labelled, k, rng,
             factor=self.factor, device=self.device,
         )
-        return views.indices[chosen]
+        picked: np.ndarray = views.indices[chosen]
+        return picked
 
 
 @dataclass
@@ -144,4 +146,5 @@ class MixtureStrategy:
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Top-k mixed scores, as absolute indices."""
         rows = candidate_rows(views, k)
-        return views.indices[rows[top_k(self.scores(views), k, rng)]]
+        picked: np.ndarray = views.indices[rows[top_k(self.scores(views), k, rng)]]
+        return picked

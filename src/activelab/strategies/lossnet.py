@@ -52,4 +52,5 @@ class LearningLossStrategy:
                 raise ValueError(f"subset ({self.subset}) must be >= k ({k}); raise subset or lower the query size.")
             rows = np.sort(rng.choice(rows, size=self.subset, replace=False))
         scores = views.require("predicted_loss")[rows]
-        return views.indices[rows[top_k(scores, k, rng)]]
+        picked: np.ndarray = views.indices[rows[top_k(scores, k, rng)]]
+        return picked

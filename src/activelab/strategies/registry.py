@@ -12,17 +12,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import acquisition as acq
 from .. import selection
 from .._registry import lookup
-from .base import ScoreStrategy, sampling_selector
+from .base import ScoreStrategy, Strategy, sampling_selector
 
 __all__ = ["STRATEGIES", "list_strategies", "make", "register", "resolve"]
 
 
-def _score(name: str, fn: Callable[..., Any], view: str | tuple[str, ...] = "probs", selector: Callable[..., Any] | None = None):  # type: ignore[no-untyped-def]
+def _score(
+    name: str, fn: Callable[..., Any], view: str | tuple[str, ...] = "probs", selector: Callable[..., Any] | None = None
+) -> Callable[..., ScoreStrategy]:
     def factory(**kw: Any) -> ScoreStrategy:
         beta = kw.pop("beta", None)
         sampling = kw.pop("sampling", None)
@@ -40,11 +42,12 @@ def _score(name: str, fn: Callable[..., Any], view: str | tuple[str, ...] = "pro
 
 
 _SAMPLINGS = ("power", "softmax", "rank")
+_Factory = TypeVar("_Factory", bound=Callable[..., Any])
 
 
-def _sampleable(factory: Callable[..., Any]) -> Callable[..., Any]:
+def _sampleable(factory: _Factory) -> _Factory:
     """Mark a factory that takes ``sampling=``: ``power_/softmax_/rank_<its name>`` then resolve."""
-    factory.accepts_sampling = True  # type: ignore[attr-defined]
+    factory.accepts_sampling = True  # type: ignore[attr-defined]  # mypy models no attributes on functions
     return factory
 
 
@@ -136,7 +139,7 @@ STRATEGIES: dict[str, tuple[Callable[..., Any] | str, str]] = {
 }
 
 
-def make(name: str, **kwargs: Any) -> Any:
+def make(name: str, **kwargs: Any) -> Strategy:
     """Build a registered strategy, e.g. ``make("power_bald", beta=2.0)``.
 
     Score strategies (and ``epig``) take ``sampling="top_k"|"power"|"softmax"|"rank"`` and
@@ -156,14 +159,18 @@ def make(name: str, **kwargs: Any) -> Any:
         if "sampling" in kwargs:
             raise TypeError(f"strategy {name!r} already fixes sampling={prefix!r}; use make({base!r}, sampling=...).")
         strategy = make(base, sampling=prefix, **kwargs)  # e.g. rank_mean_std = mean_std with rank sampling
-        strategy.name = name
+        # the sampling factories build dataclasses (ScoreStrategy, EpigStrategy) whose name is a
+        # writable field; the Strategy protocol only promises a readable one
+        renamed: Any = strategy
+        renamed.name = name
         return strategy
     entry, _ = lookup("strategy", name, STRATEGIES, " List them with `activelab list strategies`.")
     factory = resolve(entry) if isinstance(entry, str) else entry
     try:
-        return factory(**kwargs)
+        built: Strategy = factory(**kwargs)
     except TypeError as err:
         raise TypeError(f"strategy {name!r}: {err}") from err
+    return built
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -192,9 +199,10 @@ def resolve(target: str) -> Callable[..., Any]:
     except ImportError as err:
         raise ImportError(f"cannot load the strategy entry {target!r}: {err}") from err
     try:
-        return getattr(mod, attribute)  # type: ignore[no-any-return]
+        found: Callable[..., Any] = getattr(mod, attribute)
     except AttributeError as err:
         raise AttributeError(f"module {module!r} has no attribute {attribute!r} (registry entry {target!r}).") from err
+    return found
 
 
 def _accepts_sampling(name: str) -> bool:

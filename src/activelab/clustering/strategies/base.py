@@ -1,5 +1,6 @@
 """What a pair strategy sees (:class:`ClusterState`), what it must return (:class:`PairStrategy`),
-and the shared pieces that enforce that contract (batch checks, top-up, score-then-top-k)."""
+and the shared pieces that enforce that contract (batch checks, top-up, score-then-top-k).
+"""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ class ClusterState:
         """Candidate pairs of this round (computed once per state), ``(m, 2)``."""
         if "candidates" not in self._cache:
             self._cache["candidates"] = candidate_pairs(self.store, self.labels, rng, self.config, self.graph_pairs)
-        return self._cache["candidates"]
+        pairs: np.ndarray = self._cache["candidates"]
+        return pairs
 
     def graph(self) -> sp.csr_matrix:
         """Symmetric graph of kNN pairs and queried pairs (third vertices of triangles)."""
@@ -79,13 +81,15 @@ class ClusterState:
             return None
         if "dense" not in self._cache:
             self._cache["dense"] = self.store.dense(max_items=self.n_items)
-        return self._cache["dense"]
+        dense: np.ndarray = self._cache["dense"]
+        return dense
 
     def soft_assignments(self) -> np.ndarray:
         """Mean-field ``q`` ``(n_items, K)`` at inverse temperature ``beta`` (cached)."""
         if "q" not in self._cache:
             self._cache["q"] = mean_field(self.store, self.labels, beta=self.beta)
-        return self._cache["q"]
+        q: np.ndarray = self._cache["q"]
+        return q
 
 
 @runtime_checkable
@@ -177,6 +181,7 @@ class ScorePairStrategy:
     name = "score"
 
     def scores(self, state: ClusterState, pairs: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """One score per row of ``pairs`` (shape ``(m,)``; higher = ask first); subclasses implement it."""
         raise NotImplementedError
 
     def select(self, state: ClusterState, k: int, rng: np.random.Generator) -> np.ndarray:

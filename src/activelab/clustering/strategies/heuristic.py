@@ -1,5 +1,6 @@
 """Heuristic pair strategies: ``uniform`` (random), ``frequency`` (least answered first) and
-``uncertainty`` (estimate closest to 0 first)."""
+``uncertainty`` (estimate closest to 0 first).
+"""
 
 from __future__ import annotations
 
@@ -54,4 +55,5 @@ class Uncertainty(ScorePairStrategy):
 
     def scores(self, state: ClusterState, pairs: np.ndarray) -> np.ndarray:
         """``-|S|``; O(m (r + log q))."""
-        return -np.abs(state.store.similarity(pairs))
+        scores: np.ndarray = -np.abs(state.store.similarity(pairs))
+        return scores

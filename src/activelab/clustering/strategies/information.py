@@ -27,7 +27,8 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
         [0.6931, 0.0]
     """
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    h: np.ndarray = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    return h
 
 
 class Entropy(ScorePairStrategy):
@@ -42,7 +43,8 @@ class Entropy(ScorePairStrategy):
 
 def _row_entropy(q: np.ndarray, log_q: np.ndarray) -> np.ndarray:
     """Entropy of each row of ``q`` given its (clipped) logarithm."""
-    return -(q * log_q).sum(axis=-1)
+    h: np.ndarray = -(q * log_q).sum(axis=-1)
+    return h
 
 
 def _softmax_entropy(logits: np.ndarray) -> np.ndarray:
@@ -53,7 +55,8 @@ def _softmax_entropy(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     total = e.sum(axis=1)
-    return np.log(total) - np.einsum("ij,ij->i", e, z) / total
+    h: np.ndarray = np.log(total) - np.einsum("ij,ij->i", e, z) / total
+    return h
 
 
 def expected_info_gain(state: ClusterState, pairs: np.ndarray, chunk_size: int = 32768) -> np.ndarray:
@@ -102,7 +105,8 @@ def _prefilter(state: ClusterState, cand: np.ndarray, k: int, max_candidates: in
     free[top] = False
     rest = np.flatnonzero(free)
     extra = rng.choice(rest, size=keep - len(top), replace=False)
-    return cand[np.sort(np.concatenate([top, extra]))]
+    kept: np.ndarray = cand[np.sort(np.concatenate([top, extra]))]
+    return kept
 
 
 def _information_candidates(state: ClusterState, k: int, max_candidates: int, rng: np.random.Generator) -> np.ndarray:

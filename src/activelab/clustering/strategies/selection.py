@@ -19,7 +19,8 @@ def top_k_pairs(pairs: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Ge
     """
     if k > len(pairs):
         raise PoolExhaustedError(f"asked for {k} pairs but only {len(pairs)} candidates remain.")
-    return pairs[top_rows(scores, k, rng.random(len(scores)))]
+    top: np.ndarray = pairs[top_rows(scores, k, rng.random(len(scores)))]
+    return top
 
 
 def top_rows(scores: np.ndarray, k: int, noise: np.ndarray) -> np.ndarray:

@@ -37,7 +37,8 @@ def _partition_costs(s: np.ndarray) -> np.ndarray:
     ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``: one
     ``(t, 3) @ (3, 5)`` product and no ``(t, 5, 3)`` temporaries.
     """
-    return np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
+    costs: np.ndarray = np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
+    return costs
 
 
 def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
@@ -54,7 +55,8 @@ def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
     logits -= logits.max(axis=1, keepdims=True)
     w = np.exp(logits)
     w /= w.sum(axis=1, keepdims=True)
-    return (w * cost).sum(axis=1)
+    expected: np.ndarray = (w * cost).sum(axis=1)
+    return expected
 
 
 @dataclass
