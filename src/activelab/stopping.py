@@ -14,19 +14,19 @@ pass or a slice of the labelled set that is held out of training.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from . import acquisition as acq
+from .engine.records import RoundRecord
 from .engine.streams import stream_rng
-
-if TYPE_CHECKING:
-    from .engine.records import RoundRecord
-    from .loop import ActiveLearner
+from .models.base import Model
+from .pool import Pool
 
 __all__ = [
     "STOPPING",
+    "LearnerView",
     "AccuracyPlateau",
     "BudgetStop",
     "MaxUncertainty",
@@ -35,6 +35,35 @@ __all__ = [
     "cohen_kappa",
     "make_stopping",
 ]
+
+
+class LearnerView(Protocol):
+    """What a stopping criterion reads from the driver (:class:`~activelab.loop.ActiveLearner`)."""
+
+    @property
+    def seed(self) -> int:
+        """The run seed."""
+        ...
+
+    @property
+    def pool(self) -> Pool:
+        """The label store."""
+        ...
+
+    @property
+    def model(self) -> Model:
+        """The model of this round."""
+        ...
+
+    @property
+    def X(self) -> Any:
+        """The pool's features."""
+        ...
+
+    @property
+    def budget(self) -> Any:
+        """The run's budget (``total``: labels in all)."""
+        ...
 
 
 @runtime_checkable
@@ -51,7 +80,7 @@ class StoppingCriterion(Protocol):
 
     name: str
 
-    def should_stop(self, learner: ActiveLearner, record: RoundRecord) -> str | None:
+    def should_stop(self, learner: LearnerView, record: RoundRecord) -> str | None:
         """A human-readable reason to stop now, or None to continue.
 
         ``record`` holds this round's metrics; its ``queried`` is still empty.
@@ -76,7 +105,7 @@ class BudgetStop:
     name = "budget"
     last_value: float | None = None
 
-    def should_stop(self, learner: ActiveLearner, record: RoundRecord) -> str | None:
+    def should_stop(self, learner: LearnerView, record: RoundRecord) -> str | None:
         """Fires once ``budget.total`` labels are bought or the pool is exhausted."""
         pool, total = learner.pool, learner.budget.total
         if pool.n_labelled >= total:
@@ -148,7 +177,7 @@ class StabilizingPredictions:
         self.kappas_: list[float] = []
         self.last_value: float | None = None
 
-    def should_stop(self, learner: ActiveLearner, record: RoundRecord) -> str | None:
+    def should_stop(self, learner: LearnerView, record: RoundRecord) -> str | None:
         """Fires when the mean kappa of the last ``window`` model pairs reaches ``threshold``."""
         if self.stop_set_ is None:
             n = learner.pool.n_items
@@ -207,7 +236,7 @@ class MaxUncertainty:
         self.name = name
         self.last_value: float | None = None
 
-    def should_stop(self, learner: ActiveLearner, record: RoundRecord) -> str | None:
+    def should_stop(self, learner: LearnerView, record: RoundRecord) -> str | None:
         """Fires when the max (or mean) uncertainty over the unlabelled items is below ``threshold``."""
         score = getattr(acq, self.uncertainty)
         rows = learner.pool.unlabelled_indices()
@@ -270,7 +299,7 @@ class AccuracyPlateau:
         self.accuracies_: list[float] = []
         self.last_value: float | None = None
 
-    def exclude_from_training(self, learner: ActiveLearner) -> np.ndarray:
+    def exclude_from_training(self, learner: LearnerView) -> np.ndarray:
         """The held-out labelled items (empty when a validation set was passed)."""
         if self.X_val is not None:
             return np.empty(0, dtype=np.int64)
@@ -285,7 +314,7 @@ class AccuracyPlateau:
             self.held_out_ = np.sort(_run_rng(learner, self.seed).choice(labelled, size=n_held, replace=False))
         return self.held_out_
 
-    def should_stop(self, learner: ActiveLearner, record: RoundRecord) -> str | None:
+    def should_stop(self, learner: LearnerView, record: RoundRecord) -> str | None:
         """Fires when the last ``patience`` accuracy changes are all ``< eps`` in absolute value."""
         if self.X_val is not None:
             X, y = self.X_val, self.y_val
