@@ -51,12 +51,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import os
 import statistics
 import sys
-import threading
 import time
 import tracemalloc
 import warnings
@@ -67,6 +65,9 @@ from typing import Any
 import numpy as np
 import threadpoolctl
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import selection_speed as ss  # the sibling script: memory measurement
 
 from activelab.learned.proxy import LogisticProxy, MLPProxy
 from activelab.neighbors import IVFIndex, assign_nearest, faiss_available, kmeans, knn, radius_neighbors
@@ -85,77 +86,8 @@ def say(msg: str) -> None:
 
 
 # --------------------------------------------------------------------------------- measuring
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _hwm_bytes() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return _hwm_bytes() is not None
-
-
-class PeakRSS:
-    """``peak_above``: peak resident set during the block minus the resident set at entry (bytes)."""
-
-    def __init__(self) -> None:
-        self.peak_above = 0
-        self._max = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._hwm = False
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._max = max(self._max, _rss_bytes())
-            time.sleep(0.002)
-
-    def __enter__(self) -> PeakRSS:
-        gc.collect()
-        if _LIBC is not None:
-            _LIBC.malloc_trim(0)
-        self.base = _rss_bytes()
-        self._hwm = _reset_hwm()
-        if not self._hwm:
-            self._max = self.base
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._hwm:
-            peak = _hwm_bytes() or 0
-        else:
-            self._stop.set()
-            if self._thread is not None:
-                self._thread.join()
-            peak = max(self._max, _rss_bytes())
-        self.peak_above = max(0, peak - self.base)
+# Peak resident-set measurement is the sibling script's (kernel high-water mark, or sampling).
+PeakRSS = ss.PeakMemory
 
 
 @dataclass
@@ -663,8 +595,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)
-    if _LIBC is not None:
-        _LIBC.mallopt(-3, 65536)  # M_MMAP_THRESHOLD: freed blocks >= 64 KiB go back to the OS (honest RSS deltas)
+    ss._configure_malloc()  # freed blocks >= 64 KiB go back to the OS (honest RSS deltas)
     command = "python benchmarks/numerics_vs_libraries.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     print(f"threads per library: {args.threads}; repeats: {repeats}; load average at start: {os.getloadavg()[0]:.2f}\n")
     q = args.quick

@@ -20,15 +20,6 @@ def _softmax_rows(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _assert_valid_picks(picks: np.ndarray, k: int, n: int, labelled: np.ndarray | None = None) -> None:
-    assert picks.dtype == np.int64
-    assert picks.shape == (k,)
-    assert len(np.unique(picks)) == k
-    assert ((picks >= 0) & (picks < n)).all()
-    if labelled is not None:
-        assert not labelled[picks].any()
-
-
 # ------------------------------------------------------------------------------------ badge
 def _gradient_embeddings(probs: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Explicit last-layer gradient embeddings ``(p_i - e_ŷi) ⊗ h_i``, shape ``(N, C·D)``."""
@@ -83,10 +74,10 @@ def test_factorised_distance_equals_explicit_gradient_distance() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n_classes", [4, 40])  # few classes (fused numpy path) and many (torch mv for a)
-def test_badge_matches_reference_kmeanspp(seed: int, n_classes: int) -> None:
+def test_badge_matches_reference_kmeanspp(seed: int, n_classes: int, assert_valid_picks) -> None:
     probs, h = _badge_data(seed, c=n_classes)
     picks = badge(probs, h, 25, np.random.default_rng(seed))
-    _assert_valid_picks(picks, 25, len(h))
+    assert_valid_picks(picks, 25, len(h))
     np.testing.assert_array_equal(picks, _badge_reference(probs, h, 25, np.random.default_rng(seed)))
 
 
@@ -137,21 +128,21 @@ def test_badge_first_pick_is_max_gradient_norm() -> None:
     assert len({int(badge(probs, h, 3, np.random.default_rng(s))[0]) for s in range(5)}) == 1
 
 
-def test_badge_unique_deterministic_and_can_take_all() -> None:
+def test_badge_unique_deterministic_and_can_take_all(assert_valid_picks) -> None:
     probs, h = _badge_data(2, n=50)
     picks = badge(probs, h, 50, np.random.default_rng(0))
-    _assert_valid_picks(picks, 50, 50)
+    assert_valid_picks(picks, 50, 50)
     np.testing.assert_array_equal(picks, badge(probs, h, 50, np.random.default_rng(0)))
     assert not np.array_equal(
         badge(probs, h, 20, np.random.default_rng(0)), badge(probs, h, 20, np.random.default_rng(1))
     )
 
 
-def test_badge_identical_rows() -> None:
+def test_badge_identical_rows(assert_valid_picks) -> None:
     probs = np.tile([[0.5, 0.25, 0.25]], (12, 1))
     h = np.full((12, 4), 0.5, dtype=np.float32)
     picks = badge(probs, h, 6, np.random.default_rng(0))
-    _assert_valid_picks(picks, 6, 12)
+    assert_valid_picks(picks, 6, 12)
     np.testing.assert_array_equal(picks, _badge_reference(probs, h, 6, np.random.default_rng(0)))
 
 

@@ -13,15 +13,6 @@ from activelab.errors import PoolExhaustedError
 from activelab.selection import covering_radius, kcenter_greedy
 
 
-def _assert_valid_picks(picks: np.ndarray, k: int, n: int, labelled: np.ndarray | None = None) -> None:
-    assert picks.dtype == np.int64
-    assert picks.shape == (k,)
-    assert len(np.unique(picks)) == k
-    assert ((picks >= 0) & (picks < n)).all()
-    if labelled is not None:
-        assert not labelled[picks].any()
-
-
 # -------------------------------------------------------------------------- kcenter_greedy
 def _kcenter_reference(x: np.ndarray, labelled: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
     """Naive O(N·k·D) greedy k-center with exact pairwise differences (float64)."""
@@ -54,14 +45,14 @@ def _kcenter_reference(x: np.ndarray, labelled: np.ndarray, k: int, rng: np.rand
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n_labelled", [0, 1, 25])
-def test_kcenter_matches_reference(seed: int, n_labelled: int) -> None:
+def test_kcenter_matches_reference(seed: int, n_labelled: int, assert_valid_picks) -> None:
     gen = np.random.default_rng(seed)
     n, d, k = 300, 6, 30
     x = gen.normal(size=(n, d)) * gen.uniform(0.5, 2.0, size=d)
     labelled = np.zeros(n, dtype=bool)
     labelled[gen.choice(n, n_labelled, replace=False)] = True
     picks = kcenter_greedy(x, labelled, k, np.random.default_rng(100 + seed))
-    _assert_valid_picks(picks, k, n, labelled)
+    assert_valid_picks(picks, k, n, labelled)
     np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, k, np.random.default_rng(100 + seed)))
 
 
@@ -89,13 +80,13 @@ def test_kcenter_example_picks_farthest() -> None:
     np.testing.assert_array_equal(kcenter_greedy(x, labelled, 3, np.random.default_rng(0)), [3, 4, 1])
 
 
-def test_kcenter_never_returns_labelled_and_can_take_all() -> None:
+def test_kcenter_never_returns_labelled_and_can_take_all(assert_valid_picks) -> None:
     gen = np.random.default_rng(1)
     x = gen.normal(size=(60, 4)).astype(np.float32)
     labelled = gen.random(60) < 0.5
     n_free = int((~labelled).sum())
     picks = kcenter_greedy(x, labelled, n_free, np.random.default_rng(0))
-    _assert_valid_picks(picks, n_free, 60, labelled)
+    assert_valid_picks(picks, n_free, 60, labelled)
     assert set(picks.tolist()) == set(np.flatnonzero(~labelled).tolist())
 
 
@@ -108,17 +99,17 @@ def test_kcenter_more_than_unlabelled() -> None:
 
 
 @pytest.mark.parametrize("n_labelled", [0, 3])
-def test_kcenter_identical_rows(n_labelled: int) -> None:
+def test_kcenter_identical_rows(n_labelled: int, assert_valid_picks) -> None:
     x = np.full((20, 5), 0.5, dtype=np.float32)  # exact in binary: every distance is exactly 0
     labelled = np.arange(20) < n_labelled
     picks = kcenter_greedy(x, labelled, 10, np.random.default_rng(3))
-    _assert_valid_picks(picks, 10, 20, labelled)
+    assert_valid_picks(picks, 10, 20, labelled)
     np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 10, np.random.default_rng(3)))
     other = kcenter_greedy(x, labelled, 10, np.random.default_rng(4))
     assert not np.array_equal(picks, other)  # the fallback is random, not "lowest index"
 
 
-def test_kcenter_duplicates_of_labelled_rows() -> None:
+def test_kcenter_duplicates_of_labelled_rows(assert_valid_picks) -> None:
     # every unlabelled row duplicates a labelled one: distances are 0 up to rounding
     gen = np.random.default_rng(2)
     base = gen.normal(size=(10, 3)).round(1)
@@ -126,7 +117,7 @@ def test_kcenter_duplicates_of_labelled_rows() -> None:
     labelled = np.zeros(20, dtype=bool)
     labelled[:10] = True
     picks = kcenter_greedy(x, labelled, 10, np.random.default_rng(0))
-    _assert_valid_picks(picks, 10, 20, labelled)
+    assert_valid_picks(picks, 10, 20, labelled)
 
 
 def test_kcenter_rejects_bad_input() -> None:

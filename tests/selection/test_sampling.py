@@ -11,22 +11,13 @@ from activelab.errors import PoolExhaustedError
 from activelab.selection import power, rank, softmax, top_k
 
 
-def _assert_valid_picks(picks: np.ndarray, k: int, n: int, labelled: np.ndarray | None = None) -> None:
-    assert picks.dtype == np.int64
-    assert picks.shape == (k,)
-    assert len(np.unique(picks)) == k
-    assert ((picks >= 0) & (picks < n)).all()
-    if labelled is not None:
-        assert not labelled[picks].any()
-
-
 # ---------------------------------------------------------------------------------- top_k
 @pytest.mark.parametrize("seed", range(5))
-def test_top_k_returns_the_k_highest(seed: int) -> None:
+def test_top_k_returns_the_k_highest(seed: int, assert_valid_picks) -> None:
     rng = np.random.default_rng(seed)
     scores = rng.normal(size=200)
     picks = top_k(scores, 17, rng)
-    _assert_valid_picks(picks, 17, 200)
+    assert_valid_picks(picks, 17, 200)
     rest = np.setdiff1d(np.arange(200), picks)
     assert scores[picks].min() >= scores[rest].max()
     assert (np.diff(scores[picks]) <= 0).all()  # highest first
@@ -41,13 +32,13 @@ def test_top_k_with_ties_at_the_cut_takes_everything_above() -> None:
         assert picks[2] in {1, 2, 3}
 
 
-def test_top_k_random_tie_break() -> None:
+def test_top_k_random_tie_break(assert_valid_picks) -> None:
     scores = np.zeros(1000)
     a = top_k(scores, 10, np.random.default_rng(0))
     b = top_k(scores, 10, np.random.default_rng(1))
     again = top_k(scores, 10, np.random.default_rng(0))
-    _assert_valid_picks(a, 10, 1000)
-    _assert_valid_picks(b, 10, 1000)
+    assert_valid_picks(a, 10, 1000)
+    assert_valid_picks(b, 10, 1000)
     assert set(a.tolist()) != set(b.tolist())
     np.testing.assert_array_equal(a, again)
 
@@ -91,12 +82,12 @@ def test_top_k_rejects_bad_arguments() -> None:
 
 # ------------------------------------------------------------------------ power / softmax
 @pytest.mark.parametrize("fn", [power, softmax])
-def test_stochastic_batches_unique_and_deterministic_per_seed(fn) -> None:  # type: ignore[no-untyped-def]
+def test_stochastic_batches_unique_and_deterministic_per_seed(fn, assert_valid_picks) -> None:  # type: ignore[no-untyped-def]
     scores = np.random.default_rng(0).random(300)
     a = fn(scores, 40, np.random.default_rng(3))
     b = fn(scores, 40, np.random.default_rng(3))
     c = fn(scores, 40, np.random.default_rng(4))
-    _assert_valid_picks(a, 40, 300)
+    assert_valid_picks(a, 40, 300)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
