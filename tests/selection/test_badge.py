@@ -156,7 +156,7 @@ def test_badge_errors() -> None:
     with pytest.raises(ValueError, match="rows must sum to 1"):
         badge(probs * 2, h, 2, rng)
     h_bad = h.copy()
-    h_bad[3, 0] = np.inf
-    with pytest.raises(ValueError, match="NaN/inf"):
+    h_bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"NaN/inf values \(first at row 3, column 1: inf\)"):
         badge(probs, h_bad, 2, rng)
     assert badge(probs, h, 0, rng).shape == (0,)

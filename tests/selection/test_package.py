@@ -13,6 +13,7 @@ PUBLIC = {
     "badge": "badge",
     "batchbald": "batchbald",
     "cal_scores": "contrastive",
+    "check_beta": "sampling",
     "cluster_margin": "hybrid",
     "covering_radius": "kcenter",
     "discriminative": "discriminative",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from activelab.errors import PoolExhaustedError
-from activelab.selection import power, rank, softmax, top_k
+from activelab.selection import check_beta, power, rank, softmax, top_k
 
 
 # ---------------------------------------------------------------------------------- top_k
@@ -112,9 +112,9 @@ def test_power_rejects_negative_scores_and_bad_beta() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="non-negative scores.*use softmax"):
         power(np.array([0.5, -0.1]), 1, rng)
-    with pytest.raises(ValueError, match="beta must be > 0"):
+    with pytest.raises(ValueError, match="beta must be a positive finite number"):
         power(np.array([0.5, 0.1]), 1, rng, beta=0.0)
-    with pytest.raises(ValueError, match="beta must be > 0"):
+    with pytest.raises(ValueError, match="beta must be a positive finite number"):
         softmax(np.array([0.5, 0.1]), 1, rng, beta=-1.0)
     with pytest.raises(PoolExhaustedError):
         softmax(np.array([0.5, 0.1]), 3, rng)
@@ -172,9 +172,29 @@ def test_rank_ties_are_equally_likely_and_scale_free() -> None:
 
 def test_rank_errors() -> None:
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="beta must be > 0"):
+    with pytest.raises(ValueError, match="beta must be a positive finite number"):
         rank(np.ones(3), 1, rng, beta=0.0)
     with pytest.raises(PoolExhaustedError):
         rank(np.ones(3), 4, rng)
     with pytest.raises(ValueError, match="NaN/inf"):
         rank(np.array([1.0, np.nan]), 1, rng)
+
+
+@pytest.mark.parametrize(("beta", "error"), [
+    ("high", TypeError), (True, TypeError), (None, TypeError), (-1, ValueError), (0, ValueError),
+    (float("nan"), ValueError), (float("inf"), ValueError),
+])
+def test_check_beta_names_the_value(beta: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"beta must be a positive finite number .*got .*" + repr(beta)[:3]):
+        check_beta(beta)
+    assert check_beta(2) == 2.0 and isinstance(check_beta(np.float32(0.5)), float)
+
+
+@pytest.mark.parametrize("options", [{"beta": "high"}, {"beta": -1}, {"sampling": "softmax", "beta": 0}])
+def test_bad_beta_fails_when_the_strategy_is_built(options: dict[str, object]) -> None:
+    """Not in the first select(), after a model has been trained."""
+    from activelab.strategies import make
+
+    name = "margin" if "sampling" in options else "power_margin"
+    with pytest.raises((TypeError, ValueError), match="beta must be a positive finite number"):
+        make(name, **options)

@@ -36,12 +36,13 @@ from .epig import epig
 from .hybrid import cluster_margin, mixture_scores, two_step
 from .kcenter import covering_radius, kcenter_greedy
 from .projection import random_projection
-from .sampling import power, rank, softmax, top_k
+from .sampling import check_beta, power, rank, softmax, top_k
 
 __all__ = [
     "badge",
     "batchbald",
     "cal_scores",
+    "check_beta",
     "cluster_margin",
     "covering_radius",
     "discriminative",

@@ -10,11 +10,43 @@ order of the scores, so it works for any score whatever its scale or sign.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .._validation import check_k, check_scores
 
-__all__ = ["power", "rank", "softmax", "top_k"]
+__all__ = ["check_beta", "power", "rank", "softmax", "top_k"]
+
+
+def check_beta(beta: object, name: str = "beta") -> float:
+    """``beta`` of the stochastic batches as a float: a real number, finite and > 0.
+
+    Called when a strategy is built (so a bad option fails before any model is trained) and
+    again by each sampler.
+
+    Raises:
+        TypeError: If ``beta`` is not a real number (e.g. ``"high"``, ``True``).
+        ValueError: If it is not finite or not positive.
+
+    Example:
+        >>> check_beta(2)
+        2.0
+        >>> check_beta(-1)
+        Traceback (most recent call last):
+        ...
+        ValueError: beta must be a positive finite number (an inverse temperature, e.g. 1.0), got -1.
+    """
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
+        raise TypeError(
+            f"{name} must be a positive finite number (an inverse temperature, e.g. 1.0), "
+            f"got {type(beta).__name__} {beta!r}."
+        )
+    value = float(beta)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number (an inverse temperature, e.g. 1.0), got {beta!r}.")
+    return value
 
 
 def top_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -78,8 +110,7 @@ def power(scores: np.ndarray, k: int, rng: np.random.Generator, beta: float = 1.
         [2, 1]
     """
     s = check_scores(scores)
-    if beta <= 0:
-        raise ValueError(f"beta must be > 0, got {beta}.")
+    beta = check_beta(beta)
     if s.size and s.min() < 0:
         raise ValueError(f"power sampling needs non-negative scores, found {s.min():.3g}; use softmax instead.")
     k = check_k(k, len(s))
@@ -96,8 +127,7 @@ def softmax(scores: np.ndarray, k: int, rng: np.random.Generator, beta: float = 
         [2, 1]
     """
     s = check_scores(scores)
-    if beta <= 0:
-        raise ValueError(f"beta must be > 0, got {beta}.")
+    beta = check_beta(beta)
     k = check_k(k, len(s))
     return _gumbel_top_k(beta * s.astype(np.float64), k, rng)
 
@@ -119,7 +149,7 @@ def rank(scores: np.ndarray, k: int, rng: np.random.Generator, beta: float = 1.0
         ``(k,)`` int64 unique row indices.
 
     Raises:
-        ValueError: If ``beta <= 0`` or the scores are not finite and 1-D.
+        ValueError: If ``beta`` is not a positive finite number or the scores are not finite and 1-D.
         PoolExhaustedError: If ``k > N``.
 
     Cost: O(N log N) time (the ranks), O(N) memory.
@@ -129,8 +159,7 @@ def rank(scores: np.ndarray, k: int, rng: np.random.Generator, beta: float = 1.0
         [1, 2, 0]
     """
     s = check_scores(scores)
-    if not beta > 0:
-        raise ValueError(f"beta must be > 0, got {beta}.")
+    beta = check_beta(beta)
     k = check_k(k, len(s))
     ordered = np.sort(s)
     ranks = 1 + (len(s) - np.searchsorted(ordered, s, side="right"))  # 1 + number of strictly higher scores

@@ -43,10 +43,17 @@ def as_tensor(x: np.ndarray, name: str, device: str | torch.device | None) -> to
     return t
 
 
-def _check_finite_chunked(t: torch.Tensor, name: str) -> None:
-    for start in range(0, t.shape[0], CHUNK):
-        if not torch.isfinite(t[start : start + CHUNK]).all():
-            raise ValueError(f"{name} holds NaN/inf values (rows {start}..{start + CHUNK}); check the model.")
+def _check_finite_rows(t: torch.Tensor, rows: np.ndarray, name: str) -> None:
+    """Raise naming the first of ``rows`` (ascending) that holds a NaN/inf element, with its column."""
+    for row in rows:
+        bad = ~torch.isfinite(t[int(row)])
+        if bool(bad.any()):
+            col = int(torch.nonzero(bad)[0, 0])
+            value = float(t[int(row), col])
+            raise ValueError(
+                f"{name} holds NaN/inf values (first at row {int(row)}, column {col}: {value}); "
+                "check the model's outputs (a diverged training run gives NaN) and the input features."
+            )
 
 
 def sq_norms(t: torch.Tensor) -> torch.Tensor:
@@ -73,12 +80,13 @@ def sq_norms_checked(t: torch.Tensor, name: str) -> torch.Tensor:
     """Squared row norms; raises ``ValueError`` if ``t`` holds NaN/inf.
 
     A NaN/inf entry makes its row's squared norm NaN/inf, so the norms double as the finiteness
-    check; only then is the array scanned element-wise to report where. (Finite rows whose
+    check; only then are those rows scanned element-wise to name the first bad row and column. (Finite rows whose
     squared norm overflows pass, as before.)
     """
     sq = sq_norms(t)
-    if not bool(torch.isfinite(sq).all()):
-        _check_finite_chunked(t, name)
+    finite = torch.isfinite(sq)
+    if not bool(finite.all()):
+        _check_finite_rows(t, np.flatnonzero(~finite.cpu().numpy()), name)
     return sq
 
 

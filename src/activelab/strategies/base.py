@@ -102,7 +102,9 @@ def sampling_selector(sampling: str, beta: float | None = None) -> Callable[...,
     """The selector ``(scores, k, rng) -> rows`` for a sampling name; None means ``top_k``.
 
     Raises:
-        ValueError: For an unknown name, or a ``beta`` with ``top_k`` (which has none).
+        ValueError: For an unknown name, a ``beta`` with ``top_k`` (which has none), or a ``beta``
+            that is not a positive finite number.
+        TypeError: If ``beta`` is not a number.
 
     Example:
         >>> sampling_selector("rank", 2.0).keywords
@@ -115,7 +117,7 @@ def sampling_selector(sampling: str, beta: float | None = None) -> Callable[...,
             raise ValueError("beta only applies to stochastic sampling (power, softmax, rank), not top_k.")
         return None
     fn = SAMPLINGS[sampling]
-    return fn if beta is None else partial(fn, beta=float(beta))
+    return fn if beta is None else partial(fn, beta=selection.check_beta(beta))
 
 
 def strategy_name(strategy: object) -> str:

@@ -35,7 +35,7 @@ def _score(
                     f"strategy {name!r} takes no 'beta' (only stochastic strategies do; "
                     "add sampling='power', 'softmax' or 'rank')."
                 )
-            sel = partial(sel, beta=beta)
+            sel = partial(sel, beta=selection.check_beta(beta))  # checked now, not in the first select()
         return ScoreStrategy(name=name, score=fn, view=view, selector=sel, **kw)
 
     return _sampleable(factory)
