@@ -163,3 +163,41 @@ def test_the_loop_asks_for_joint_draws_only_for_strategies_that_compare_draws(ti
     _learner(tiny_blobs, strategy=strategy, model=model, budget=Budget(6, 4, 10)).run()
     assert model.seen and set(model.seen) == {joint}
     assert getattr(make(strategy), "joint_draws", False) is joint
+
+
+# ------------------------------------------------------------------ API misuse: clear errors
+def _bad_nan(X):
+    X = X.copy()
+    X[5, 1] = np.nan
+    return X
+
+
+@pytest.mark.parametrize(("change", "error", "match"), [
+    (lambda X, y: (X.tolist(), y), TypeError, r"X must be an array of shape .* got list; convert it with np\.asarray"),
+    (lambda X, y: (X[:, 0], y), ValueError, r"X must be at least 2-D .* got shape \(\d+,\); .*reshape\(-1, 1\)"),
+    (lambda X, y: (X, y[:-3]), ValueError, r"the oracle holds \d+ labels but X has \d+ items"),
+    (lambda X, y: (_bad_nan(X), y), ValueError, r"X holds NaN/inf values \(first at row 5, column 1: nan\)"),
+    (lambda X, y: (X, y + 0.37), ValueError, r"non-integer values \(first at row 0: .*regression"),
+    (lambda X, y: (X, np.where(np.arange(len(y)) == 4, 7, y)), ValueError, r"label 7 \(item 4\) is outside the classes \[0, 3\)"),
+    (lambda X, y: (X, y.astype(str)), TypeError, r"must hold integer class ids 0\.\.C-1, got dtype <U"),
+])
+def test_api_misuse_is_a_clear_error_before_any_work(tiny_blobs, change, error, match):
+    X, y = change(*tiny_blobs)
+    with pytest.raises(error, match=match):
+        ActiveLearner(SklearnClassifier(LogisticRegression(), 3), make("margin"), SimulatedOracle(y), X,
+                      budget=Budget(6, 4, 20))
+
+
+@pytest.mark.parametrize("what", ["X", "y"])
+def test_checkpoint_refuses_other_data_of_the_same_size(tiny_blobs, tmp_path, what):
+    X, y = tiny_blobs
+    first = _learner((X, y), checkpoint_dir=tmp_path, callbacks=[_StopAfter(1)])
+    first.run()
+    saved = (tmp_path / "checkpoint.npz").read_bytes()
+    other = (X[::-1].copy(), y) if what == "X" else (X, np.roll(y, 1))
+    key = "data" if what == "X" else "labels"
+    with pytest.raises(CheckpointError, match=f"{key}: checkpoint .*sha256 .* vs run .*The data differ"):
+        _learner(other, checkpoint_dir=tmp_path).run()
+    assert (tmp_path / "checkpoint.npz").read_bytes() == saved
+    resumed = _learner((X, y), checkpoint_dir=tmp_path)  # the same data resume
+    assert len(resumed.run()) == 5

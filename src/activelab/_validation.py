@@ -100,3 +100,81 @@ def check_rows(x: object, name: str = "embeddings", *, n_rows: int | None = None
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contain NaN or infinite values.")
     return arr
+
+
+def check_pool_features(X: object, name: str = "X", *, chunk_size: int = 8192) -> tuple[int, ...]:
+    """Check a pool's features before any work: an array ``(n_items, ...)``, numeric and finite.
+
+    ``X`` may be a numpy array, a memmap or another array with ``shape`` that an int array
+    indexes (rows are read in chunks of ``chunk_size``, once, so a memmap is not loaded whole).
+
+    Returns:
+        ``X.shape`` as a tuple.
+
+    Raises:
+        TypeError: If ``X`` is a list or has no ``shape`` (convert it with ``np.asarray``), or is
+            not numeric.
+        ValueError: If ``X`` is not at least 2-D, or holds NaN/inf (the message names the first
+            row and column, the column counted over the flattened features).
+    """
+    if isinstance(X, (list, tuple)) or not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
+        raise TypeError(
+            f"{name} must be an array of shape (n_items, n_features...) (a numpy array or memmap), got "
+            f"{type(X).__name__}; convert it with np.asarray({name}, dtype=np.float32)."
+        )
+    shape = tuple(int(s) for s in X.shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"{name} must be at least 2-D (n_items, n_features...), got shape {shape}; "
+            f"for a single feature use {name}.reshape(-1, 1)."
+        )
+    n = shape[0]
+    for start in range(0, n, chunk_size):
+        block = np.asarray(X[np.arange(start, min(n, start + chunk_size))])
+        if block.dtype.kind in "biu":
+            return shape  # integers and booleans are finite
+        if block.dtype.kind not in "fc":
+            raise TypeError(f"{name} must be numeric, got dtype {block.dtype}.")
+        bad = ~np.isfinite(block.reshape(len(block), -1))
+        if bad.any():
+            row, col = (int(v) for v in np.argwhere(bad)[0])
+            value = block.reshape(len(block), -1)[row, col]
+            raise ValueError(
+                f"{name} holds NaN/inf values (first at row {start + row}, column {col}: {value}); "
+                "impute or drop those rows before active learning."
+            )
+    return shape
+
+
+def fingerprint_arrays(arrays: dict[str, object], *, chunk_rows: int = 8192) -> dict[str, object]:
+    """Shapes and one SHA-256 of the content of named arrays (``None`` entries are left out).
+
+    The hash covers each array's name, dtype, shape and bytes (C order), read in chunks of rows,
+    so two fingerprints are equal only for equal data. Cost: one pass over the arrays.
+
+    Example:
+        >>> fp = fingerprint_arrays({"X": np.zeros((2, 3), dtype=np.float32), "y": np.array([0, 1])})
+        >>> fp["shape"], len(fp["sha256"])
+        ({'X': [2, 3], 'y': [2]}, 64)
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    shapes: dict[str, list[int]] = {}
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        shape = [int(s) for s in a.shape]  # type: ignore[attr-defined]  # any array with a shape
+        shapes[name] = shape
+        n = shape[0] if shape else 1
+        first = True
+        for start in range(0, max(n, 1), chunk_rows):
+            block = np.ascontiguousarray(
+                np.asarray(a[np.arange(start, min(n, start + chunk_rows))] if shape else a)  # type: ignore[index]
+            )
+            if first:
+                digest.update(f"{name}:{block.dtype.str}:{shape};".encode())
+                first = False
+            if block.size:
+                digest.update(block.data)
+    return {"shape": shapes, "sha256": digest.hexdigest()}

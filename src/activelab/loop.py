@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import fingerprint_arrays
 from .engine import Callback, Engine, History, RoundLoop, RoundRecord
 from .errors import ActiveLabError
 from .models.base import Model
-from .oracles import Answers, Oracle
+from .oracles import Answers, Oracle, known_labels
 from .pool import Pool
 from .stopping import BudgetStop, StoppingCriterion
 from .strategies.base import Strategy
@@ -91,7 +92,8 @@ class ActiveLearner(RoundLoop):
         model: A :class:`~activelab.models.base.Model`.
         strategy: A :class:`~activelab.strategies.Strategy`.
         oracle: An :class:`~activelab.oracles.Oracle`.
-        X: Pool features ``(n_items, ...)``; any array indexable by an int array (a memmap works).
+        X: Pool features ``(n_items, ...)``, at least 2-D, numeric and finite: a numpy array, a
+            memmap or another array with ``shape`` indexable by an int array.
         budget: :class:`Budget`.
         seed: Run seed. The initial set and each round's model initialisation depend only on
             ``seed`` and the round, so two strategies with the same seed share them (paired runs).
@@ -106,12 +108,20 @@ class ActiveLearner(RoundLoop):
             strategy share the initial set whatever the query strategy.
         callbacks: :class:`~activelab.engine.Callback` objects.
         checkpoint_dir: If set, the state is saved there after every round and :meth:`run`
-            resumes from it.
+            resumes from it. A checkpoint records the content of ``X`` and of the oracle's
+            labels (when it holds them, e.g. :class:`~activelab.oracles.SimulatedOracle`) and
+            is refused for other data.
         chunk_size: Rows per chunk of the streamed inference pass.
         n_classes: Number of classes (default: ``model.n_classes``).
         stopping: :class:`~activelab.stopping.StoppingCriterion` objects; the run stops before
             querying when any fires (the budget is always one). The reason is the last
             record's ``stop_reason``.
+
+    Raises:
+        TypeError: If ``X`` is a list or has no ``shape``, or an argument has the wrong type.
+        ValueError: If ``X`` is 1-D or holds NaN/inf (the first row and column are named), the
+            oracle's labels do not match ``X`` in number or lie outside the classes, or the
+            budget exceeds the pool.
 
     Attributes:
         engine: The :class:`~activelab.engine.Engine` this driver steps; ``pool``, ``model``,
@@ -165,6 +175,8 @@ class ActiveLearner(RoundLoop):
         )
         if budget.total > self.engine.pool.n_items:
             raise ValueError(f"Budget.total ({budget.total}) exceeds the pool size ({self.engine.pool.n_items}).")
+        self._check_oracle_labels(oracle)
+        self._labels_sha256: str | None = None
         self.oracle = oracle
         self.budget = budget
         self._initial = None if initial_indices is None else np.asarray(initial_indices, dtype=np.int64)
@@ -212,6 +224,33 @@ class ActiveLearner(RoundLoop):
     def initial_strategy(self) -> str | Strategy:
         """``"random"`` or the initial strategy object."""
         return self.engine.initial_strategy
+
+    def _check_oracle_labels(self, oracle: Oracle) -> None:
+        """An oracle that holds every label in advance must hold one per item, in the classes."""
+        labels = known_labels(oracle)
+        if labels is None:
+            return
+        pool = self.engine.pool
+        if len(labels) != pool.n_items:
+            raise ValueError(
+                f"the oracle holds {len(labels)} labels but X has {pool.n_items} items; give one label per pool "
+                f"item ({type(oracle).__name__}(y) with y[i] the label of X[i])."
+            )
+        if pool.n_classes is not None and len(labels):
+            bad = (labels < 0) | (labels >= pool.n_classes)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"the oracle's label {labels[row]} (item {row}) is outside the classes [0, {pool.n_classes}) of "
+                    "the model; labels must be class ids 0..n_classes-1 (raise n_classes or map the labels)."
+                )
+
+    def _checkpoint_meta(self) -> dict[str, Any]:
+        """What a checkpoint must match besides the engine's fingerprint: the budget and the oracle's labels."""
+        labels = known_labels(self.oracle)
+        if labels is not None and self._labels_sha256 is None:
+            self._labels_sha256 = str(fingerprint_arrays({"y": labels})["sha256"])
+        return {"budget": asdict(self.budget), "labels": self._labels_sha256}
 
     # ------------------------------------------------------------------------------- loop
     def _ask(self, indices: np.ndarray) -> None:
@@ -292,18 +331,17 @@ class ActiveLearner(RoundLoop):
         the previous checkpoint intact.
         """
         crit = {i: fn() for i, c in enumerate(self.stopping) if callable(fn := getattr(c, "state_dict", None))}
-        return self.engine.save_checkpoint(
-            directory, meta={"budget": asdict(self.budget)}, objects={"stopping": crit or None}
-        )
+        return self.engine.save_checkpoint(directory, meta=self._checkpoint_meta(), objects={"stopping": crit or None})
 
     def load_checkpoint(self, directory: str | os.PathLike[str]) -> None:
         """Restore the state saved by :meth:`save_checkpoint`.
 
         Raises:
             CheckpointError: If the file is missing, corrupt, or from a run with another
-                seed, budget, strategy, model or pool size. Nothing on disk is modified.
+                seed, budget, strategy, model, pool features (their content, not only their
+                size) or oracle labels. Nothing on disk is modified.
         """
-        objects = self.engine.load_checkpoint(directory, meta={"budget": asdict(self.budget)})
+        objects = self.engine.load_checkpoint(directory, meta=self._checkpoint_meta())
         for i, state in (objects.get("stopping") or {}).items():
             if i < len(self.stopping) and callable(load := getattr(self.stopping[i], "load_state_dict", None)):
                 load(state)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .rng import as_generator
 
-__all__ = ["Answers", "CallbackOracle", "NoisyOracle", "Oracle", "SimulatedOracle"]
+__all__ = ["Answers", "CallbackOracle", "NoisyOracle", "Oracle", "SimulatedOracle", "check_class_ids", "known_labels"]
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,48 @@ class Oracle(Protocol):
         ...
 
 
+def check_class_ids(y: object, name: str = "y") -> np.ndarray:
+    """``y`` as int64 class ids: 1-D, integer-valued (floats such as ``2.0`` pass), no NaN.
+
+    Raises:
+        TypeError: If ``y`` is not numeric (map names to ids, e.g. ``np.unique(y, return_inverse=True)``).
+        ValueError: If ``y`` is not 1-D, or holds non-integer values (a continuous target: regression
+            is not supported yet); the message names the first such row.
+    """
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one class id per pool item), got shape {arr.shape}.")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold integer class ids 0..C-1, got dtype {arr.dtype}; map class names to ids first, "
+            "e.g. classes, ids = np.unique(y, return_inverse=True)."
+        )
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{name} holds non-integer values (first at row {row}: {arr[row]!r}); labels must be class ids "
+                "0..C-1. A continuous target is regression, which activelab does not support yet."
+            )
+    return arr.astype(np.int64)
+
+
 class SimulatedOracle:
-    """Answers with the ground-truth labels ``y`` (the usual simulation of an annotator)."""
+    """Answers with the ground-truth labels ``y`` (the usual simulation of an annotator).
+
+    Raises:
+        TypeError, ValueError: If ``y`` is not a 1-D array of integer class ids (see
+            :func:`check_class_ids`).
+    """
 
     def __init__(self, y: np.ndarray) -> None:
-        self.y = np.asarray(y)
+        self.y = check_class_ids(y, "SimulatedOracle's y")
 
     def label(self, indices: np.ndarray) -> Answers:
         """Return ``y[indices]``."""
         idx = np.asarray(indices, dtype=np.int64)
-        return Answers(idx, self.y[idx].astype(np.int64), np.ones(len(idx), dtype=bool))
+        return Answers(idx, self.y[idx], np.ones(len(idx), dtype=bool))
 
 
 class NoisyOracle:
@@ -69,7 +101,7 @@ class NoisyOracle:
         if n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {n_classes}.")
         rng = as_generator(seed)
-        y = np.asarray(y, dtype=np.int64)
+        y = check_class_ids(y, "NoisyOracle's y")
         flip = rng.random(len(y)) < flip_rate
         shift = rng.integers(1, n_classes, size=len(y))
         self.noisy = np.where(flip, (y + shift) % n_classes, y)
@@ -79,6 +111,19 @@ class NoisyOracle:
         """Return the (possibly flipped) labels."""
         idx = np.asarray(indices, dtype=np.int64)
         return Answers(idx, self.noisy[idx], np.ones(len(idx), dtype=bool))
+
+
+def known_labels(oracle: object) -> np.ndarray | None:
+    """The labels an oracle will give for every pool item, when it holds them all in advance.
+
+    ``SimulatedOracle.y``, ``NoisyOracle.noisy`` (the noisy labels), or a ``y`` array of another
+    oracle; ``None`` for oracles that answer on demand (a person, a callback). Drivers use them
+    to check the pool size before any work and to fingerprint a checkpoint's labels.
+    """
+    if isinstance(oracle, NoisyOracle):
+        return oracle.noisy
+    y = getattr(oracle, "y", None)
+    return y if isinstance(y, np.ndarray) else None
 
 
 class CallbackOracle:

@@ -110,6 +110,18 @@ def read_checkpoint(
         meta.setdefault(key, value)
     diff = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
     if diff:
-        detail = "; ".join(f"{k}: checkpoint {a!r} vs run {b!r}" for k, (a, b) in diff.items())
-        raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}); use another directory.")
+        detail = "; ".join(f"{k}: checkpoint {_short(a)} vs run {_short(b)}" for k, (a, b) in diff.items())
+        hint = ""
+        if "data" in diff or "labels" in diff:
+            hint = " The data differ from the checkpoint's (same size, other content): it cannot be resumed on them."
+        raise CheckpointError(f"checkpoint {path} belongs to another run ({detail}).{hint} Use another directory.")
     return arrays, meta, objects
+
+
+def _short(value: Any) -> str:
+    """A fingerprint as shape and the first 12 hex digits of its hash; anything else as its repr."""
+    if isinstance(value, Mapping) and "sha256" in value:
+        return f"shape {value.get('shape')} sha256 {str(value['sha256'])[:12]}"
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return f"sha256 {value[:12]}"
+    return repr(value)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_k
+from .._validation import check_k, check_pool_features, fingerprint_arrays
 from ..errors import ActiveLabError, CheckpointError
 from ..models.base import Model, Views, check_capabilities, compute_views
 from ..oracles import Answers
@@ -137,7 +137,9 @@ class Engine:
         model: A :class:`~activelab.models.base.Model`; it must provide every view the strategy
             needs (checked here).
         strategy: A :class:`~activelab.strategies.Strategy`.
-        X: Pool features ``(n_items, ...)``; anything indexable by an int array (a memmap works).
+        X: Pool features ``(n_items, ...)``, at least 2-D, numeric and finite (checked here, in
+            one chunked pass): a numpy array, a memmap or another array with ``shape`` that an
+            int array indexes.
         seed: Run seed: the key of every random stream (see :mod:`activelab.engine.streams`).
         n_classes: Number of classes (default: ``model.n_classes``); labels must lie in
             ``[0, n_classes)``.
@@ -149,6 +151,13 @@ class Engine:
         chunk_size: Rows per chunk of the streamed inference pass.
         train_filter: ``labelled_indices -> training_indices``: labelled items to keep out of
             training (a stopping criterion's validation hold-out). Default: train on all.
+
+    Raises:
+        TypeError: If ``X`` is a list or has no ``shape`` (convert it with ``np.asarray``), or the
+            strategy lacks ``needs``/``select``.
+        ValueError: If ``X`` is 1-D or holds NaN/inf (naming the first row and column), or
+            ``seed``/``chunk_size`` is invalid.
+        CapabilityError: If the model cannot provide a view the strategy needs.
 
     Cost: :meth:`propose` is one streamed inference pass over the candidates (the views the
     strategy needs, each once) plus the strategy's own cost; :meth:`teach` is O(answers);
@@ -192,10 +201,7 @@ class Engine:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
         if not callable(getattr(strategy, "select", None)) or not hasattr(strategy, "needs"):
             raise TypeError(f"strategy must have `needs` and select(views, pool, k, rng), got {strategy!r}.")
-        try:
-            n_items = len(X)
-        except TypeError as err:
-            raise TypeError(f"X must be an array-like of pool items with len(), got {type(X).__name__}.") from err
+        n_items = check_pool_features(X, "X", chunk_size=int(chunk_size))[0]
         self.model = model
         self.strategy = strategy
         self.X = X
@@ -213,6 +219,7 @@ class Engine:
         self._taught = 0
         self._fitted_at = -1
         self._model_ready = False
+        self._data_fingerprint: dict[str, Any] | None = None
 
     # --------------------------------------------------------------------------- state
     @property
@@ -411,10 +418,22 @@ class Engine:
         return record
 
     # ------------------------------------------------------------------------- persistence
+    def data_fingerprint(self) -> dict[str, Any]:
+        """Shape and SHA-256 of the pool's features ``X`` (computed on first use, then kept)."""
+        if self._data_fingerprint is None:
+            self._data_fingerprint = fingerprint_arrays({"X": self.X}, chunk_rows=self.chunk_size)
+        return self._data_fingerprint
+
     def fingerprint(self) -> dict[str, Any]:
-        """What a checkpoint must match to be restored into this engine."""
+        """What a checkpoint must match to be restored into this engine.
+
+        The run's settings (seed, strategy, model, pool size, initial strategy) and the content
+        of ``X`` (:meth:`data_fingerprint`), so a checkpoint is never restored onto other data
+        of the same size.
+        """
         return {
             "format": ENGINE_FORMAT,
+            "data": self.data_fingerprint(),
             "n_items": self.pool.n_items,
             "seed": self.seed,
             "strategy": strategy_name(self.strategy),
