@@ -36,3 +36,11 @@ class CheckpointError(ActiveLabError):
 
 class DataUnavailableError(ActiveLabError):
     """A dataset's files are not present locally (fetch them with ``activelab data fetch``)."""
+
+
+class ActiveLabWarning(UserWarning):
+    """Root of the warnings activelab gives on purpose (the command line prints them as ``warning: ...``)."""
+
+
+class DataWarning(ActiveLabWarning):
+    """Data that load but look wrong, e.g. stray label values that become classes of their own."""

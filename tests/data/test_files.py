@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from activelab.data.files import DataFileError, load_file
-from activelab.errors import ActiveLabError
+from activelab.errors import ActiveLabError, DataWarning
 
 
 # --- user files ------------------------------------------------------------------------------
@@ -34,7 +34,8 @@ def test_npz_round_trip_with_string_labels(tmp_path: Path) -> None:
 def test_npz_int_labels_are_remapped(tmp_path: Path) -> None:
     path = tmp_path / "ints.npz"
     np.savez(path, X=np.ones((4, 2, 2)), y=np.array([10, -1, 10, 5]))
-    ds = load_file(str(path))
+    with pytest.warns(DataWarning, match=r"stray label value\(s\) -1 \(1 item: row 1 of y\) next to the classes 5, 10"):
+        ds = load_file(str(path))
     assert ds.X.shape == (4, 2, 2) and ds.X_test is None
     assert ds.class_names == ("-1", "5", "10")
     assert ds.y.tolist() == [2, 0, 2, 1]
@@ -237,3 +238,48 @@ def test_csv_empty_label(tmp_path: Path) -> None:
     path.write_text("1,2,a\n3,4,\n")
     with pytest.raises(DataFileError, match="line 2 has an empty label"):
         load_file(path)
+
+
+# --------------------------------------------------------------------------- label sanity
+def _labels(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if kind == "continuous":
+        return rng.normal(size=600)
+    if kind == "ids":
+        return np.arange(600)
+    y = rng.integers(0, 3, 600)
+    if kind == "huge":
+        y[7] = 10**12
+    elif kind == "negative":
+        y[[3, 9]] = -1
+    elif kind == "typo":
+        y = np.array(["cat", "dog", "emu"], dtype="<U4")[y]
+        y[11] = "catt"
+    return y
+
+
+@pytest.mark.parametrize(("kind", "match"), [
+    ("continuous", r"look like a continuous target \(600 distinct float values such as .*regression is not supported yet"),
+    ("ids", r"600 distinct values for 600 items.*continuous target or an ID column"),
+])
+def test_a_continuous_target_is_refused(tmp_path: Path, kind: str, match: str) -> None:
+    np.savez(tmp_path / "d.npz", X=np.ones((600, 2)), y=_labels(kind))
+    with pytest.raises(DataFileError, match=match):
+        load_file(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize(("kind", "match"), [
+    ("huge", r"stray label value\(s\) 1000000000000 \(1 item: row 7 of y\) next to the classes 0, 1, 2"),
+    ("negative", r"stray label value\(s\) -1 \(2 items: rows 3, 9 of y\) next to the classes 0, 1, 2"),
+    ("typo", r"stray label value\(s\) catt \(1 item: row 11 of y\) next to the classes cat, dog, emu"),
+])
+def test_stray_label_values_are_named_in_a_warning(tmp_path: Path, kind: str, match: str) -> None:
+    np.savez(tmp_path / "d.npz", X=np.ones((600, 2)), y=_labels(kind))
+    with pytest.warns(DataWarning, match=match):
+        ds = load_file(tmp_path / "d.npz")
+    assert ds.n_classes == 4  # they stay classes of their own
+
+
+def test_clean_labels_give_no_warning(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", X=np.ones((600, 2)), y=_labels("clean").astype(float))  # 0.0, 1.0, 2.0 are classes
+    assert load_file(tmp_path / "d.npz").n_classes == 3

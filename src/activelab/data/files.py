@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from activelab.data.base import Dataset
-from activelab.errors import ActiveLabError
+from activelab.errors import ActiveLabError, DataWarning
 
-__all__ = ["DataFileError", "load_file"]
+__all__ = ["DataFileError", "check_label_values", "load_file"]
+
+#: A float label column with more distinct non-integer values than this is a continuous target.
+MAX_FLOAT_CLASSES = 20
 
 
 class DataFileError(ActiveLabError, ValueError):
@@ -30,7 +34,9 @@ def load_file(path: str | os.PathLike[str]) -> Dataset:
     Labels may be any values (ints, strings, ...): they are mapped to ``0..C-1`` in the sorted
     order of the distinct values of ``y`` and ``y_test`` together, and the original values are
     kept (as strings) in ``class_names``. CSV labels that all parse as integers are sorted as
-    numbers (``"2"`` before ``"10"``).
+    numbers (``"2"`` before ``"10"``). The labels are checked first
+    (:func:`check_label_values`): a continuous target is refused, stray values are named in a
+    :class:`~activelab.errors.DataWarning`.
 
     Args:
         path: Path of the file.
@@ -41,7 +47,11 @@ def load_file(path: str | os.PathLike[str]) -> Dataset:
     Raises:
         DataFileError: If the file is missing, has another extension, or its content is
             invalid (missing arrays, wrong shapes, non-numeric or non-finite features, fewer
-            than two classes); the message names the file and the problem.
+            than two classes, a continuous target); the message names the file and the problem.
+
+    Warns:
+        DataWarning: For stray label values (negative ones next to non-negative classes, or
+            values held by very few items, e.g. ``10**12`` once among 0, 1, 2).
     """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
@@ -216,6 +226,7 @@ def _build_file_dataset(
             f"{path}: y and y_test must both be strings or both be numbers, got dtypes "
             f"{', '.join(str(p.dtype) for p in parts)}."
         )
+    check_label_values(parts, str(path))
     classes = np.unique(np.concatenate(parts))
     if len(classes) < 2:
         found = _class_name(classes[0]) if len(classes) else "none"
@@ -234,4 +245,63 @@ def _build_file_dataset(
         y_test=y_test,
         n_classes=len(classes),
         class_names=tuple(_class_name(value) for value in classes),
+    )
+
+
+def _listed(values: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(f"{v:.4g}" if isinstance(v, np.floating) and not float(v).is_integer() else _class_name(v)
+                      for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def check_label_values(parts: list[np.ndarray], source: str) -> None:
+    """Refuse a label column that is not class labels; warn about stray values.
+
+    ``parts`` are the label arrays (``y``, then ``y_test`` if given), ``source`` names the data
+    in messages.
+
+    Raises:
+        DataFileError: For a continuous target: float labels with more than
+            :data:`MAX_FLOAT_CLASSES` distinct non-integer values, or more distinct values than
+            half the items (most classes would hold one item, e.g. an ID column). Regression is
+            not supported yet.
+
+    Warns:
+        DataWarning: Naming stray values, each with its count and first rows: negative labels
+            (e.g. ``-1``, often a missing-label marker) next to non-negative ones, and values held
+            by fewer items than 5 % of the median class size (e.g. ``10**12`` once among
+            classes of 200 items). They stay classes of their own.
+    """
+    y = np.concatenate(parts)
+    values, counts = np.unique(y, return_counts=True)
+    numeric = y.dtype.kind in "biuf"
+    if y.dtype.kind == "f":
+        fractional = values[values != np.round(values)]
+        if len(fractional) > MAX_FLOAT_CLASSES:
+            raise DataFileError(
+                f"{source}: the labels look like a continuous target ({len(values)} distinct float values such as "
+                f"{_listed(fractional, 3)}): activelab does classification, and regression is not supported yet. "
+                "If these are class codes, store them as integers or strings."
+            )
+    if len(values) > max(MAX_FLOAT_CLASSES, len(y) // 2):
+        raise DataFileError(
+            f"{source}: the labels have {len(values)} distinct values for {len(y)} items, so most classes would hold "
+            "a single item: this looks like a continuous target or an ID column, not class labels "
+            "(regression is not supported yet). Check which column holds the labels (the last one in a .csv)."
+        )
+    negative = (values < 0) & (values >= 0).any() if numeric else np.zeros(len(values), dtype=bool)
+    rare = counts * 20 < np.median(counts)
+    stray = negative | rare
+    if not stray.any() or stray.all():
+        return
+    details = []
+    for value, count in zip(values[stray], counts[stray], strict=True):
+        rows = np.flatnonzero(parts[0] == value)[:3].tolist()
+        where = f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))} of y" if rows else "y_test only"
+        details.append(f"{_class_name(value)} ({count} item{'s' if count > 1 else ''}: {where})")
+    warnings.warn(
+        f"{source}: stray label value(s) {'; '.join(details)} next to the classes {_listed(values[~stray])}; "
+        "each is used as a class of its own. Fix or drop those rows if they are mistakes "
+        "(-1 often marks a missing label).",
+        DataWarning, stacklevel=2,
     )
