@@ -171,6 +171,7 @@ def scale_features(dataset: Dataset, method: str) -> Dataset:
     shift, divisor = fit(X)
 
     def apply(a: np.ndarray) -> np.ndarray:
-        return ((np.asarray(a, dtype=np.float64) - shift) / divisor).astype(np.float32)
+        out: np.ndarray = ((np.asarray(a, dtype=np.float64) - shift) / divisor).astype(np.float32)
+        return out
 
     return replace(dataset, X=apply(X), X_test=None if dataset.X_test is None else apply(dataset.X_test))
