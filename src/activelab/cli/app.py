@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from . import cluster as cluster_command
+from . import label as label_commands
 from . import policy as policy_commands
 from . import run as run_commands
 from .common import console, user_errors
@@ -36,6 +37,7 @@ policy_app = typer.Typer(help="Train and evaluate learned acquisition policies."
 app.add_typer(policy_app, name="policy")
 policy_app.command("train")(policy_commands.train)
 policy_app.command("evaluate")(policy_commands.evaluate)
+app.add_typer(label_commands.label_app, name="label")
 
 
 def _listing(title: str, rows: Sequence[tuple[str, ...]], columns: tuple[str, ...]) -> None:

@@ -1,0 +1,93 @@
+"""Exports of a labelling project: the labels, the model versions and the fitted model; Label Studio tasks."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .project import Project
+
+__all__ = ["export_csv", "export_labelstudio", "fit_final_model"]
+
+
+def fit_final_model(project: Project) -> object:
+    """The project's model fitted on every current label (the same model and seed as the trainer)."""
+    from ..models.registry import make_model
+
+    idx, labels, kinds = project.store.effective_answers()
+    keep = np.asarray(kinds) == "label"
+    model = make_model(project.config.model, len(project.config.classes), epochs=project.config.epochs)
+    if keep.any():
+        rows = np.asarray(idx[keep], dtype=np.int64)
+        model.fit(np.asarray(project.features[rows]), np.asarray(labels[keep], dtype=np.int64),
+                  rng=np.random.default_rng([project.config.seed, 1, 0]))
+    return model
+
+
+def _atomic_text(path: Path, write: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        write(fh)  # type: ignore[operator]  # a callable taking the open file
+    os.replace(tmp, path)
+
+
+def export_csv(project: Project, out: str | os.PathLike[str]) -> list[Path]:
+    """Write ``out`` (one row per answered item: id, label, class, kind, annotator, time), ``<stem>_models.csv``
+    (one row per model version) and ``<stem>_model.pkl`` (the model fitted on every label; a pickle:
+    load it only from a source you trust). Returns the paths written.
+    """
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    classes = list(project.config.classes)
+    latest: dict[str, dict[str, object]] = {}
+    for a in project.store.export():
+        latest[str(a["id"])] = a  # events in order: the last one per item is its answer
+    rows = sorted(latest.values(), key=lambda a: float(a["time"]))  # type: ignore[arg-type]
+
+    def labels(fh: object) -> None:
+        w = csv.writer(fh)  # type: ignore[arg-type]
+        w.writerow(["id", "label", "class", "kind", "annotator", "time"])
+        for a in rows:
+            label = int(a["label"])  # type: ignore[call-overload]
+            w.writerow([a["id"], label, classes[label] if label >= 0 else "", a["kind"], a["annotator"], a["time"]])
+
+    _atomic_text(out, labels)
+    models_path = out.with_name(out.stem + "_models.csv")
+
+    def models(fh: object) -> None:
+        w = csv.writer(fh)  # type: ignore[arg-type]
+        w.writerow(["version", "time", "n_labelled", "n_answers", "cv_accuracy", "phase", "strategy"])
+        for m in project.store.models():
+            w.writerow([m["version"], m["time"], m["n_labelled"], m["n_answers"], m["metrics"].get("cv_accuracy", ""),
+                        m["info"].get("phase", ""), m["info"].get("strategy", "")])
+
+    _atomic_text(models_path, models)
+    model_path = out.with_name(out.stem + "_model.pkl")
+    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        pickle.dump(fit_final_model(project), fh)
+    os.replace(tmp, model_path)
+    return [out, models_path, model_path]
+
+
+def export_labelstudio(project: Project, out: str | os.PathLike[str]) -> list[Path]:
+    """Write Label Studio tasks for every unanswered item, scored by the current queue (higher = ask first)."""
+    import json
+
+    from .data import ItemRecord
+    from .labelstudio import to_labelstudio_tasks
+
+    out = Path(out).expanduser()
+    store = project.store
+    idx, _, _ = store.effective_answers()
+    answered = set(np.asarray(idx).tolist())
+    items = [i for i in store.items_by_index(np.arange(store.n_items)) if int(i["idx"]) not in answered]
+    queue = {k: v for k, v in store.queue_scores().items() if v is not None}
+    records = [ItemRecord(id=i["id"], kind=i["kind"], text=i.get("text"), path=i.get("path")) for i in items]
+    tasks = to_labelstudio_tasks(records, queue)  # images: Label Studio's local-files URLs under the data folder
+    _atomic_text(out, lambda fh: json.dump(tasks, fh, indent=1))
+    return [out]
