@@ -43,7 +43,15 @@ from .oracles import Answers
 from .pool import Pool
 from .strategies.base import check_selection, strategy_name
 
-__all__ = ["MODEL_RULES", "STRATEGY_RULES", "CheckModel", "ModelContractError", "check_model", "check_strategy"]
+__all__ = [
+    "MODEL_RULES",
+    "STRATEGY_RULES",
+    "CheckModel",
+    "ModelContractError",
+    "check_model",
+    "check_strategy",
+    "dry_run_strategy",
+]
 
 #: The rules :func:`check_strategy` checks, in order.
 STRATEGY_RULES = (
@@ -195,6 +203,35 @@ def _select_with_global_noise(strategy: Any, views: Any, pool: Pool, k: int, see
             return np.asarray(strategy.select(views, pool, k, np.random.default_rng(seed)))
     finally:
         np.random.set_state(np_state)  # noqa: NPY002  (restores the caller's global state)
+
+
+def dry_run_strategy(
+    strategy: Any, *, initial_strategy: Any = "random", n_classes: int = 3, k: int = 2, seed: int = 0
+) -> np.ndarray:
+    """One proposal of ``strategy`` (a deep copy) in a small engine run with :class:`CheckModel`.
+
+    The initial set (12 of 80 generated items, chosen by ``initial_strategy``) is labelled and
+    fitted, then ``strategy`` proposes ``k`` items. Errors that a strategy's options only raise
+    inside ``select`` (a wrong type, a value out of range) surface here in milliseconds instead
+    of after the first real model has trained; experiment planning runs it for every configured
+    strategy. Nothing global changes: the run draws only from its own streams.
+
+    Returns:
+        The ``k`` proposed indices.
+
+    Raises:
+        Whatever the strategy raises (e.g. ``TypeError``, ``ValueError``), or
+        :class:`~activelab.errors.StrategyContractError` if its proposal breaks the selection rules.
+
+    Example:
+        >>> from activelab.strategies import make
+        >>> dry_run_strategy(make("margin")).shape
+        (2,)
+    """
+    X, y = _toy_data(80, 6, n_classes, seed)
+    init = initial_strategy if isinstance(initial_strategy, str) else copy.deepcopy(initial_strategy)
+    engine = Engine(CheckModel(n_classes), copy.deepcopy(strategy), X, seed=seed, n_classes=n_classes, initial_strategy=init)
+    return _started(engine, y, 12).propose(k)
 
 
 def check_strategy(

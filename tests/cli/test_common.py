@@ -40,7 +40,8 @@ def test_every_declared_field_is_an_option_with_its_help_and_default(config_cls,
 
 
 def test_the_protocol_is_the_fields_declared_so():
-    assert PROTOCOL == ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options", "stopping")
+    assert PROTOCOL == ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options", "scale",
+                        "stopping")
     assert CLUSTER_PROTOCOL == ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta")
 
 

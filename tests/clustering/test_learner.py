@@ -143,7 +143,7 @@ def test_runner_report_only_summarises_finished_jobs(tmp_path) -> None:  # type:
     run_clustering(dataclasses.replace(grid, strategies=("uniform",), seeds=1))  # one job finished
     rounds = run_clustering(grid, run_missing=False)  # runs nothing
     assert set(rounds["strategy"]) == {"uniform"} and set(rounds["seed"]) == {0}
-    assert len(list((tmp_path / "jobs").iterdir())) == 1
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == ["blobs10__uniform__seed0.csv", "blobs10__uniform__seed0.json"]
     assert pd.read_csv(tmp_path / "summary.csv")["n_seeds"].tolist() == [1]
 
 

@@ -56,7 +56,9 @@ def test_writes_files_with_the_contract_columns(base_run: tuple[RunConfig, pd.Da
     for name in ("rounds.csv", "summary.csv", "curves.png"):
         assert (out / name).is_file(), name
     jobs = sorted(p.name for p in (out / "jobs").iterdir())
-    assert jobs == sorted(f"blobs__{s}__mlp__seed{k}.csv" for s in STRATEGIES for k in range(N_SEEDS))
+    assert jobs == sorted(
+        f"blobs__{s}__mlp__seed{k}.{ext}" for s in STRATEGIES for k in range(N_SEEDS) for ext in ("csv", "queries.csv", "json")
+    )  # no checkpoint directory is left
     on_disk = pd.read_csv(out / "rounds.csv")
     assert list(on_disk.columns[: len(ROUND_COLUMNS)]) == list(ROUND_COLUMNS)
     assert len(on_disk) == len(STRATEGIES) * N_SEEDS * N_ROUNDS
@@ -67,8 +69,9 @@ def test_writes_files_with_the_contract_columns(base_run: tuple[RunConfig, pd.Da
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == [
         "dataset", "strategy", "model", "auc_mean", "auc_std", "final_accuracy_mean",
-        "final_accuracy_std", "n_seeds", "seconds_per_round",
+        "final_accuracy_std", "n_seeds", "labels_mean", "n_stopped_early", "stop_reasons", "seconds_per_round",
     ]
+    assert (summary["labels_mean"] == 30).all() and (summary["n_stopped_early"] == 0).all()
     assert summary["strategy"].tolist() == list(STRATEGIES)
     assert (summary["n_seeds"] == N_SEEDS).all()
     assert ((on_disk["accuracy"] > 0) & (on_disk["accuracy"] <= 1)).all()
@@ -115,7 +118,8 @@ def test_resume_recomputes_only_missing_jobs(
     shutil.copytree(config.out, out)
     missing = out / "jobs" / "blobs__margin__mlp__seed1.csv"
     missing.unlink()
-    before = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").iterdir()}
+    rewritten = {missing.name, "blobs__margin__mlp__seed1.queries.csv", "blobs__margin__mlp__seed1.json"}
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").iterdir() if p.name not in rewritten}
     ran: list[str] = []
     real = runner_module.run_job
 
@@ -127,7 +131,7 @@ def test_resume_recomputes_only_missing_jobs(
     run_experiments(dataclasses.replace(config, out=out), progress=False)
     assert ran == [missing.name]
     assert missing.is_file()
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").iterdir() if p.name != missing.name}
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").iterdir() if p.name not in rewritten}
     assert after == before
     pd.testing.assert_frame_equal(results(config.out), results(out))
 
@@ -269,3 +273,174 @@ def test_summarise_single_seed_has_zero_std_and_names_missing_columns() -> None:
     assert row["seconds_per_round"] == 2.0
     with pytest.raises(ValueError, match=r"missing the columns \['accuracy'\]"):
         summarise(df.drop(columns="accuracy"))
+
+
+
+# ---------------------------------------------------------------------- issue 19: reliability
+def _npz(path: Path, seed: int = 0, shuffle: bool = False, scale: float = 1.0) -> Path:
+    rng = np.random.default_rng(seed)
+    y = np.arange(150) % 3
+    X = rng.normal(size=(150, 4))
+    X[np.arange(150), y] += 3.0
+    X[:, 3] = X[:, 3] * 1000.0 * scale + 5000.0  # an unscaled feature
+    if shuffle:
+        y = np.random.default_rng(1).permutation(y)
+    np.savez(path, X=X.astype(np.float32), y=y)
+    return path
+
+
+def _file_config(tmp_path: Path, out: str = "out", **changes: object) -> RunConfig:
+    params: dict[str, object] = {"datasets": (str(tmp_path / "d.npz"),), "strategies": ("margin",), "models": ("logreg",),
+                                 "seeds": 2, "initial": 9, "query_size": 6, "budget": 33, "epochs": None,
+                                 "out": tmp_path / out}
+    params.update(changes)
+    return RunConfig(**params)  # type: ignore[arg-type]
+
+
+def test_queries_csv_names_every_labelled_item_with_its_round_and_row(tmp_path: Path) -> None:
+    _npz(tmp_path / "d.npz")
+    config = _file_config(tmp_path, scale="none")
+    rounds = run_experiments(config, progress=False)
+    queries = pd.read_csv(config.out / "queries.csv")
+    assert list(queries.columns) == list(runner_module.QUERY_COLUMNS)
+    for seed, q in queries.groupby("seed"):
+        curve = rounds[rounds["seed"] == seed]
+        per_round = q.groupby("round").size().cumsum()
+        assert per_round.tolist() == curve["n_labelled"].tolist()  # round r's model saw exactly those labels
+        assert q["index"].is_unique and (q["label"] >= 0).all()
+        data = np.load(tmp_path / "d.npz")
+        ds, rows = runner_module.load_job_data(runner_module.plan_jobs(config)[seed], config)
+        np.testing.assert_array_equal(data["X"][q["row"]], ds.X[q["index"]])  # row = the file's row
+        np.testing.assert_array_equal(data["y"][q["row"]], q["label"])
+    assert len(pd.read_csv(config.out / "jobs" / "d__margin__logreg__seed1.queries.csv")) == 33
+
+
+def test_user_files_are_standardised_on_the_pool_by_default(tmp_path: Path) -> None:
+    _npz(tmp_path / "d.npz")
+    config = _file_config(tmp_path)
+    assert config.scale == "standard"
+    ds, _ = runner_module.load_job_data(runner_module.plan_jobs(config)[0], config)
+    np.testing.assert_allclose(ds.X.mean(0), 0.0, atol=1e-4)
+    assert abs(float(ds.X_test[:, 3].mean())) < 1.0  # transformed with the pool's statistics
+    raw, _ = runner_module.load_job_data(runner_module.plan_jobs(dataclasses.replace(config, scale="none"))[0],
+                                          dataclasses.replace(config, scale="none"))
+    assert raw.X[:, 3].mean() > 1000
+    run_experiments(config, progress=False)
+    assert json.loads((config.out / "config.json").read_text())["scale"] == "standard"
+    with pytest.raises(ConfigError, match="another protocol .*scale was 'standard', now 'minmax'"):
+        run_experiments(dataclasses.replace(config, scale="minmax"), progress=False)
+    digits = tiny_config(tmp_path / "b", seeds=1, strategies=("margin",), scale="minmax")
+    blobs_raw = runner_module.load_job_data(runner_module.plan_jobs(digits)[0], digits)[0]
+    np.testing.assert_array_equal(blobs_raw.X, runner_module.load_job_data(
+        runner_module.plan_jobs(dataclasses.replace(digits, scale="none"))[0], dataclasses.replace(digits, scale="none"))[0].X)
+
+
+def test_edited_data_are_detected_and_the_jobs_redone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _npz(tmp_path / "d.npz")
+    config = _file_config(tmp_path)
+    before = results(config.out) if run_experiments(config, progress=False) is not None else None
+    _npz(tmp_path / "d.npz", shuffle=True)  # same shape, labels shuffled
+    run_experiments(config, progress=True)
+    err = capsys.readouterr().err
+    assert "redoing 2 jobs (d/margin/logreg/seed0, d/margin/logreg/seed1): dataset 'd' changed since they ran" in err
+    assert not results(config.out).equals(before)
+
+
+def test_a_truncated_job_file_is_redone_not_reused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _npz(tmp_path / "d.npz")
+    config = _file_config(tmp_path)
+    run_experiments(config, progress=False)
+    clean = results(config.out)
+    job = config.out / "jobs" / "d__margin__logreg__seed0.csv"
+    job.write_text("".join(job.read_text().splitlines(keepends=True)[:4]))
+    run_experiments(config, progress=True)
+    assert "file d__margin__logreg__seed0.csv is truncated (3 rows, manifest says 5)" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(results(config.out), clean)
+
+
+class _Killed(Exception):
+    """Stands for a kill -9 in the middle of a job."""
+
+
+def test_a_job_resumes_from_its_last_checkpointed_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    config = tiny_config(tmp_path / "out", strategies=("margin",), seeds=1, budget=50)
+    uninterrupted = run_experiments(dataclasses.replace(config, out=tmp_path / "whole"), progress=False)
+    steps: list[int] = []
+    armed = [True]
+    real_step = runner_module.ActiveLearner.step
+
+    def dying_step(self):  # type: ignore[no-untyped-def]
+        steps.append(self.round_)
+        if armed[0] and len(steps) == 3:
+            raise _Killed
+        return real_step(self)
+
+    monkeypatch.setattr(runner_module.ActiveLearner, "step", dying_step)
+    with pytest.raises(_Killed):
+        run_experiments(config, progress=False)
+    assert (config.out / "jobs" / "blobs__margin__mlp__seed0.ckpt" / "checkpoint.npz").is_file()
+    steps.clear()
+    armed[0] = False
+    resumed = run_experiments(config, progress=True)
+    assert steps[0] == 2  # rounds 0 and 1 were not run again
+    assert "resuming 1 job from its last checkpointed round" in capsys.readouterr().err
+    cols = [c for c in resumed.columns if not c.startswith("seconds_")]
+    pd.testing.assert_frame_equal(resumed[cols], uninterrupted[cols])
+    assert not (config.out / "jobs" / "blobs__margin__mlp__seed0.ckpt").exists()
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"strategies": ("power_margin",), "strategy_options": {"power_margin": {"beta": "high"}}},
+     "beta must be a positive finite number .*got str 'high'"),
+    ({"strategies": ("power_margin",), "strategy_options": {"power_margin": {"beta": -1}}},
+     "beta must be a positive finite number .*got -1"),
+    ({"strategies": ("dal",), "strategy_options": {"dal": {"n_steps": 0}}},
+     r"strategy 'dal' with --strategy-options \{'dal': \{'n_steps': 0\}\} failed a dry run .*n_steps must be an int >= 1"),
+    ({"models": ("cnn",)}, r"model 'cnn' cannot take the items of dataset 'blobs' \(each of shape \(10,\)\): "
+                           r"ValueError: cnn expects image items of shape \(channels, height, width\)"),
+])
+def test_bad_options_and_shapes_fail_before_any_training(tmp_path: Path, changes: dict[str, object], match: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=match):
+        run_experiments(tiny_config(out, **changes), progress=False)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("labels", "outcome"), [
+    ("continuous", r"look like a continuous target .*regression is not supported yet"),
+    ("stray", r"stray label value\(s\) 1000000000000 \(1 item: row 7 of y\)"),
+])
+def test_label_sanity_of_user_files(tmp_path: Path, labels: str, outcome: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5))
+    y = X @ rng.normal(size=5) if labels == "continuous" else rng.integers(0, 3, 600)
+    if labels == "stray":
+        y[7] = 10**12
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    config = _file_config(tmp_path, seeds=1, budget=21)
+    if labels == "continuous":
+        from activelab.data import DataFileError
+
+        with pytest.raises(DataFileError, match=outcome):
+            run_experiments(config, progress=False)
+        assert not config.out.exists()
+    else:
+        from activelab.errors import DataWarning
+
+        with pytest.warns(DataWarning, match=outcome):
+            run_experiments(config, progress=False)
+
+
+def test_an_unwritable_out_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not writable"):
+        run_experiments(tiny_config(tmp_path / "file" / "out", seeds=1, strategies=("random",)), progress=False)
+
+
+def test_summary_counts_early_stops_and_labels_reached() -> None:
+    df = pd.DataFrame({"dataset": "d", "strategy": "s", "model": "m", "seed": [0, 0, 1, 1, 1], "round": [0, 1, 0, 1, 2],
+                       "n_labelled": [10, 20, 10, 20, 30], "accuracy": 0.5,
+                       "stop_reason": ["", "accuracy_plateau: flat", "", "", "budget: 30 labels"]})
+    row = summarise(df).iloc[0]
+    assert (row["labels_mean"], row["n_stopped_early"], row["stop_reasons"]) == (25.0, 1, "accuracy_plateau: 1")

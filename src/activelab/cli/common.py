@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import os
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from rich import box
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from ..errors import ActiveLabError
+from ..errors import ActiveLabError, ActiveLabWarning
 from ..experiments.options import cli_fields
 
 __all__ = ["command_from_config", "console", "print_table", "print_written", "user_errors"]
@@ -38,15 +39,28 @@ def user_errors(validation: bool = False) -> Iterator[None]:
 
     ``validation=True`` also catches ``ValueError``/``TypeError`` (raised while checking the
     command's arguments); outside validation those are bugs and keep their traceback.
+    activelab's own warnings (:class:`~activelab.errors.ActiveLabWarning`, e.g. stray label
+    values) are printed as one ``warning: ...`` line each, as they happen.
     """
     caught: tuple[type[BaseException], ...] = (ActiveLabError, FileNotFoundError)
     if validation:
         caught += (ValueError, TypeError)
-    try:
-        yield
-    except caught as err:
-        err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from err
+    with warnings.catch_warnings():  # restores showwarning afterwards
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: typing.TextIO | None = None, line: str | None = None) -> None:
+            if issubclass(category, ActiveLabWarning):
+                err_console.print(f"[bold yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        except caught as err:
+            err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from err
 
 
 def print_table(title: str, columns: Sequence[tuple[str, JustifyMethod]], rows: Sequence[Sequence[str]],
@@ -65,8 +79,9 @@ def print_written(out: Path) -> None:
     """The files a grid wrote."""
     c = console()
     c.print("wrote:", highlight=False)
-    for name in ("rounds.csv", "summary.csv", "curves.png", "jobs/"):
-        c.print(f"  {out / name}", highlight=False)
+    for name in ("rounds.csv", "queries.csv", "summary.csv", "curves.png", "jobs/"):
+        if (out / name).exists():
+            c.print(f"  {out / name}", highlight=False)
 
 
 def command_from_config(

@@ -24,18 +24,34 @@ def _fmt(mean: float, std: float) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
+def _labels(value: float) -> str:
+    return "-" if value != value else f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _stopped(row: Any) -> str:
+    n = int(row.get("n_stopped_early", 0) or 0)
+    reasons = row.get("stop_reasons")
+    return "-" if n == 0 else f"{n} ({reasons})" if isinstance(reasons, str) and reasons else str(n)
+
+
 def print_summary(summary: pd.DataFrame, out: Path) -> None:
-    """The summary as a table (best AUC of each dataset/model in bold), then the paths."""
+    """The summary as a table (best AUC of each dataset/model in bold), then the paths.
+
+    ``labels`` is the mean number of labels reached; ``stopped early`` counts the seeds a
+    stopping criterion ended before the budget, with the criteria.
+    """
     best = summary.groupby(["dataset", "model"], sort=False)["auc_mean"].transform("max")
     top = ((summary["auc_mean"] == best) & (len(summary) > 1)).tolist()
     rows = [
         (str(r["dataset"]), str(r["model"]), str(r["strategy"]), _fmt(r["auc_mean"], r["auc_std"]),
-         _fmt(r["final_accuracy_mean"], r["final_accuracy_std"]), str(int(r["n_seeds"])), f"{r['seconds_per_round']:.3f}")
+         _fmt(r["final_accuracy_mean"], r["final_accuracy_std"]), _labels(r.get("labels_mean", float("nan"))),
+         str(int(r["n_seeds"])), _stopped(r), f"{r['seconds_per_round']:.3f}")
         for _, r in summary.iterrows()
     ]
     columns: list[tuple[str, JustifyMethod]] = [
         ("dataset", "left"), ("model", "left"), ("strategy", "left"), ("AUC mean ± std", "right"),
-        ("final acc ± std", "right"), ("seeds", "right"), ("s/round", "right"),
+        ("final acc ± std", "right"), ("labels", "right"), ("seeds", "right"), ("stopped early", "left"),
+        ("s/round", "right"),
     ]
     print_table("Test accuracy over seeds (AUC = mean over rounds)", columns, rows, top)
     print_written(out)

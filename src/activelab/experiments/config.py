@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._registry import lookup
+from ..data.base import SCALES
 from ..engine import resolve_initial_strategy
 from ..models.torch import UPDATE_POLICIES
 from ..stopping import STOPPING
@@ -132,6 +133,10 @@ class RunConfig:
             values must be JSON-serialisable (they are stored in ``config.json`` and a rerun
             into the same ``out`` must use the same ones). Names must be among ``strategies``
             or be the ``initial_strategy``, which is then built with its options too.
+        scale: Feature scaling of user files (``.npz``/``.csv``, tabular features):
+            ``standard`` (default: zero mean, unit variance), ``minmax`` or ``none``, fitted on
+            each seed's pool rows only (never the test split). Registry datasets are used as
+            they are (their loaders already scale them).
         stopping: Stopping criteria by name with their keyword arguments (``--stop``), e.g.
             ``{"stabilizing_predictions": {"threshold": 0.99}}``; see
             :data:`activelab.stopping.STOPPING`. A run also stops when the budget is spent; job
@@ -177,6 +182,10 @@ class RunConfig:
         cli_type=str | None, parse=json_object("--strategy-options"), to_cli=lambda v: None, protocol=True,
         default_factory=dict,
     )
+    scale: str = option(
+        "standard", help="Feature scaling of .npz/.csv files, fitted on the pool rows only: standard, minmax or none "
+        "(registry datasets are used as they are).", protocol=True,
+    )
     stopping: Mapping[str, Mapping[str, Any]] = option(
         help="Stopping criteria: names (stabilizing_predictions,accuracy_plateau) or JSON with their arguments, "
         'e.g. \'{"max_uncertainty": {"threshold": 0.1}}\'. The budget always stops a run.',
@@ -208,6 +217,9 @@ class RunConfig:
             raise ConfigError(f"device (--device) must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}.")
         if self.update is not None:
             lookup("update policy", self.update, UPDATE_POLICIES)
+        if not isinstance(self.scale, str):
+            raise TypeError(f"scale (--scale) must be a name, got {type(self.scale).__name__}.")
+        lookup("scale (--scale)", self.scale, SCALES)
         if not isinstance(self.initial_strategy, str):
             raise TypeError(f"initial_strategy (--initial-strategy) must be a name, got {type(self.initial_strategy).__name__}.")
         try:

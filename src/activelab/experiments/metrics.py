@@ -20,6 +20,9 @@ SUMMARY_COLUMNS = (
     "final_accuracy_mean",
     "final_accuracy_std",
     "n_seeds",
+    "labels_mean",
+    "n_stopped_early",
+    "stop_reasons",
     "seconds_per_round",
 )
 
@@ -60,6 +63,13 @@ def _std(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
+def _stop_criteria(reason: object) -> list[str]:
+    """The criteria that ended a run early (``"a: why; b: why"`` -> ``["a", "b"]``); ``[]`` for the budget."""
+    if not isinstance(reason, str) or not reason.strip() or reason.startswith("budget"):
+        return []
+    return [part.split(":", 1)[0].strip() for part in reason.split(";") if part.strip()]
+
+
 def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, strategy, model): AUC and final accuracy, mean and std over seeds.
 
@@ -70,9 +80,15 @@ def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns ``dataset, strategy, model, auc_mean, auc_std, final_accuracy_mean,
-        final_accuracy_std, n_seeds, seconds_per_round``, groups in order of first appearance.
+        final_accuracy_std, n_seeds, labels_mean, n_stopped_early, stop_reasons,
+        seconds_per_round``, groups in order of first appearance.
         ``auc`` is :func:`learning_curve_auc` of one seed's curve, ``final_accuracy`` the
         accuracy of its last round; std uses ``ddof=1`` (0 with a single seed).
+        ``labels_mean`` is the mean over seeds of the labels reached (the last round's
+        ``n_labelled``; NaN without that column). ``n_stopped_early`` counts the seeds that a
+        stopping criterion ended before the budget (the last round's ``stop_reason`` names a
+        criterion, not the budget) and ``stop_reasons`` names those criteria with their counts,
+        e.g. ``"accuracy_plateau: 2"`` (empty when none).
         ``seconds_per_round`` is the mean over all rounds of the summed ``seconds_*`` columns
         (NaN if there are none).
 
@@ -99,11 +115,19 @@ def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
     seconds_cols = [c for c in rounds.columns if c.startswith("seconds_")]
     rows = []
     for key, group in rounds.groupby(list(KEYS), sort=False):
-        aucs, finals = [], []
+        aucs, finals, reached = [], [], []
+        stopped: dict[str, int] = {}
+        n_early = 0
         for _, curve in group.groupby("seed", sort=True):
-            acc = curve.sort_values("round")["accuracy"].to_numpy(dtype=np.float64)
+            curve = curve.sort_values("round")
+            acc = curve["accuracy"].to_numpy(dtype=np.float64)
             aucs.append(learning_curve_auc(acc))
             finals.append(float(acc[-1]))
+            reached.append(float(curve["n_labelled"].iloc[-1]) if "n_labelled" in curve else np.nan)
+            criteria = _stop_criteria(curve["stop_reason"].iloc[-1]) if "stop_reason" in curve else []
+            n_early += bool(criteria)
+            for c in criteria:
+                stopped[c] = stopped.get(c, 0) + 1
         per_round = group[seconds_cols].sum(axis=1).mean() if seconds_cols else np.nan
         rows.append({
             **dict(zip(KEYS, key, strict=True)),
@@ -112,6 +136,9 @@ def summarise(rounds: pd.DataFrame) -> pd.DataFrame:
             "final_accuracy_mean": float(np.mean(finals)),
             "final_accuracy_std": _std(np.asarray(finals)),
             "n_seeds": len(aucs),
+            "labels_mean": float(np.mean(reached)),
+            "n_stopped_early": n_early,
+            "stop_reasons": ", ".join(f"{c}: {n}" for c, n in stopped.items()),
             "seconds_per_round": float(per_round),
         })
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
