@@ -13,6 +13,8 @@ API (the page uses it, so can scripts):
 - ``POST /api/answers`` with ``{"annotator": NAME, "answers": [{"id": ID, "label": INT, "uid": STR}]}``
   (label −1 = skip, −2 = unsure) → ``{"stored": n, "duplicates": m}`` once stored;
 - ``POST /api/undo`` with ``{"annotator": NAME, "uid": STR}`` → the answer it cancelled (or null);
+- ``POST /api/release`` with ``{"annotator": NAME, "ids": [ID, ...]}`` → ``{"released": n}``: give
+  leased items back before their lease expires (a renamed annotator, a closed page);
 - ``GET /api/status``: counts per class, the model versions (with cross-validated accuracy),
   the queue and the trainer's state;
 - ``GET /api/export`` → ``{"answers": [{"id", "label", "kind", "annotator", "uid", "time"}]}``;
@@ -39,10 +41,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .project import Project
@@ -53,6 +56,14 @@ log = logging.getLogger(__name__)
 _STATIC = Path(__file__).parent / "static"
 _MAX_BODY = 1 << 20  # 1 MiB of JSON per request
 _MAX_FEATURES_SHOWN = 64
+# The page loads nothing from elsewhere, runs only its own script and may not be framed.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 
 def new_token() -> str:
@@ -210,7 +221,7 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
         if item["kind"] == "text":
             out["text"] = item.get("text")
         elif item["kind"] == "image":
-            out["image"] = f"/api/items/{item['id']}/image"
+            out["image"] = f"/api/items/{quote(str(item['id']), safe='/')}/image"
         else:
             row = project.features[int(item["idx"])][:_MAX_FEATURES_SHOWN]
             out["features"] = [round(float(v), 6) for v in row]
@@ -247,6 +258,17 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
         duplicates = sum(1 for r in results if r.get("duplicate"))
         return JSONResponse({"stored": len(results) - duplicates, "duplicates": duplicates})
 
+    async def release(request: Request) -> Response:
+        data = await _json_body(request)
+        annotator = _annotator(data.get("annotator"))
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
+            raise HTTPError(400, "ids must be a list of item ids.", "ids")
+        from starlette.concurrency import run_in_threadpool
+
+        released = await run_in_threadpool(store.release, annotator, [str(i) for i in ids])
+        return JSONResponse({"released": released})
+
     async def undo(request: Request) -> Response:
         data = await _json_body(request)
         annotator = _annotator(data.get("annotator"))
@@ -275,7 +297,7 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
             "model": None if latest is None else {
                 "version": latest["version"], "n_labelled": latest["n_labelled"],
                 "cv_accuracy": latest["metrics"].get("cv_accuracy"), "phase": latest["info"].get("phase"),
-                "time": latest["time"],
+                "strategy": latest["info"].get("strategy"), "time": latest["time"],
             },
             "history": history[-200:],
             "queue": store.queue_info(),
@@ -300,14 +322,20 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
         return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
     def page(request: Request) -> Response:
-        return FileResponse(_STATIC / "index.html", media_type="text/html")
+        if not authorised(request):
+            return HTMLResponse(
+                "<!doctype html><title>activelab label</title><p>This page needs its token: open the address that "
+                "<code>activelab label serve</code> printed (it ends in <code>?token=...</code>).</p>",
+                status_code=401, headers=_PAGE_HEADERS,
+            )
+        return FileResponse(_STATIC / "index.html", media_type="text/html", headers=_PAGE_HEADERS)
 
     def static(request: Request) -> Response:
         name = request.path_params["name"]
         path = _STATIC / name
         if name not in {p.name for p in _STATIC.iterdir()} or not path.is_file():
             return _error(404, f"no static file {name!r}.", "name")
-        return FileResponse(path)
+        return FileResponse(path, headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -320,11 +348,12 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
                 supervisor.stop()
 
     routes = [
-        Route("/", guarded(page)),
+        Route("/", page),
         Route("/static/{name}", static),
         Route("/api/next", guarded(next_items)),
         Route("/api/answers", guarded(answers), methods=["POST"]),
         Route("/api/undo", guarded(undo), methods=["POST"]),
+        Route("/api/release", guarded(release), methods=["POST"]),
         Route("/api/status", guarded(status)),
         Route("/api/export", guarded(export)),
         Route("/api/items/{item_id:path}/image", guarded(image)),

@@ -151,6 +151,17 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
+def _yield_to_the_server() -> None:
+    """Train on one thread at a lower priority, so requests keep their core while the model refits."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        os.nice(10)
+    except OSError:
+        pass  # not permitted here: the trainer then shares the cores evenly
+
+
 def run_worker(directory: str | os.PathLike[str], *, poll_seconds: float = 0.25, max_refreshes: int | None = None) -> None:
     """Serve one project's training until the parent process ends (or ``max_refreshes``, for tests).
 
@@ -176,7 +187,9 @@ def run_worker(directory: str | os.PathLike[str], *, poll_seconds: float = 0.25,
             new = store.answers_since(seen)
             if new and first_unseen is None:
                 first_unseen = time.monotonic()
-            short = store.free_queue_size() < max(1, cfg.batch // 2) and time.monotonic() - last_refresh > 5.0
+            free = store.free_queue_size()
+            offerable = store.n_items - store.answer_count() - len(store.leased_items())
+            short = free < max(1, cfg.batch // 2) and offerable > free and time.monotonic() - last_refresh > 5.0
             due = (
                 new >= cfg.retrain_answers
                 or (new and first_unseen is not None and time.monotonic() - first_unseen >= cfg.retrain_seconds)
@@ -198,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1:
         raise SystemExit("usage: python -m activelab.label.worker PROJECT_DIR")
     _die_with_parent()
+    _yield_to_the_server()
     run_worker(args[0])
 
 

@@ -189,9 +189,12 @@
       }
       input.value = name;
       if (name === annotator) return;
+      var old = annotator;
+      var oldIds = queue.map(function (item) { return item.id; });
       annotator = name;
       save(NAME_KEY, annotator);
-      // the queued items are leased to the old name: ask for new ones under the new name
+      // the queued items are leased to the old name: give them back, ask for new ones under the new name
+      if (oldIds.length) api("/api/release", { method: "POST", body: { annotator: old, ids: oldIds } });
       queue = [];
       showCurrent();
       refill(true);
@@ -868,6 +871,11 @@
     window.addEventListener("pagehide", function () {
       // a last try for answers not yet acknowledged; they stay in localStorage either way
       var list = pendingList().filter(function (a) { return !inflight[a.uid] && a.annotator === annotator; });
+      var waiting = pendingIds();
+      var unanswered = queue.map(function (item) { return item.id; }).filter(function (id) { return !waiting[id]; });
+      if (unanswered.length) {  // give back what this page will not answer, so others need not wait for the lease
+        api("/api/release", { method: "POST", keepalive: true, body: { annotator: annotator, ids: unanswered } });
+      }
       if (list.length) {
         api("/api/answers", {
           method: "POST", keepalive: true,
