@@ -162,3 +162,33 @@ def test_empty_dataset_file_is_rejected(tmp_path) -> None:  # type: ignore[no-un
     np.savez(path, X=np.zeros((0, 3), np.float32), y=np.zeros(0, np.int64))
     with pytest.raises((ValueError, ActiveLabError), match="empty|0 rows|at least"):
         load_items(str(path), 0, None)
+
+
+class _Killed(Exception):
+    """Stands for a kill -9 in the middle of a job."""
+
+
+def test_runner_resumes_a_job_from_its_last_checkpointed_round(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from activelab.clustering import runner as runner_module
+
+    config = ClusterRunConfig(("blobs10",), ("maxmin",), batch=20, seeds=1, n_items=30, budget_fraction=0.3, out=tmp_path / "o")
+    whole = run_clustering(dataclasses.replace(config, out=tmp_path / "whole"), progress=False)
+    steps: list[int] = []
+    armed = [True]
+    real_step = runner_module.ActiveClusterer.step
+
+    def dying_step(self):  # type: ignore[no-untyped-def]
+        steps.append(self.round_)
+        if armed[0] and len(steps) == 4:
+            raise _Killed
+        return real_step(self)
+
+    monkeypatch.setattr(runner_module.ActiveClusterer, "step", dying_step)
+    with pytest.raises(_Killed):
+        run_clustering(config, progress=False)
+    steps.clear()
+    armed[0] = False
+    resumed = run_clustering(config, progress=True)
+    assert steps[0] == 3 and "resuming 1 job from its last checkpointed round" in capsys.readouterr().err
+    cols = [c for c in whole.columns if not c.startswith("seconds_")]
+    pd.testing.assert_frame_equal(resumed[cols], whole[cols])

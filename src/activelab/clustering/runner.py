@@ -2,8 +2,10 @@
 
 Each job is one :class:`~.learner.ActiveClusterer` run; seed ``s`` fixes the subsample of items,
 the initial partition and the oracle's noise draws per round, so strategies with the same seed
-are paired. Finished jobs go to ``OUT/jobs/<dataset>__<strategy>__seed<k>.csv`` (atomic);
-rerunning into the same ``OUT`` skips them. ``OUT/rounds.csv`` has one row per
+are paired. Finished jobs go to ``OUT/jobs/<dataset>__<strategy>__seed<k>.csv`` (atomic) with a
+manifest (the job's fingerprint, including its dataset's content hash); rerunning into the same
+``OUT`` reuses the jobs that verify, resumes an interrupted one from its last checkpointed
+round (``….ckpt/``) and redoes the others (see :mod:`~activelab.experiments.grid`). ``OUT/rounds.csv`` has one row per
 (dataset, strategy, seed, round) with ``n_queries, fraction_queried, ari, ami``;
 ``OUT/summary.csv`` one row per (dataset, strategy); ``OUT/curves.png`` ARI against the
 fraction of pairs queried.
@@ -181,8 +183,14 @@ def make_prior(init: str, X: np.ndarray, n_clusters: int, rng: np.random.Generat
     return partition_prior(labels, 0.1), labels
 
 
-def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) -> pd.DataFrame:
-    """Run one (dataset, strategy, seed) job and return its rounds (the grid writes its file)."""
+def run_job(
+    config: ClusterRunConfig, dataset: str, strategy: str, seed: int, *, checkpoint_dir: Path | None = None
+) -> pd.DataFrame:
+    """Run one (dataset, strategy, seed) job and return its rounds (the grid writes its file).
+
+    With ``checkpoint_dir`` the clusterer checkpoints there after every round and resumes from
+    the last checkpoint (the grid gives each job ``OUT/jobs/<name>.ckpt``).
+    """
     X, y, label = load_items(dataset, seed, config.n_items)
     n = len(X)
     prior, start = make_prior(config.init, X, int(y.max()) + 1, stream_rng(seed, "prior"))
@@ -190,7 +198,7 @@ def run_job(config: ClusterRunConfig, dataset: str, strategy: str, seed: int) ->
     clusterer = ActiveClusterer(
         make_pair_strategy(strategy), NoisyPairOracle(y, config.noise), prior,
         batch_size=config.batch, budget=budget, seed=seed, tau=config.tau, truth=y, initial_labels=start,
-        beta=config.beta,
+        beta=config.beta, checkpoint_dir=checkpoint_dir,
     )
     history = clusterer.run()
     rows = pd.DataFrame(history.to_rows())
@@ -294,8 +302,18 @@ def _describe(df: pd.DataFrame) -> str:
     return f"mean ARI {df['ari'].mean():.4f}, final ARI {df['ari'].iloc[-1]:.4f}"
 
 
+def _data_fingerprint(name: str) -> dict[str, Any]:
+    """The fingerprint of the dataset a job subsamples (``blobs10`` is generated from the seed)."""
+    if name == "blobs10":
+        return {"generated": "blobs10"}
+    from ..data import load_dataset
+    from ..data.base import fingerprint
+
+    return fingerprint(load_dataset(name, seed=0))
+
+
 def grid_of(config: ClusterRunConfig) -> Grid:
-    """The grid of ``config``: dataset names and files checked now, nothing run.
+    """The grid of ``config``: dataset names and files checked and fingerprinted now, nothing run.
 
     Jobs are strategy-major (an interrupted grid has whole strategies); ``rounds.csv`` is sorted
     by dataset, strategy (in the given order), seed and round.
@@ -303,10 +321,12 @@ def grid_of(config: ClusterRunConfig) -> Grid:
     if not isinstance(config, ClusterRunConfig):
         raise TypeError(f"config must be a ClusterRunConfig, got {type(config).__name__}.")
     labels = {d: load_items(d, 0, config.n_items)[2] for d in config.datasets}  # fail fast on names/files
+    data = {d: _data_fingerprint(d) for d in config.datasets}
     protocol = {k: getattr(config, k) for k in PROTOCOL}
     jobs = [
         GridJob(f"{labels[d]}/{s}/seed{seed}", f"{labels[d]}__{s}__seed{seed}.csv",
-                {"dataset": labels[d], "strategy": s, "seed": seed}, run_job, (config, d, s, seed), group=(d, seed))
+                {"dataset": labels[d], "strategy": s, "seed": seed}, run_job, (config, d, s, seed), group=(d, seed),
+                data={labels[d]: data[d]}, resumable=True)
         for s in config.strategies for seed in range(config.seeds) for d in config.datasets
     ]
     order = {s: i for i, s in enumerate(config.strategies)}
