@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| `GET /api/next` p50 / p99, trainer busy | {_percentiles(while_busy(nxt))} |")
         print(f"| `POST /api/answers` p50 / p99, all | {_percentiles([s for _, s in ans])} |")
         print(f"| `POST /api/answers` p50 / p99, trainer busy | {_percentiles(while_busy(ans))} |")
+        t_first = min(t for t, _ in nxt) if nxt else 0.0
+        slow = sorted(((s, t - t_first, kind) for kind, lat in (("next", nxt), ("answers", ans)) for t, s in lat), reverse=True)[:5]
+        print(f"| slowest requests (ms, at s) | {', '.join(f'{kind} {s * 1000:.0f} at {at:.1f}' for s, at, kind in slow)} |")
         return 0 if not lost and not twice and len(acked) >= args.answers else 1
 
 

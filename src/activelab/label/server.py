@@ -28,6 +28,7 @@ reused for another answer (409), a label out of range (422).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hmac
 import json
 import logging
@@ -339,6 +340,10 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Everything loaded so far (numpy, torch, the app) lives as long as the server: move it out of
+        # the collector's reach, so a full collection does not stall a request (~90 ms with torch loaded).
+        gc.collect()
+        gc.freeze()
         if supervisor is not None:
             supervisor.start()
         try:
