@@ -118,7 +118,8 @@ def add(
     with user_errors(validation=True):
         project = Project.open(directory)
         classes = list(project.config.classes)
-        rows = list(csv.DictReader(answers.open(newline="")))
+        with answers.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
         if not rows or not {"id", "label"} <= set(rows[0]):
             raise ValueError(f"{answers} must be a CSV with the columns id and label (and optionally uid).")
         parsed = []

@@ -11,7 +11,7 @@ import numpy as np
 
 from .project import Project
 
-__all__ = ["export_csv", "export_labelstudio", "fit_final_model"]
+__all__ = ["export_csv", "export_labelstudio", "fit_final_model", "load_model"]
 
 
 def fit_final_model(project: Project) -> object:
@@ -67,11 +67,36 @@ def export_csv(project: Project, out: str | os.PathLike[str]) -> list[Path]:
 
     _atomic_text(models_path, models)
     model_path = out.with_name(out.stem + "_model.pkl")
+    model = fit_final_model(project)
+    state_fn = getattr(model, "state_dict", None)
+    blob = {
+        "format": 1, "model": project.config.model, "classes": classes, "epochs": project.config.epochs,
+        # a registry model is rebuilt from its name and loaded from its state (load_model)
+        "state": state_fn() if callable(state_fn) else None, "object": None if callable(state_fn) else model,
+    }
     tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
-        pickle.dump(fit_final_model(project), fh)
+        pickle.dump(blob, fh)
     os.replace(tmp, model_path)
     return [out, models_path, model_path]
+
+
+def load_model(path: str | os.PathLike[str]) -> object:
+    """The fitted model that :func:`export_csv` wrote (a pickle: open only files you trust).
+
+    Example: ``load_model("labels_model.pkl").predict_proba(features)``.
+    """
+    from ..models.registry import make_model
+
+    with open(path, "rb") as fh:
+        blob = pickle.load(fh)  # the user's own export
+    if not isinstance(blob, dict) or blob.get("format") != 1:
+        raise ValueError(f"{path} is not a model exported by `activelab label export`.")
+    if blob["object"] is not None:
+        return blob["object"]
+    model = make_model(blob["model"], len(blob["classes"]), epochs=blob["epochs"])
+    model.load_state_dict(blob["state"])  # type: ignore[attr-defined]  # state_dict models only reach here
+    return model
 
 
 def export_labelstudio(project: Project, out: str | os.PathLike[str]) -> list[Path]:
