@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -57,3 +58,15 @@ def test_numerics_vs_libraries_quick_prints_every_table():
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert any("scikit-learn `NearestNeighbors" in r for r in rows) and any("activelab `LogisticProxy`" in r for r in rows)
     assert any("scikit-learn `cohen_kappa_score`" in r for r in rows)
+
+
+@pytest.mark.slow
+def test_kill_drill_short(tmp_path):
+    """Two kills of a short grid (about a minute); the full drill is in docs/benchmarks.md."""
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "kill_drill.py"), "--out", str(tmp_path / "drill"), "--kills", "2", "--budget", "150",
+         "--min-delay", "5", "--max-delay", "7"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout

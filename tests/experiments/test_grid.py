@@ -221,7 +221,7 @@ class _Interrupt(Exception):
 
 def _resumable(name: str, seed: int, *, checkpoint_dir: Path, fail: bool = False) -> pd.DataFrame:
     """Two 'rounds'; the first is checkpointed into checkpoint_dir, and a run with fail=True stops after it."""
-    state = checkpoint_dir / "state.json"
+    state = checkpoint_dir / "checkpoint.npz"  # the name the grid looks for (its content is the job's own)
     done = json.loads(state.read_text()) if state.is_file() else []
     for r in range(len(done), 2):
         done.append(seed + r + 0.5)
@@ -238,7 +238,7 @@ def test_a_resumable_job_continues_from_its_checkpoint(tmp_path, capsys):
     with pytest.raises(_Interrupt):
         run_grid(grid, progress=False)
     ckpt = tmp_path / "jobs" / "toy__seed0.ckpt"
-    assert json.loads((ckpt / "state.json").read_text()) == [0.5]
+    assert json.loads((ckpt / "checkpoint.npz").read_text()) == [0.5]
     assert json.loads((ckpt / "job.json").read_text())["fingerprint"]["protocol"] == {"p": 1}
     grid.jobs = [job]
     rounds = run_grid(grid, progress=True)
@@ -304,3 +304,67 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "X"
+
+
+def test_a_checkpoint_directory_without_a_checkpoint_is_removed_silently(tmp_path, capsys):
+    grid = _grid(tmp_path, n=1)
+    grid.jobs = [dataclasses.replace(grid.jobs[0], fn=_resumable, resumable=True)]
+    (tmp_path / "jobs" / "toy__seed0.ckpt").mkdir(parents=True)  # killed between mkdir and the first round
+    assert run_grid(grid, progress=True)["value"].tolist() == [0.5, 1.5]
+    assert _redo_lines(capsys) == []
+
+
+_SLOW_JOBS = """
+import time
+import pandas as pd
+
+def slow(seed):
+    time.sleep(60)
+    return pd.DataFrame({"name": "toy", "seed": seed, "round": [0], "value": [0.0]})
+"""
+_GRID_PARENT = """
+import sys
+from pathlib import Path
+from slow_jobs import slow
+from activelab.experiments import Grid, GridJob, LocalExecutor, run_grid
+out = Path(sys.argv[1])
+jobs = [GridJob(f"toy/{s}", f"toy__seed{s}.csv", {"name": "toy", "seed": s}, slow, (s,)) for s in range(2)]
+grid = Grid("toy", out, {}, {"p": 1}, jobs, ("name", "seed", "round", "value"), finish=lambda r, o: None)
+run_grid(grid, LocalExecutor(2), progress=False)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_local_executor_workers_die_when_the_parent_is_killed(tmp_path):
+    (tmp_path / "slow_jobs.py").write_text(_SLOW_JOBS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", _GRID_PARENT, str(tmp_path / "out")], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(parent.pid)) < 2 and time.monotonic() < deadline:  # the workers (and a resource tracker)
+            time.sleep(0.1)
+        workers = _children(parent.pid)
+        assert len(workers) >= 2
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(_state(w) not in ("Z", "X") for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [w for w in workers if _state(w) not in ("Z", "X")] == []
+        assert not any((tmp_path / "out" / "jobs").glob("*.csv"))  # nothing written after the parent died
+    finally:
+        parent.kill()
+        parent.wait()

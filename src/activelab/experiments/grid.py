@@ -49,6 +49,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from ..engine.checkpoint import CHECKPOINT_FILE
 from .options import ConfigError
 
 __all__ = [
@@ -274,6 +275,25 @@ def _init_worker(n_threads: int, parent: int) -> None:
     torch.set_num_threads(n_threads)
 
 
+# The workers' initialiser is ``exec(_WORKER_BOOT, {...})``: ``builtins.exec`` unpickles without
+# importing activelab (whose import, torch included, takes seconds), so a worker arms its
+# parent-death signal within milliseconds of starting, before that import, and a parent killed
+# while its workers start up leaves none behind. Then the full initialiser runs.
+_WORKER_BOOT = """
+import os, sys
+if sys.platform.startswith("linux"):
+    import ctypes, signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+if os.getppid() != PARENT:
+    os._exit(1)
+from activelab.experiments.grid import _init_worker
+_init_worker(THREADS, PARENT)
+"""
+
+
 class LocalExecutor:
     """Jobs in this process (``workers=1``) or in ``workers`` spawned processes on this machine.
 
@@ -300,8 +320,8 @@ class LocalExecutor:
             return
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)), mp_context=context, initializer=_init_worker,
-            initargs=(self.threads, os.getpid()),
+            max_workers=min(self.workers, len(jobs)), mp_context=context, initializer=exec,
+            initargs=(_WORKER_BOOT, {"PARENT": os.getpid(), "THREADS": self.threads}),
         ) as executor:
             futures = {executor.submit(execute_job, job, jobs_dir / job.filename): job for job in jobs}
             try:
@@ -610,16 +630,20 @@ def run_grid(
         ckpt = jobs_dir / job.checkpoint_dir
         if not job.resumable or not ckpt.is_dir():
             continue
+        if not (ckpt / CHECKPOINT_FILE).is_file():  # interrupted before its first round ended: nothing to keep
+            shutil.rmtree(ckpt, ignore_errors=True)
+            continue
         try:
             stored = json.loads((ckpt / "job.json").read_text())["fingerprint"]
         except (OSError, ValueError, KeyError, TypeError):
             stored = None
         if stored is not None and _plain(stored) == _plain(job.fingerprint):
-            resumed.append(job)
+            resumed.append(job)  # run first, so that interrupted jobs finish before new ones start
         else:
             reason = "its checkpoint has no readable job.json" if stored is None else _fingerprint_change(stored, job.fingerprint)
             discard.setdefault(reason, []).append(job)
             shutil.rmtree(ckpt, ignore_errors=True)
+    todo = resumed + [j for j in todo if j not in resumed]
 
     with _Reporter(progress, len(jobs), len(results), grid.command) as reporter:
         for line in _grouped(redo, "redoing") + _grouped(discard, "discarding the checkpoint of"):
