@@ -133,6 +133,16 @@ def test_data_list() -> None:
     (["run", "--dataset", "blobs", "--strategy", "margin", "--stop", "stabilising_predictions"],
      ["Did you mean 'stabilizing_predictions'"]),
     (["run", "--dataset", "blobs", "--strategy", "margin", "--stop", "max_uncertainty"], ["--stop", "threshold"]),
+    # issue 19: checked before any model trains
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--model", "cnn"],
+     ["model 'cnn' cannot take the items of dataset 'blobs' (each of shape (10,))", "use mlp for flat features"]),
+    (["run", "--dataset", "blobs", "--strategy", "power_margin", "--strategy-options", '{"power_margin": {"beta": "high"}}'],
+     ["beta must be a positive finite number", "got str 'high'"]),
+    (["run", "--dataset", "blobs", "--strategy", "power_margin", "--strategy-options", '{"power_margin": {"beta": -1}}'],
+     ["beta must be a positive finite number", "got -1"]),
+    (["run", "--dataset", "blobs", "--strategy", "dal", "--strategy-options", '{"dal": {"n_steps": 0}}'],
+     ["strategy 'dal'", "failed a dry run", "n_steps must be an int >= 1"]),
+    (["run", "--dataset", "blobs", "--strategy", "margin", "--scale", "std"], ["Unknown scale (--scale) 'std'", "'standard'"]),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
     if args[0] == "run":
@@ -161,3 +171,45 @@ def test_run_strategy_options_reach_the_strategies(tmp_path: Path) -> None:
     assert code == 0, stderr
     rounds = pd.read_csv(out / "rounds.csv")
     assert len(rounds) == 1 and rounds["stop_reason"].iloc[0].startswith("max_uncertainty")
+
+
+
+def _labels_npz(path: Path, kind: str) -> Path:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5))
+    y = X @ rng.normal(size=5) if kind == "regression" else rng.integers(0, 3, 600)
+    if kind == "stray":
+        y[7] = 10**12
+    np.savez(path, X=X, y=y)
+    return path
+
+
+def test_a_regression_target_is_refused_with_one_line(tmp_path: Path) -> None:
+    data = _labels_npz(tmp_path / "reg.npz", "regression")
+    code, _, stderr = invoke("run", "--dataset", data, "--strategy", "margin", "--out", tmp_path / "o")
+    assert_user_error(code, stderr, "continuous target", "regression is not supported yet")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unwritable_out_is_refused_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    code, _, stderr = invoke("run", "--dataset", "blobs", "--strategy", "random", "--seeds", "1", "--budget", "30",
+                             "--out", tmp_path / "file" / "o")
+    assert_user_error(code, stderr, "is not writable", "choose another directory with --out")
+
+
+def test_stray_labels_warn_in_one_line_and_the_table_shows_labels_and_stops(tmp_path: Path) -> None:
+    data = _labels_npz(tmp_path / "stray.npz", "stray")
+    code, stdout, stderr = invoke(
+        "run", "--dataset", data, "--strategy", "margin", "--model", "logreg", "--seeds", "2", "--initial", "10",
+        "--query-size", "10", "--budget", "40", "--stop", '{"max_uncertainty": {"threshold": 10}}', "--out", tmp_path / "o",
+    )
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "stray label value(s) 1000000000000 (1 item: row 7 of y)" in warnings[0]
+    assert "Traceback" not in stderr and "DataWarning" not in stderr
+    header = next(line for line in stdout.splitlines() if "AUC mean" in line)
+    assert "labels" in header and "stopped early" in header
+    row = next(line for line in stdout.splitlines() if line.startswith("stray"))
+    assert "2 (max_uncertainty: 2)" in row and " 10 " in row  # both seeds stopped at 10 labels
+    assert str(tmp_path / "o" / "queries.csv") in stdout

@@ -56,6 +56,7 @@ def user_errors(validation: bool = False) -> Iterator[None]:
                 shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
+        warnings.simplefilter("default", ActiveLabWarning)  # shown, even where warnings are errors (e.g. under pytest)
         try:
             yield
         except caught as err:
