@@ -220,3 +220,25 @@ def test_a_strategy_override_draws_from_the_same_streams(tiny_blobs):
     a = _started(tiny_blobs, strategy="random")
     b = _started(tiny_blobs, strategy="margin")
     np.testing.assert_array_equal(a.propose(5), b.propose(5, strategy=make("random")))
+
+
+@pytest.mark.parametrize(("X", "error", "match"), [
+    ([[0.0, 1.0], [1.0, 0.0]], TypeError, "got list; convert it with np.asarray"),
+    (np.zeros(10), ValueError, r"at least 2-D .*reshape\(-1, 1\)"),
+    (np.array([[0.0, 1.0], [np.inf, 2.0], [np.nan, 0.0]]), ValueError, r"first at row 1, column 0: inf"),
+    (np.array([["a", "b"], ["c", "d"]]), TypeError, "must be numeric"),
+])
+def test_bad_pool_features_are_named_at_construction(X, error, match):
+    with pytest.raises(error, match=match):
+        Engine(CheckModel(3), make("margin"), X)
+
+
+def test_a_checkpoint_is_refused_for_other_features_of_the_same_size(tiny_blobs, tmp_path):
+    X, y = tiny_blobs
+    engine = _started((X, y))
+    assert engine.fingerprint()["data"]["shape"] == {"X": list(X.shape)}
+    engine.save_checkpoint(tmp_path)
+    other = _engine((X + 1.0, y))
+    with pytest.raises(CheckpointError, match=r"data: checkpoint shape .* sha256 \w{12} vs run .*other content"):
+        other.load_checkpoint(tmp_path)
+    _engine((X.copy(), y)).load_checkpoint(tmp_path)  # equal content: restored
