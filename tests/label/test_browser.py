@@ -3,7 +3,8 @@
 Keyboard only: ten items answered with the keys 1-3, one answer held back while saving fails and
 across a reload (it must stay "waiting to be saved" and then be saved with its uid), an undo of a
 saved answer from before the reload (the item comes back and is answered again), and markup in a
-text item shown as text. The answers are then read back through GET /api/export.
+text item shown as text. The answers are then read back through GET /api/export. A pairs project:
+both items of each pair side by side under "Same group?", answered with the keys 1 and 2.
 
 The browser is Debian's ``chromium-headless-shell`` (or ``chromium``); without it the test skips,
 unless ACTIVELAB_REQUIRE_BROWSER=1 (``make test`` sets it and installs the package).
@@ -21,6 +22,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -89,19 +92,14 @@ def _write_texts(path: Path, n: int = 60) -> list[str]:
     return texts
 
 
-@pytest.fixture
-def served(tmp_path: Path):
-    """A 60-text project served by `python -m activelab label serve` on a free loopback port."""
-    from activelab.label.project import init_project
-
-    texts = _write_texts(tmp_path / "texts.csv")
-    init_project(tmp_path / "proj", tmp_path / "texts.csv", classes=CLASSES, model="logreg", batch=20)
+@contextmanager
+def _serving(directory: Path, log_path: Path) -> Iterator[str]:
+    """`python -m activelab label serve DIRECTORY` on a free loopback port; yields its base URL."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "activelab", "label", "serve", str(tmp_path / "proj"), "--port", str(port),
+            [sys.executable, "-m", "activelab", "label", "serve", str(directory), "--port", str(port),
              "--token", TOKEN],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -117,7 +115,7 @@ def served(tmp_path: Path):
                 if time.monotonic() > deadline:
                     pytest.fail(f"the server did not answer within 60 s:\n{log_path.read_text(errors='replace')}")
                 time.sleep(0.2)
-        yield base, texts
+        yield base
     finally:
         proc.terminate()
         try:
@@ -125,6 +123,17 @@ def served(tmp_path: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """A 60-text project served by `python -m activelab label serve` on a free loopback port."""
+    from activelab.label.project import init_project
+
+    texts = _write_texts(tmp_path / "texts.csv")
+    init_project(tmp_path / "proj", tmp_path / "texts.csv", classes=CLASSES, model="logreg", batch=20)
+    with _serving(tmp_path / "proj", tmp_path / "server.log") as base:
+        yield base, texts
 
 
 @pytest.fixture
@@ -212,4 +221,50 @@ def test_keyboard_labelling_saves_every_answer_and_shows_markup_as_text(chromium
     assert len(answers) == 10 and {a["annotator"] for a in answers} == {annotator}
     assert len({a["uid"] for a in answers}) == 10
     assert dialogs == [], f"a dialog fired: {dialogs}"
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def test_pairs_show_both_items_and_the_keys_1_and_2_answer_different_and_same(chromium, tmp_path):
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    from activelab.label.project import init_project
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "blobs.npz", X=(rng.normal(size=(30, 4)) + 4.0 * np.eye(3, 4)[np.arange(30) % 3]).astype(np.float32))
+    init_project(tmp_path / "proj", tmp_path / "blobs.npz", task="pairs", n_clusters=3, batch=10)
+    expected: dict[str, int] = {}
+    errors: list[str] = []
+    with _serving(tmp_path / "proj", tmp_path / "server.log") as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{base}/?token={TOKEN}")
+            page.wait_for_selector('#item[data-state="item"][data-kind="pair"]')
+            page.wait_for_selector("#classes button:not([disabled])")
+            assert page.locator("#classes button kbd").all_text_contents() == ["1", "2"]
+            assert page.locator("#classes button .name").all_text_contents() == ["different", "same"]
+            assert page.text_content("#item .question") == "Same group?"
+            assert page.text_content("#item-heading").startswith("Pair")
+            for key in "12121":
+                item_id = page.get_attribute("#item", "data-item-id")
+                a, b = item_id.split("~")
+                captions = page.locator("#item .side .side-id").all_text_contents()
+                assert captions == [f"A · {a}", f"B · {b}"]
+                assert page.locator("#item .side table.features").count() == 2  # both items, side by side
+                boxes = [page.locator(f'#item .side[data-side="{e}"]').bounding_box() for e in "ab"]
+                assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"] and abs(boxes[0]["y"] - boxes[1]["y"]) < 1
+                page.keyboard.press(key)
+                expected[item_id] = int(key) - 1
+                page.wait_for_function("id => document.querySelector('#item').dataset.itemId !== id", arg=item_id)
+            page.wait_for_selector('#pending[data-count="0"]')
+            page.set_viewport_size({"width": 420, "height": 900})  # a narrow screen stacks the two items
+            boxes = [page.locator(f'#item .side[data-side="{e}"]').bounding_box() for e in "ab"]
+            assert boxes[0]["y"] + boxes[0]["height"] <= boxes[1]["y"]
+            answers = _get(f"{base}/api/export")["answers"]
+        finally:
+            browser.close()
+    assert {a["id"]: a["label"] for a in answers} == expected and len(answers) == 5
     assert errors == [], f"errors in the page: {errors}"

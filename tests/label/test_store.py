@@ -459,3 +459,115 @@ print(json.dumps(leased))
     assert len(mine) == 80 and len(theirs) == 80 and not set(mine) & set(theirs)  # never the same item twice
     assert s.queue_info()["version"] == 80 and s.answer_count() == 80
     s.close()
+
+
+# --------------------------------------------------------------------------- pairs stores
+
+PAIRS = ["different", "same"]
+
+
+@pytest.fixture
+def pairs_store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.create(tmp_path / "pairs.sqlite", PAIRS, make_items(6, given={0: 2, 3: 0}), seed=1, task="pairs")
+    yield s
+    s.close()
+
+
+def test_pairs_store_keeps_given_groups_and_makes_pair_items_idempotently(pairs_store: Store) -> None:
+    s = pairs_store
+    assert s.task == "pairs" and s.classes == tuple(PAIRS) and s.n_items == 6
+    assert s.given_labels().tolist() == [2, -1, -1, 0, -1, -1]  # the data's groups, for evaluation only
+    assert s.export() == [] and s.answer_count() == 0  # never answers
+    ids = s.add_pair_items(np.array([[4, 1], [0, 2], [1, 4]]))
+    assert ids == ["it1~it4", "it0~it2", "it1~it4"]  # canonical order (a < b), the same pair once
+    assert s.add_pair_items([[2, 0]]) == ["it0~it2"] and s.add_pair_items(np.empty((0, 2), dtype=int)) == []
+    assert s.n_items == 6 and s.n_pair_items() == 2 and s.index_of(ids).tolist() == [6, 7, 6]
+    assert s.item("it1~it4") == {"id": "it1~it4", "idx": 6, "kind": "pair", "text": None, "path": None,
+                                 "given_label": None, "a": 1, "b": 4}
+    assert [d["id"] for d in s.items_by_index([7, 0])] == ["it0~it2", "it0"] and s.id_of([7]) == ["it0~it2"]
+    assert s.pair_items() == [{"id": "it1~it4", "idx": 6, "a": 1, "b": 4, "a_id": "it1", "b_id": "it4"},
+                              {"id": "it0~it2", "idx": 7, "a": 0, "b": 2, "a_id": "it0", "b_id": "it2"}]
+    for bad, error in (([[1, 1]], BadRequestError), ([[0, 6]], UnknownItemError), ([[0.5, 1]], BadRequestError),
+                       ([1, 2, 3], BadRequestError)):
+        with pytest.raises(error):
+            s.add_pair_items(bad)
+    assert s.n_pair_items() == 2
+
+
+def test_pairs_store_leases_only_queued_pairs(pairs_store: Store) -> None:
+    s = pairs_store
+    assert s.lease("a", 10, now=0) == []  # no queue: nothing (base items are never leased)
+    ids = s.add_pair_items([[0, 1], [2, 3], [4, 5]])
+    with pytest.raises(BadRequestError, match="pair items only"):
+        s.replace_queue([0, 6], [1.0, 0.5], 1)
+    s.replace_queue(s.index_of(ids[:2]), [1.0, 0.5], 1, now=0)
+    got = s.lease("a", 10, now=1)
+    assert [(d["id"], d["kind"], d["a"], d["b"], d["score"]) for d in got] == [
+        ("it0~it1", "pair", 0, 1, 1.0), ("it2~it3", "pair", 2, 3, 0.5)]
+    assert s.lease("b", 10, now=2) == []  # the third pair is not queued: no fallback
+    assert [d["id"] for d in s.lease("a", 10, now=3)] == ids[:2]  # a reload gets the same pairs back
+
+
+def test_pairs_store_answers_undo_and_export(pairs_store: Store) -> None:
+    s = pairs_store
+    ids = s.add_pair_items([[0, 1], [2, 3], [4, 5], [0, 5]])
+    stored = s.add_answers("a", [(ids[0], 1, "u1"), (ids[1], 0, "u2"), (ids[2], -1, "u3"), (ids[3], -2, "u4")], now=5)
+    assert [r["kind"] for r in stored] == ["label", "label", "skip", "unsure"]
+    assert s.add_answers("a", [(ids[0], 1, "u1")])[0]["duplicate"]  # a retry stores nothing
+    pairs, labels, kinds = s.pair_answers()
+    assert pairs.tolist() == [[0, 1], [2, 3], [4, 5], [0, 5]] and labels.tolist() == [1, 0, -1, -2]
+    assert kinds.tolist() == ["label", "label", "skip", "unsure"]
+    assert s.per_class_counts() == {"different": 1, "same": 1}
+    assert s.answer_kind_counts() == {"label": 2, "skip": 1, "unsure": 1, "none": 0}
+    with pytest.raises(BadLabelError):
+        s.add_answers("a", [(ids[0], 2, "u5")])  # only different (0) and same (1)
+    with pytest.raises(BadRequestError, match="pair items") as err:
+        s.add_answers("a", [("it0", 1, "u6")])  # a base item is never answered
+    assert err.value.field == "id"
+    assert s.undo_last("a", "u7", now=6)["id"] == ids[3]
+    assert [a["id"] for a in s.export()] == ids[:3]
+    assert s.pair_answers()[0].tolist() == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_pair_items_added_by_another_store_are_found(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    server = Store.create(path, PAIRS, make_items(4), task="pairs")
+    assert server.index_of(["it0"]).tolist() == [0]  # the id cache is read now
+    trainer = Store(path)  # another process's view of the file
+    (pair,) = trainer.add_pair_items([[1, 3]])
+    trainer.replace_queue(trainer.index_of([pair]), [1.0], 1)
+    trainer.close()
+    assert server.lease("a", 5)[0]["id"] == pair
+    assert server.add_answers("a", [(pair, 1, "x")])[0]["stored"] and server.id_of([4]) == [pair]
+    server.close()
+
+
+def test_pair_ids_stay_unique_when_base_ids_hold_the_separator(tmp_path: Path) -> None:
+    items = [ItemRecord(id=i, kind="text", text=i) for i in ("x~y", "z", "x", "y~z")]
+    with Store.create(tmp_path / "p.sqlite", PAIRS, items, task="pairs") as s:
+        assert s.add_pair_items([[0, 1], [2, 3]]) == ["x~y~z", "x~y~z~2"]
+
+
+def test_pairs_store_checks_and_classify_stores_refuse_pairs(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(BadRequestError, match="different"):
+        Store.create(tmp_path / "a.sqlite", CLASSES, make_items(3), task="pairs")
+    with pytest.raises(BadLabelError, match="group index"):
+        Store.create(tmp_path / "b.sqlite", PAIRS, make_items(3, given={0: "cat"}), task="pairs")  # type: ignore[dict-item]
+    with pytest.raises(BadRequestError):
+        Store.create(tmp_path / "c.sqlite", PAIRS, make_items(3), task="sort")
+    assert not any((tmp_path / f"{n}.sqlite").exists() for n in "abc")
+    assert store.task == "classify" and store.n_pair_items() == 0
+    with pytest.raises(BadRequestError, match="pairs store"):
+        store.add_pair_items([[0, 1]])
+
+
+def test_a_format_1_store_opens_as_classify(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    Store.create(path, CLASSES, make_items(3)).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    con.execute("DELETE FROM meta WHERE key = 'task'")
+    con.commit()
+    con.close()
+    with Store(path) as s:
+        assert s.task == "classify" and s.n_items == 3 and len(s.lease("a", 5)) == 3

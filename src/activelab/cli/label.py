@@ -26,8 +26,10 @@ _TASK_HELP = "classify: a class per item; pairs: 'same group?' about pairs of it
 def init(
     directory: Annotated[Path, typer.Argument(help="The project directory to create.")],
     data: Annotated[Path, typer.Option(help="A folder of images, a CSV/JSONL with a text column, or .npz/.csv features.")],
-    classes: Annotated[str | None, typer.Option(help="Class names, comma-separated (default: found in the data).")] = None,
-    strategy: Annotated[str, typer.Option(help="Strategy that chooses what to ask once every class has a label.")] = "margin",
+    classes: Annotated[str | None, typer.Option(help="Class names, comma-separated (default: found in the data); with "
+                                                  "--task pairs: the groups the data may come labelled with (optional).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy that chooses what to ask once every class has a label "
+                                                      "(default margin); with --task pairs a pair strategy (default maxexp).")] = None,
     model: Annotated[str, typer.Option(help="Model trained on the feature rows (activelab list models).")] = "mlp",
     features: Annotated[str, typer.Option(help="auto, pixels, tfidf, minilm, or module:function (your encoder).")] = "auto",
     task: Annotated[str, typer.Option(help=_TASK_HELP)] = "classify",
@@ -35,6 +37,8 @@ def init(
     label_column: Annotated[str | None, typer.Option(help="The column with labels already given (empty = unlabelled).")] = None,
     batch: Annotated[int, typer.Option(help="Items the trainer queues per refresh.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the strategy's and the model's random streams.")] = 0,
+    n_clusters: Annotated[int | None, typer.Option(help="--task pairs: clusters of the k-means prior (default: the "
+                                                        "number of --classes, else 10).")] = None,
 ) -> None:
     """Create a labelling project from your data: items, feature rows, the store and a first queue."""
     from ..label.project import init_project
@@ -44,14 +48,23 @@ def init(
         project = init_project(
             directory, data, classes=names, strategy=strategy, model=model, features=features, task=task,
             text_column=text_column, label_column=label_column, batch=batch, seed=seed,
+            **({} if n_clusters is None else {"n_clusters": n_clusters}),
         )
     store, cfg = project.store, project.config
-    console().print(
-        f"created {project.directory}: {store.n_items} items ({cfg.data_kind}), classes {', '.join(cfg.classes)}, "
-        f"{store.answer_count()} labels given, features {project.features.shape[1]}-d ({cfg.features}); "
-        f"first queue: {store.queue_info()['size']} items",
-        highlight=False,
-    )
+    if cfg.task == "pairs":
+        console().print(
+            f"created {project.directory}: {store.n_items} items ({cfg.data_kind}) to group by 'same group?' pairs, "
+            f"pair strategy {cfg.strategy}, features {project.features.shape[1]}-d ({cfg.features}); "
+            f"first queue: {store.queue_info()['size']} pairs",
+            highlight=False,
+        )
+    else:
+        console().print(
+            f"created {project.directory}: {store.n_items} items ({cfg.data_kind}), classes {', '.join(cfg.classes)}, "
+            f"{store.answer_count()} labels given, features {project.features.shape[1]}-d ({cfg.features}); "
+            f"first queue: {store.queue_info()['size']} items",
+            highlight=False,
+        )
     console().print(f"next: activelab label serve {project.directory}", highlight=False)
 
 
@@ -94,13 +107,22 @@ def next_batch(
     n: Annotated[int, typer.Option("--n", help="How many items.")] = 50,
     annotator: Annotated[str, typer.Option(help="Who will answer them (the items are leased to this name).")] = "cli",
 ) -> None:
-    """Print the next items to ask about as CSV (id, kind, text or path), leased to ANNOTATOR."""
+    """Print the next items to ask about as CSV (id, kind, text or path), leased to ANNOTATOR.
+
+    A pairs project prints its pairs: id, kind, item_a, item_b (the two items' ids), score.
+    """
     from ..label.project import Project
 
     with user_errors(validation=True):
         project = Project.open(directory)
         items = project.store.lease(annotator, n, seconds=project.config.lease_seconds)
     writer = csv.writer(sys.stdout)
+    if project.config.task == "pairs":
+        writer.writerow(["id", "kind", "item_a", "item_b", "score"])
+        ends = project.store.id_of([int(i[end]) for i in items for end in ("a", "b")])
+        for k, item in enumerate(items):
+            writer.writerow([item["id"], item["kind"], ends[2 * k], ends[2 * k + 1], item.get("score")])
+        return
     writer.writerow(["id", "kind", "text", "path", "score"])
     for item in items:
         writer.writerow([item["id"], item["kind"], item.get("text") or "", item.get("path") or "", item.get("score")])

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import json
 import math
@@ -141,6 +142,7 @@ def read_data(
     classes: Sequence[str] | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    need_classes: bool = True,
 ) -> DataSource:
     """Read a folder of images, a text table or feature arrays (see the module docstring).
 
@@ -150,6 +152,9 @@ def read_data(
             subfolders, the distinct labels, the ``.npz``'s ``classes``).
         text_column: The column holding the text of a table.
         label_column: The column holding given labels (default ``label``, if present).
+        need_classes: Refuse data with fewer than two classes (given or found). ``False`` for a
+            pairs project, which asks "same group?" and needs no classes: the labels the data
+            came with, if any, are then its known groups (loose images are unlabelled).
 
     Returns:
         The items, their classes and, for arrays, their features.
@@ -159,7 +164,16 @@ def read_data(
             a table has no text column, labels are not among the classes, the labels look like a
             regression target, there are fewer than two classes, or features are not finite.
     """
-    target = Path(path).expanduser()
+    token = _NEED_CLASSES.set(need_classes)
+    try:
+        return _read_data(Path(path).expanduser(), classes, text_column, label_column)
+    finally:
+        _NEED_CLASSES.reset(token)
+
+
+def _read_data(
+    target: Path, classes: Sequence[str] | None, text_column: str | None, label_column: str | None
+) -> DataSource:
     if not target.exists():
         raise LabelDataError(f"{str(target)!r} does not exist; check the path.")
     class_list = _check_classes(classes)
@@ -232,8 +246,11 @@ def _check_classes(classes: Sequence[str] | None) -> list[str] | None:
     return names
 
 
+_NEED_CLASSES: contextvars.ContextVar[bool] = contextvars.ContextVar("need_classes", default=True)
+
+
 def _require_two(classes: Sequence[str], where: str) -> None:
-    if len(classes) < 2:
+    if len(classes) < 2 and _NEED_CLASSES.get():
         found = ", ".join(repr(name) for name in classes) or "none"
         raise LabelDataError(
             f"{where}: at least 2 classes are needed, found {len(classes)} ({found}). "
@@ -346,7 +363,7 @@ def _read_images(root: Path, classes: list[str] | None) -> DataSource:
     found.sort()
     subfolders = [PurePosixPath(rel).parts[0] if len(PurePosixPath(rel).parts) > 1 else None for rel in found]
     if classes is None:
-        if any(sub is None for sub in subfolders):
+        if any(sub is None for sub in subfolders) and _NEED_CLASSES.get():
             loose = next(rel for rel, sub in zip(found, subfolders, strict=True) if sub is None)
             raise LabelDataError(
                 f"{root}: at least 2 classes are needed, and none were given; images such as {loose!r} are not "

@@ -1,4 +1,7 @@
-"""Exports of a labelling project: the labels, the model versions and the fitted model; Label Studio tasks."""
+"""Exports of a labelling project: the labels, the model versions and the fitted model; Label Studio tasks.
+
+A pairs project exports its pair answers and the clustering of every answer instead (no model).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 
 from .project import Project
 
-__all__ = ["export_csv", "export_labelstudio", "fit_final_model", "load_model"]
+__all__ = ["export_csv", "export_labelstudio", "export_pairs_csv", "fit_final_model", "load_model"]
 
 
 def fit_final_model(project: Project) -> object:
@@ -39,7 +42,11 @@ def export_csv(project: Project, out: str | os.PathLike[str]) -> list[Path]:
     """Write ``out`` (one row per answered item: id, label, class, kind, annotator, time), ``<stem>_models.csv``
     (one row per model version) and ``<stem>_model.pkl`` (the model fitted on every label; a pickle:
     load it only from a source you trust). Returns the paths written.
+
+    A pairs project writes :func:`export_pairs_csv` instead (no model).
     """
+    if project.config.task == "pairs":
+        return export_pairs_csv(project, out)
     out = Path(out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     classes = list(project.config.classes)
@@ -99,9 +106,71 @@ def load_model(path: str | os.PathLike[str]) -> object:
     return model
 
 
+def export_pairs_csv(project: Project, out: str | os.PathLike[str]) -> list[Path]:
+    """A pairs project's export: ``out``, ``<stem>_clusters.csv`` and ``<stem>_models.csv``; returns the paths.
+
+    - ``out``: one row per answered pair (its current answer): ``id, item_a, item_b, label,
+      answer, kind, annotator, time`` (``answer``: ``same`` / ``different``, empty for a skip or
+      "unsure"; label 1 = same, 0 = different, −1 skip, −2 unsure);
+    - ``<stem>_clusters.csv``: ``id, cluster`` for every item: the clustering of every answer
+      (:func:`~activelab.label.worker.cluster_pairs`: the k-means prior plus the answers, local search);
+    - ``<stem>_models.csv``: one row per version: ``version, time, n_labelled, n_answers,
+      n_clusters, objective, ari, strategy``.
+    """
+    from .worker import cluster_pairs
+
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    store = project.store
+    classes = list(project.config.classes)
+    ends = {p["id"]: (p["a_id"], p["b_id"]) for p in store.pair_items()}
+    latest: dict[str, dict[str, object]] = {}
+    for a in store.export():
+        latest[str(a["id"])] = a  # events in order: the last one per pair is its answer
+    rows = sorted(latest.values(), key=lambda a: float(a["time"]))  # type: ignore[arg-type]
+
+    def answers(fh: object) -> None:
+        w = csv.writer(fh)  # type: ignore[arg-type]
+        w.writerow(["id", "item_a", "item_b", "label", "answer", "kind", "annotator", "time"])
+        for a in rows:
+            label = int(a["label"])  # type: ignore[call-overload]
+            item_a, item_b = ends[str(a["id"])]
+            w.writerow([a["id"], item_a, item_b, label, classes[label] if label >= 0 else "", a["kind"], a["annotator"],
+                        a["time"]])
+
+    _atomic_text(out, answers)
+    models = store.models()
+    solved = cluster_pairs(project, (models[-1]["version"] if models else 0) + 1)
+    ids = store.id_of(np.arange(store.n_items))
+    clusters_path = out.with_name(out.stem + "_clusters.csv")
+
+    def clusters(fh: object) -> None:
+        w = csv.writer(fh)  # type: ignore[arg-type]
+        w.writerow(["id", "cluster"])
+        for item_id, cluster in zip(ids, solved["labels"].tolist(), strict=True):
+            w.writerow([item_id, cluster])
+
+    _atomic_text(clusters_path, clusters)
+    models_path = out.with_name(out.stem + "_models.csv")
+
+    def versions(fh: object) -> None:
+        w = csv.writer(fh)  # type: ignore[arg-type]
+        w.writerow(["version", "time", "n_labelled", "n_answers", "n_clusters", "objective", "ari", "strategy"])
+        for m in models:
+            w.writerow([m["version"], m["time"], m["n_labelled"], m["n_answers"], m["metrics"].get("n_clusters", ""),
+                        m["metrics"].get("objective", ""), m["metrics"].get("ari", ""), m["info"].get("strategy", "")])
+
+    _atomic_text(models_path, versions)
+    return [out, clusters_path, models_path]
+
+
 def export_labelstudio(project: Project, out: str | os.PathLike[str]) -> list[Path]:
     """Write Label Studio tasks for every unanswered item, scored by the current queue (higher = ask first)."""
     import json
+
+    if project.config.task == "pairs":
+        raise ValueError("Label Studio tasks are written for classify projects; export a pairs project as csv "
+                         "(its answers and the clustering).")
 
     from .data import ItemRecord
     from .labelstudio import to_labelstudio_tasks

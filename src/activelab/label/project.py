@@ -25,7 +25,10 @@ import numpy as np
 from ..errors import ActiveLabError
 
 __all__ = [
+    "DEFAULT_N_CLUSTERS",
+    "DEFAULT_PAIR_STRATEGY",
     "FEATURES_FILE",
+    "PAIR_CLASSES",
     "PROJECT_FILE",
     "STORE_FILE",
     "TASKS",
@@ -40,6 +43,12 @@ STORE_FILE = "labels.sqlite"
 FEATURES_FILE = "features.npy"
 #: What a project asks people: a class per item, or "same group?" about pairs.
 TASKS = ("classify", "pairs")
+#: The classes of a pairs project (label 1 = same group, 0 = different).
+PAIR_CLASSES = ("different", "same")
+#: The pair strategy of a pairs project unless ``--strategy`` names another.
+DEFAULT_PAIR_STRATEGY = "maxexp"
+#: Clusters of the k-means prior of a pairs project without ``n_clusters`` or ``--classes``.
+DEFAULT_N_CLUSTERS = 10
 _FORMAT = 1
 
 
@@ -54,9 +63,12 @@ class ProjectConfig:
     Attributes:
         data: Absolute path of the data (a folder of images, a CSV/JSONL text file, ``.npz``/``.csv``).
         data_kind: ``"arrays"``, ``"images"`` or ``"text"``.
-        classes: The class names; answers are their indices (−1 = skip, −2 = unsure).
-        task: ``"classify"`` (``"pairs"`` asks "same group?" about pairs of items).
-        strategy: Registered strategy that chooses what to ask once every class has a label.
+        classes: The class names; answers are their indices (−1 = skip, −2 = unsure). A pairs
+            project's are :data:`PAIR_CLASSES` (``different``, ``same``).
+        task: ``"classify"``, or ``"pairs"``: "same group?" about pairs of items, chosen by a pair
+            strategy from the current clustering (see :mod:`activelab.label.worker`).
+        strategy: Registered strategy that chooses what to ask once every class has a label (a
+            pairs project: a pair strategy of :func:`~activelab.clustering.make_pair_strategy`).
         cold_start: Strategy used while fewer labels than classes exist (on the feature rows).
         model: Registered model name, trained on the feature rows.
         features: How the feature rows were made (``auto``, ``pixels``, ``tfidf``, ``minilm``,
@@ -69,6 +81,8 @@ class ProjectConfig:
         epochs: Training epochs of torch models (``None``: the model's default).
         text_column: The text column of CSV/JSONL data, when given.
         label_column: The label column, when given.
+        n_clusters: Pairs projects: the clusters of the k-means partition behind the prior of
+            unasked pairs (``None``: :data:`DEFAULT_N_CLUSTERS`).
     """
 
     data: str
@@ -87,10 +101,17 @@ class ProjectConfig:
     epochs: int | None = None
     text_column: str | None = None
     label_column: str | None = None
+    n_clusters: int | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ProjectError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}.")
+        if self.task == "pairs" and tuple(self.classes) != PAIR_CLASSES:
+            raise ProjectError(f"a pairs project's classes are {list(PAIR_CLASSES)}, got {list(self.classes)}.")
+        if self.n_clusters is not None and (
+            not isinstance(self.n_clusters, int) or isinstance(self.n_clusters, bool) or self.n_clusters < 1
+        ):
+            raise ProjectError(f"n_clusters must be an int >= 1, got {self.n_clusters!r}.")
         if len(self.classes) < 2:
             raise ProjectError(f"a project needs at least 2 classes, got {list(self.classes)}; pass --classes a,b,...")
         if len(set(self.classes)) != len(self.classes):
@@ -176,7 +197,7 @@ def init_project(
     data: str | os.PathLike[str],
     *,
     classes: tuple[str, ...] | None = None,
-    strategy: str = "margin",
+    strategy: str | None = None,
     model: str = "mlp",
     features: str = "auto",
     task: str = "classify",
@@ -192,14 +213,18 @@ def init_project(
     feature rows computed once and saved, the store created with every item (and the labels the
     data came with), and the first queue proposed so the page has work at once.
 
+    A pairs project (``task="pairs"``) asks "same group?" about pairs of items: ``strategy``
+    names a pair strategy (default :data:`DEFAULT_PAIR_STRATEGY`), the model is not used, and
+    ``classes`` are optional: when given they name the groups the data may come labelled with
+    (image subfolders, a label column) and their number is the default ``n_clusters``; labels
+    the data came with are kept for evaluation (ARI), never used as answers. It needs at least
+    3 items.
+
     Raises:
         ProjectError: If ``directory`` already holds a project or the settings are invalid.
         UnknownNameError: For an unknown strategy or model (with a did-you-mean suggestion).
         CapabilityError: If the model cannot feed the strategy.
     """
-    from ..models.base import check_capabilities
-    from ..models.registry import make_model
-    from ..strategies.registry import make
     from .data import read_data
     from .features import compute_features
     from .store import Store
@@ -207,22 +232,43 @@ def init_project(
     path = Path(directory).expanduser()
     if (path / PROJECT_FILE).exists() or (path / STORE_FILE).exists():
         raise ProjectError(f"{path} already holds a labelling project; use another directory (nothing was changed).")
-    strategy_obj = make(strategy)
-    cold = make(settings.get("cold_start", "typiclust"))
-    probe_model = make_model(model, 2)
-    check_capabilities(probe_model, strategy_obj.needs, strategy)
-    source = read_data(Path(data).expanduser().resolve(), classes=classes, text_column=text_column, label_column=label_column)
+    if task not in TASKS:
+        raise ProjectError(f"task must be one of {', '.join(TASKS)}, got {task!r}.")
+    if task == "pairs":
+        from ..clustering import make_pair_strategy
+
+        strategy = strategy or DEFAULT_PAIR_STRATEGY
+        make_pair_strategy(strategy)  # an unknown name fails here, with a did-you-mean
+        if settings.get("n_clusters") is None and classes:
+            settings["n_clusters"] = len(classes)
+        cold_start = str(settings.pop("cold_start", "typiclust"))
+    else:
+        from ..models.base import check_capabilities
+        from ..models.registry import make_model
+        from ..strategies.registry import make
+
+        strategy = strategy or "margin"
+        strategy_obj = make(strategy)
+        cold = make(settings.pop("cold_start", "typiclust"))
+        probe_model = make_model(model, 2)
+        check_capabilities(probe_model, strategy_obj.needs, strategy)
+        cold_start = getattr(cold, "name", "typiclust")
+    source = read_data(Path(data).expanduser().resolve(), classes=classes, text_column=text_column,
+                       label_column=label_column, need_classes=task == "classify")
+    if task == "pairs" and len(source.items) < 3:
+        raise ProjectError(f"a pairs project needs at least 3 items to group, got {len(source.items)}.")
     config = ProjectConfig(
-        data=str(source.root), data_kind=source.kind, classes=tuple(source.classes), task=task, strategy=strategy,
+        data=str(source.root), data_kind=source.kind,
+        classes=PAIR_CLASSES if task == "pairs" else tuple(source.classes), task=task, strategy=strategy,
         model=model, features=features, seed=seed, text_column=text_column, label_column=label_column,
-        cold_start=getattr(cold, "name", "typiclust"), **{k: v for k, v in settings.items() if k != "cold_start"},
+        cold_start=cold_start, **settings,
     )
     rows = np.ascontiguousarray(compute_features(source, features, seed=seed), dtype=np.float32)
     if rows.ndim != 2 or len(rows) != len(source.items):
         raise ProjectError(f"features {features!r} gave an array of shape {rows.shape} for {len(source.items)} items.")
     path.mkdir(parents=True, exist_ok=True)
     np.save(path / FEATURES_FILE, rows)
-    Store.create(path / STORE_FILE, list(config.classes), source.items, seed=seed)
+    Store.create(path / STORE_FILE, list(config.classes), source.items, seed=seed, task=task)
     _write_atomic(path / PROJECT_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
     project = Project.open(path)
     from .worker import refresh

@@ -9,14 +9,16 @@ talks to SQLite through the store, whose writes are committed before the respons
 API (the page uses it, so can scripts):
 
 - ``GET /api/next?n=N&annotator=NAME`` → ``{"items": [{"id", "kind", "text"?, "image"?,
-  "features"?, "lease_until", "score"}]}``: up to N items leased to that annotator;
+  "features"?, "lease_until", "score"}]}``: up to N items leased to that annotator; in a pairs
+  project each is a pair ``{"id", "kind": "pair", "a": ITEM, "b": ITEM, "lease_until", "score"}``
+  whose ``a`` and ``b`` are the two items as a single item is shown (text, image URL or features);
 - ``POST /api/answers`` with ``{"annotator": NAME, "answers": [{"id": ID, "label": INT, "uid": STR}]}``
   (label −1 = skip, −2 = unsure) → ``{"stored": n, "duplicates": m}`` once stored;
 - ``POST /api/undo`` with ``{"annotator": NAME, "uid": STR}`` → the answer it cancelled (or null);
 - ``POST /api/release`` with ``{"annotator": NAME, "ids": [ID, ...]}`` → ``{"released": n}``: give
   leased items back before their lease expires (a renamed annotator, a closed page);
-- ``GET /api/status``: counts per class, the model versions (with cross-validated accuracy),
-  the queue and the trainer's state;
+- ``GET /api/status``: counts per class, the model versions (with cross-validated accuracy; a
+  pairs project: the number of clusters, ``n_clusters``), the queue and the trainer's state;
 - ``GET /api/export`` → ``{"answers": [{"id", "label", "kind", "annotator", "uid", "time"}]}``;
 - ``GET /api/items/{id}/image``: an image item's file.
 
@@ -216,10 +218,14 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
 
         return endpoint
 
-    def item_json(item: dict[str, Any]) -> dict[str, Any]:
+    def item_json(item: dict[str, Any], bases: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"id": item["id"], "kind": item["kind"], "lease_until": item.get("lease_until"),
                                "score": item.get("score")}
-        if item["kind"] == "text":
+        if item["kind"] == "pair":
+            for end in ("a", "b"):
+                base = (bases or {}).get(int(item[end])) or store.items_by_index([int(item[end])])[0]
+                out[end] = item_json(base)
+        elif item["kind"] == "text":
             out["text"] = item.get("text")
         elif item["kind"] == "image":
             out["image"] = f"/api/items/{quote(str(item['id']), safe='/')}/image"
@@ -232,7 +238,9 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
         n = _int_param(request, "n", 10, 1, 200)
         annotator = _annotator(request.query_params.get("annotator"))
         items = store.lease(annotator, n, seconds=config.lease_seconds)
-        return JSONResponse({"items": [item_json(i) for i in items]})
+        ends = sorted({int(i[end]) for i in items if i["kind"] == "pair" for end in ("a", "b")})
+        bases = {int(b["idx"]): b for b in store.items_by_index(ends)} if ends else {}
+        return JSONResponse({"items": [item_json(i, bases) for i in items]})
 
     async def answers(request: Request) -> Response:
         data = await _json_body(request)
@@ -289,7 +297,7 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
              "time": m["time"]}
             for m in models
         ]
-        body = {
+        body: dict[str, Any] = {
             "task": config.task,
             "classes": list(config.classes),
             "n_items": store.n_items,
@@ -307,6 +315,15 @@ def create_app(directory: str | Path, token: str, *, start_worker: bool = True) 
             },
             "time": time.time(),
         }
+        if config.task == "pairs":
+            metrics = {} if latest is None else latest["metrics"]
+            body["n_clusters"] = metrics.get("n_clusters")
+            body["n_pairs"] = store.n_pair_items()
+            if body["model"] is not None:
+                body["model"].update(n_clusters=metrics.get("n_clusters"), objective=metrics.get("objective"),
+                                     ari=metrics.get("ari"))
+            for h, m in zip(body["history"], models[-200:], strict=True):
+                h.update(n_clusters=m["metrics"].get("n_clusters"), ari=m["metrics"].get("ari"))
         return JSONResponse(_finite(body))
 
     def export(request: Request) -> Response:

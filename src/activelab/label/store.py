@@ -5,15 +5,17 @@ file. Every write is one ``BEGIN IMMEDIATE`` transaction, committed before the m
 (``synchronous=FULL`` in WAL mode: a returned write survives a crash or power loss), so the two
 processes serialise on SQLite's own write lock; readers never block and see committed data only.
 
-Schema (format version 1; ``PRAGMA application_id`` marks the file as an activelab store)::
+Schema (format version 2; version 1 files, classify stores without pair columns, are read too;
+``PRAGMA application_id`` marks the file as an activelab store)::
 
     meta(key TEXT PK, value TEXT)             JSON values: format, format_version, classes, created,
-                                              seed, queue_version, queue_time
+                                              seed, task, queue_version, queue_time
     items(idx INTEGER PK, id TEXT UNIQUE NOT NULL,
-          kind TEXT NOT NULL                  'features' | 'image' | 'text'
+          kind TEXT NOT NULL                  'features' | 'image' | 'text' (base items) | 'pair'
           text TEXT, path TEXT, given_label INTEGER,
-          fallback_rank INTEGER UNIQUE NOT NULL)   a seeded random permutation: the order used
-                                                   once the queue is used up
+          fallback_rank INTEGER UNIQUE NOT NULL,   a seeded random permutation: the order used
+                                                   once the queue is used up (a pair item: its idx)
+          a INTEGER -> items, b INTEGER -> items)  a pair item's two base items, a < b; NULL otherwise
     answers(seq INTEGER PK AUTOINCREMENT,     append-only (triggers refuse UPDATE and DELETE)
             uid TEXT UNIQUE NOT NULL,         the client's id of the event: retries are no-ops
             idx INTEGER NOT NULL -> items,
@@ -43,6 +45,19 @@ Semantics:
   to its annotator on the next :meth:`Store.lease` unless someone else took the item meanwhile.
 - Times are ``time.time()`` floats; every method that depends on the clock takes ``now`` so
   tests can inject it.
+
+Tasks (``meta.task``):
+
+- ``"classify"``: every item is asked for a class; the queue comes first, then every other item
+  in its fallback order.
+- ``"pairs"``: "same group?" about pairs of the base items. The classes are ``("different",
+  "same")`` (label 1 = same group, 0 = different). Pair questions are items of kind ``"pair"``
+  with the id ``"<id_a>~<id_b>"`` (base ids in index order, ``a < b``), appended as the trainer
+  proposes them (:meth:`Store.add_pair_items`), so leases, answers, undo, export and retries work
+  on them as on any item. Only pair items are leased, and only from the queue (no fallback:
+  most pairs never exist as items); base items are never leased nor answered. The labels the
+  data came with are the base items' ``given_label`` (group indices, for evaluation only),
+  never answers. :attr:`Store.n_items` counts the base items only.
 
 Threads and processes: each thread gets its own connection (made on first use). In-process
 writers also queue on one lock per file, so threads wait on each other without SQLite's
@@ -77,6 +92,7 @@ __all__ = [
     "ItemLike",
     "ItemRecord",
     "LeasedError",
+    "PAIR_CLASSES",
     "Store",
     "StoreError",
     "StoreFormatError",
@@ -85,7 +101,8 @@ __all__ = [
 ]
 
 FORMAT = "activelab-label-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: classify stores made before pair items (no a, b columns)
 APPLICATION_ID = 0x414C4C53  # "ALLS": PRAGMA application_id of every store file
 BUSY_TIMEOUT_S = 10.0
 IMPORT_ANNOTATOR = "import"
@@ -95,6 +112,11 @@ MAX_ANNOTATOR_CHARS = 100
 MAX_UID_CHARS = 200
 MAX_LEASE_SECONDS = 7 * 24 * 3600.0
 ITEM_KINDS = ("features", "image", "text")
+PAIR_KIND = "pair"
+TASKS = ("classify", "pairs")
+#: The classes of a pairs store: label 0 = different groups, 1 = the same group.
+PAIR_CLASSES = ("different", "same")
+PAIR_SEPARATOR = "~"
 SKIP, UNSURE = -1, -2
 _ANSWER_KIND = {SKIP: "skip", UNSURE: "unsure"}
 _SQL_CHUNK = 500  # bound parameters per IN (...) list
@@ -104,11 +126,15 @@ _SCHEMA = (
     """CREATE TABLE items(
         idx INTEGER PRIMARY KEY,
         id TEXT UNIQUE NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('features', 'image', 'text')),
+        kind TEXT NOT NULL CHECK (kind IN ('features', 'image', 'text', 'pair')),
         text TEXT,
         path TEXT,
         given_label INTEGER,
-        fallback_rank INTEGER UNIQUE NOT NULL)""",
+        fallback_rank INTEGER UNIQUE NOT NULL,
+        a INTEGER REFERENCES items(idx),
+        b INTEGER REFERENCES items(idx),
+        CHECK ((kind = 'pair') = (a IS NOT NULL AND b IS NOT NULL AND a < b)))""",
+    "CREATE UNIQUE INDEX items_by_pair ON items(a, b) WHERE a IS NOT NULL",
     """CREATE TABLE answers(
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         uid TEXT UNIQUE NOT NULL,
@@ -426,20 +452,24 @@ class Store:
             mode = str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower()
             if mode != "wal":
                 con.execute("PRAGMA journal_mode = WAL")
-            (n_items,) = con.execute("SELECT COUNT(*) FROM items").fetchone()
+            (n_items,) = con.execute("SELECT COUNT(*) FROM items WHERE kind != 'pair'").fetchone()
         except StoreError:
             self.close()
             raise
         except sqlite3.DatabaseError as err:
             self.close()
             raise StoreFormatError(f"{self._path} is not an activelab label store (SQLite: {err}).") from err
-        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format") != FORMAT or meta.get("format_version") not in READABLE_VERSIONS:
             self.close()
             raise StoreFormatError(
                 f"{self._path} is a label store of format {meta.get('format')!r} version {meta.get('format_version')!r}; "
                 f"this activelab reads {FORMAT!r} version {FORMAT_VERSION}: upgrade activelab or create the project again."
             )
         self._classes: tuple[str, ...] = tuple(str(c) for c in meta["classes"])
+        self._task = str(meta.get("task", "classify"))
+        if self._task not in TASKS:
+            self.close()
+            raise StoreFormatError(f"{self._path} holds a store of task {self._task!r}; this activelab knows {list(TASKS)}.")
         self._seed = int(meta["seed"])
         self._created = float(meta["created"])
         self._n_items = int(n_items)
@@ -455,6 +485,7 @@ class Store:
         *,
         seed: int = 0,
         now: float | None = None,
+        task: str = "classify",
     ) -> Store:
         """Create a store file holding ``items`` (and, as answers of annotator ``"import"``, their given labels).
 
@@ -467,17 +498,24 @@ class Store:
             items: Unique ids; ``kind`` one of ``features``, ``image``, ``text``.
             seed: Seeds the fallback order (a random permutation of the items).
             now: Creation time (default ``time.time()``).
+            task: ``"classify"``, or ``"pairs"``: ``classes`` must then be :data:`PAIR_CLASSES`,
+                ``items`` are the base items, and a given label is a group index (int >= 0) kept
+                on the item for evaluation, not an answer.
 
         Raises:
             FileExistsError: If ``path`` exists (nothing is changed).
-            BadRequestError: For bad classes, item ids or kinds, or seed.
-            BadLabelError: For a given label outside the classes.
+            BadRequestError: For bad classes, item ids or kinds, seed or task.
+            BadLabelError: For a given label outside the classes (a pairs store: not an int >= 0).
         """
         target = Path(path)
+        if task not in TASKS:
+            raise BadRequestError(f"task must be one of {list(TASKS)}, got {task!r}.", field="task")
         names = cls._check_classes(classes)
+        if task == "pairs" and names != PAIR_CLASSES:
+            raise BadRequestError(f"a pairs store has the classes {list(PAIR_CLASSES)}, got {list(names)}.", field="classes")
         seed = _check_int(seed, "seed", 0)
         created = _now(now)
-        rows, given = cls._check_items(items, names)
+        rows, given = cls._check_items(items, names, groups=task == "pairs")
         ranks = np.random.default_rng(seed).permutation(len(rows))
         try:
             with open(target, "xb"):
@@ -500,14 +538,14 @@ class Store:
                 con.execute(statement)
             meta = {
                 "format": FORMAT, "format_version": FORMAT_VERSION, "classes": list(names), "created": created,
-                "seed": seed, "queue_version": None, "queue_time": None,
+                "seed": seed, "task": task, "queue_version": None, "queue_time": None,
             }
             con.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
             con.executemany(
                 "INSERT INTO items(idx, id, kind, text, path, given_label, fallback_rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(i, *row, int(ranks[i])) for i, row in enumerate(rows)],
             )
-            for idx, item_id, label in given:
+            for idx, item_id, label in given if task == "classify" else ():
                 cur = con.execute(
                     "INSERT INTO answers(uid, idx, label, kind, target, annotator, time) VALUES (?, ?, ?, 'label', NULL, ?, ?)",
                     (f"{IMPORT_ANNOTATOR}:{item_id}", idx, label, IMPORT_ANNOTATOR, created),
@@ -540,7 +578,7 @@ class Store:
 
     @staticmethod
     def _check_items(
-        items: Sequence[ItemLike], classes: tuple[str, ...]
+        items: Sequence[ItemLike], classes: tuple[str, ...], *, groups: bool = False
     ) -> tuple[list[tuple[str, str, str | None, str | None, int | None]], list[tuple[int, str, int]]]:
         rows: list[tuple[str, str, str | None, str | None, int | None]] = []
         given: list[tuple[int, str, int]] = []
@@ -561,7 +599,12 @@ class Store:
             path = None if item.path is None else os.fspath(item.path)
             label: int | None = None
             raw = item.given_label
-            if raw is not None:
+            if raw is not None and groups:  # a pairs store: the item's group, for evaluation only
+                if isinstance(raw, bool) or not isinstance(raw, numbers.Integral) or int(raw) < 0:
+                    raise BadLabelError(f"item {item_id!r} came labelled {raw!r}; in a pairs store a given label is "
+                                        "a group index (an int >= 0).", field="label")
+                label = int(raw)
+            elif raw is not None:
                 if isinstance(raw, str):
                     if raw not in by_name:
                         raise BadLabelError(f"item {item_id!r} came labelled {raw!r}, not one of the classes {list(classes)}.",
@@ -667,8 +710,13 @@ class Store:
 
     @property
     def n_items(self) -> int:
-        """The number of items (fixed at creation)."""
+        """The number of items (fixed at creation); in a pairs store the base items, not the pair items."""
         return self._n_items
+
+    @property
+    def task(self) -> str:
+        """``"classify"`` or ``"pairs"`` (see the module docstring)."""
+        return self._task
 
     @property
     def seed(self) -> int:
@@ -680,13 +728,34 @@ class Store:
         """The creation time (``time.time()``)."""
         return self._created
 
-    def _id_index(self) -> tuple[list[str], dict[str, int]]:
-        """Every id by index and the reverse map, read once (items never change)."""
+    def _id_index(self, refresh: bool = False) -> tuple[list[str], dict[str, int]]:
+        """Every id by index and the reverse map, read once; ``refresh`` reads the pair items added since.
+
+        Items are never changed or removed; a pairs store only appends pair items (idx n, n+1, ...),
+        possibly from another process, so a look-up that misses refreshes once before failing.
+        """
         with self._ids_guard:
             if self._ids is None or self._index is None:
                 ids = [str(r[0]) for r in self._conn().execute("SELECT id FROM items ORDER BY idx")]
                 self._ids, self._index = ids, {item_id: i for i, item_id in enumerate(ids)}
+            elif refresh and self._task == "pairs":
+                rows = self._conn().execute("SELECT idx, id FROM items WHERE idx >= ? ORDER BY idx",
+                                            (len(self._ids),)).fetchall()
+                for idx, item_id in rows:
+                    if int(idx) != len(self._ids):  # never: pair items are appended with idx = MAX(idx) + 1
+                        raise StoreFormatError(f"{self._path}: item indices are not contiguous at {idx}.")
+                    self._index[str(item_id)] = len(self._ids)
+                    self._ids.append(str(item_id))
             return self._ids, self._index
+
+    def _lookup(self, item_id: object) -> int | None:
+        """The index of ``item_id``, or ``None`` (a pairs store first reads the pair items added since)."""
+        _, index = self._id_index()
+        i = index.get(str(item_id))
+        if i is None and self._task == "pairs":
+            _, index = self._id_index(refresh=True)
+            i = index.get(str(item_id))
+        return i
 
     @staticmethod
     def _item_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -696,22 +765,34 @@ class Store:
 
     _ITEM_COLUMNS = "idx, id, kind, text, path, given_label"
 
+    def _add_pair_ends(self, con: sqlite3.Connection, items: Iterable[dict[str, Any]]) -> None:
+        """Give each pair item among ``items`` its base indices ``a`` and ``b`` (in place)."""
+        pairs = {int(d["idx"]): d for d in items if d["kind"] == PAIR_KIND}
+        for chunk in _chunks(sorted(pairs)):
+            marks = ",".join("?" * len(chunk))
+            for idx, a, b in con.execute(f"SELECT idx, a, b FROM items WHERE idx IN ({marks})", tuple(chunk)):
+                pairs[int(idx)].update(a=int(a), b=int(b))
+
     def item(self, item_id: str) -> dict[str, Any]:
-        """The item ``item_id``: ``{id, idx, kind, text, path, given_label}``. Cost: one indexed lookup.
+        """The item ``item_id``: ``{id, idx, kind, text, path, given_label}`` (a pair item also ``a``, ``b``:
+        its base items' indices). Cost: one indexed lookup.
 
         Raises:
             UnknownItemError: If no item has this id.
         """
-        row = self._conn().execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id = ?", (str(item_id),)).fetchone()
+        con = self._conn()
+        row = con.execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id = ?", (str(item_id),)).fetchone()
         if row is None:
             raise UnknownItemError(f"no item has id {item_id!r}; use the ids the store was created with.", field="id")
-        return self._item_dict(row)
+        out = self._item_dict(row)
+        self._add_pair_ends(con, [out])
+        return out
 
     def items_by_index(self, indices: Iterable[int] | npt.ArrayLike) -> list[dict[str, Any]]:
         """The items at ``indices``, in that order (as :meth:`item`). Cost: O(k log N).
 
         Raises:
-            UnknownItemError: For an index outside 0..n_items-1.
+            UnknownItemError: For an index outside 0..n_items-1 (a pairs store: outside every item, pairs included).
         """
         wanted = self._check_indices(indices, "idx")
         rows: dict[int, dict[str, Any]] = {}
@@ -721,6 +802,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for row in con.execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE idx IN ({marks})", tuple(chunk)):
                 rows[int(row[0])] = self._item_dict(row)
+        self._add_pair_ends(con, rows.values())
         return [dict(rows[i]) for i in wanted]
 
     def index_of(self, ids: Iterable[str]) -> npt.NDArray[np.int64]:
@@ -731,10 +813,9 @@ class Store:
         """
         if isinstance(ids, str):
             raise BadRequestError(f"ids must be a list of ids, not the string {ids!r}: wrap it as [{ids!r}].", field="id")
-        _, index = self._id_index()
         out = []
         for item_id in ids:
-            i = index.get(str(item_id))
+            i = self._lookup(item_id)
             if i is None:
                 raise UnknownItemError(f"no item has id {item_id!r}; use the ids the store was created with.", field="id")
             out.append(i)
@@ -746,8 +827,9 @@ class Store:
         Raises:
             UnknownItemError: For an index outside 0..n_items-1.
         """
+        wanted = self._check_indices(indices, "idx")
         ids, _ = self._id_index()
-        return [ids[i] for i in self._check_indices(indices, "idx")]
+        return [ids[i] for i in wanted]
 
     def _check_indices(self, indices: Iterable[int] | npt.ArrayLike, field: str) -> list[int]:
         arr = np.asarray(indices)
@@ -755,10 +837,108 @@ class Store:
             raise BadRequestError(f"{field} must be a 1-D list of integer item indices, got shape {arr.shape} "
                                   f"of {arr.dtype}.", field=field)
         out = [int(i) for i in arr]
-        bad = [i for i in out if not 0 <= i < self._n_items]
+        total = self._n_items
+        if self._task == "pairs" and out and max(out) >= total:  # pair items: every item so far
+            total = len(self._id_index(refresh=True)[0])
+        bad = [i for i in out if not 0 <= i < total]
         if bad:
-            raise UnknownItemError(f"item index {bad[0]} is outside 0..{self._n_items - 1}.", field=field)
+            raise UnknownItemError(f"item index {bad[0]} is outside 0..{total - 1}.", field=field)
         return out
+
+    # ----------------------------------------------------------------- pair items
+
+    def _require_pairs(self, what: str) -> None:
+        if self._task != "pairs":
+            raise BadRequestError(f"{what} needs a pairs store; this one is a {self._task} store.", field="task")
+
+    def add_pair_items(self, pairs: Iterable[Sequence[int]] | npt.ArrayLike) -> list[str]:
+        """Make the pair questions ``pairs`` (rows of two base indices) items; returns their ids, in order.
+
+        Each pair is put in canonical order (``a < b``); a pair already present keeps its item and id
+        (idempotent), a new one gets the next index and the id ``"<id_a>~<id_b>"`` (with ``~<k>``
+        appended in the unlikely case that this id is taken, e.g. by base ids holding ``~``).
+        Cost: one ``BEGIN IMMEDIATE`` transaction; O(m log N).
+
+        Raises:
+            BadRequestError: Not a pairs store, not an ``(m, 2)`` array of ints, or a pair of one item twice.
+            UnknownItemError: An index that is not a base item.
+        """
+        self._require_pairs("add_pair_items")
+        arr = np.asarray(pairs)
+        if arr.size == 0:
+            return []
+        if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise BadRequestError(f"pairs must be an (m, 2) array of base item indices, got shape {arr.shape} of {arr.dtype}.",
+                                  field="pairs")
+        canon = np.sort(arr.astype(np.int64), axis=1)
+        bad = np.flatnonzero((canon < 0).any(axis=1) | (canon >= self._n_items).any(axis=1))
+        if len(bad):
+            a, b = canon[bad[0]]
+            raise UnknownItemError(f"pair ({a}, {b}): base item indices lie in 0..{self._n_items - 1}.", field="pairs")
+        same = np.flatnonzero(canon[:, 0] == canon[:, 1])
+        if len(same):
+            raise BadRequestError(f"pair ({canon[same[0], 0]}, {canon[same[0], 1]}) asks about one item twice; "
+                                  "a pair needs two different items.", field="pairs")
+        base_ids, _ = self._id_index()
+        out: list[str] = []
+        with self._write() as con:
+            made: dict[tuple[int, int], str] = {}
+            for a, b in canon.tolist():
+                if (a, b) in made:
+                    out.append(made[(a, b)])
+                    continue
+                row = con.execute("SELECT id FROM items WHERE a = ? AND b = ?", (a, b)).fetchone()
+                if row is None:
+                    idx = int(con.execute("SELECT COALESCE(MAX(idx), -1) + 1 FROM items").fetchone()[0])
+                    item_id = stem = f"{base_ids[a]}{PAIR_SEPARATOR}{base_ids[b]}"
+                    k = 1
+                    while con.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is not None:
+                        k += 1
+                        item_id = f"{stem}{PAIR_SEPARATOR}{k}"
+                    con.execute(
+                        "INSERT INTO items(idx, id, kind, text, path, given_label, fallback_rank, a, b) "
+                        "VALUES (?, ?, 'pair', NULL, NULL, NULL, ?, ?, ?)",
+                        (idx, item_id, idx, a, b),
+                    )
+                else:
+                    item_id = str(row[0])
+                made[(a, b)] = item_id
+                out.append(item_id)
+        self._id_index(refresh=True)
+        return out
+
+    def pair_items(self) -> list[dict[str, Any]]:
+        """Every pair item ``{id, idx, a, b, a_id, b_id}`` in the order added. Cost: O(P)."""
+        self._require_pairs("pair_items")
+        rows = self._conn().execute(
+            "SELECT p.id, p.idx, p.a, p.b, x.id, y.id FROM items p JOIN items x ON x.idx = p.a JOIN items y ON y.idx = p.b "
+            "WHERE p.kind = 'pair' ORDER BY p.idx"
+        ).fetchall()
+        return [{"id": r[0], "idx": int(r[1]), "a": int(r[2]), "b": int(r[3]), "a_id": r[4], "b_id": r[5]} for r in rows]
+
+    def n_pair_items(self) -> int:
+        """How many pair items exist (0 in a classify store). Cost: O(P)."""
+        return int(self._conn().execute("SELECT COUNT(*) FROM items WHERE kind = 'pair'").fetchone()[0])
+
+    def pair_answers(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+        """Every answered pair's current answer: ``(pairs (m, 2) of base indices, labels, kinds)``.
+
+        ``labels``: 1 = same, 0 = different, -1 skip, -2 unsure; ``kinds`` as in
+        :meth:`effective_answers`. One consistent snapshot. Cost: O(A).
+        """
+        self._require_pairs("pair_answers")
+        rows = self._conn().execute(
+            "SELECT i.a, i.b, s.label, s.kind FROM state s JOIN items i ON i.idx = s.idx WHERE i.kind = 'pair' ORDER BY s.idx"
+        ).fetchall()
+        pairs = np.asarray([(r[0], r[1]) for r in rows], dtype=np.int64).reshape(len(rows), 2)
+        labels = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+        kinds = np.asarray([str(r[3]) for r in rows], dtype="<U6")
+        return pairs, labels, kinds
+
+    def given_labels(self) -> npt.NDArray[np.int64]:
+        """The label each base item came with (a class, or in a pairs store a group index), -1 for none. Cost: O(N)."""
+        rows = self._conn().execute("SELECT idx, given_label FROM items WHERE kind != 'pair' ORDER BY idx").fetchall()
+        return np.asarray([-1 if r[1] is None else int(r[1]) for r in rows], dtype=np.int64)
 
     # ----------------------------------------------------------------- leases
 
@@ -770,13 +950,14 @@ class Store:
         then every other item by its fallback rank; always skipping answered items (label, skip
         or unsure) and items leased to someone else until after ``now``. Leases returned are
         (re)written to end at ``now + seconds``. Fewer than ``n`` items (or none) when the rest
-        are answered or leased.
+        are answered or leased. A pairs store leases pair items from the queue only (no fallback).
 
         Cost: one ``BEGIN IMMEDIATE`` transaction; O((n + m + p) log N) indexed lookups, with m
         this annotator's leases and p the queue / fallback entries passed over (answered or leased).
 
         Returns:
-            Dicts ``{id, idx, kind, text, path, lease_until, score}`` (score: the queue score, else ``None``).
+            Dicts ``{id, idx, kind, text, path, lease_until, score}`` (score: the queue score, else
+            ``None``); a pair item also has ``a`` and ``b``, its base items' indices.
 
         Raises:
             BadRequestError: For ``annotator`` (a non-empty printable string <= 100 characters),
@@ -802,10 +983,10 @@ class Store:
                 "NOT EXISTS (SELECT 1 FROM state s WHERE s.idx = {t}.idx) AND NOT EXISTS "
                 "(SELECT 1 FROM leases l WHERE l.idx = {t}.idx AND l.until > :now AND l.annotator != :me)"
             )
-            for sql in (
-                f"SELECT q.idx FROM queue q WHERE {free.format(t='q')} ORDER BY q.rank",
-                f"SELECT i.idx FROM items i WHERE {free.format(t='i')} ORDER BY i.fallback_rank",
-            ):
+            sources = [f"SELECT q.idx FROM queue q WHERE {free.format(t='q')} ORDER BY q.rank"]
+            if self._task == "classify":  # a pairs store asks only what its trainer queued
+                sources.append(f"SELECT i.idx FROM items i WHERE {free.format(t='i')} ORDER BY i.fallback_rank")
+            for sql in sources:
                 if len(picked) >= n:
                     break
                 cur = con.execute(sql, {"now": t, "me": annotator})
@@ -835,11 +1016,12 @@ class Store:
                     tuple(chunk),
                 ):
                     rows[int(row[0])] = row
-        out = []
-        for i in picked:
-            idx, item_id, kind, text, path, score = rows[i]
-            out.append({"id": item_id, "idx": int(idx), "kind": kind, "text": text, "path": path,
-                        "lease_until": until, "score": None if score is None else float(score)})
+            out = []
+            for i in picked:
+                idx, item_id, kind, text, path, score = rows[i]
+                out.append({"id": item_id, "idx": int(idx), "kind": kind, "text": text, "path": path,
+                            "lease_until": until, "score": None if score is None else float(score)})
+            self._add_pair_ends(con, out)
         return out
 
     def release(self, annotator: str, ids: Iterable[str]) -> int:
@@ -918,7 +1100,6 @@ class Store:
         if len(answers) > MAX_BATCH:
             raise BadRequestError(f"{len(answers)} answers in one batch; send at most {MAX_BATCH}.", field="answers")
         t = _now(now)
-        _, index = self._id_index()
         k = self.n_classes
         parsed: list[tuple[int, str, int, str]] = []
         for pos, answer in enumerate(answers):
@@ -930,15 +1111,19 @@ class Store:
             except (TypeError, ValueError):
                 raise BadRequestError(f"{where}an answer is (id, label, uid), got {answer!r}.", field="answers") from None
             uid = _check_uid(uid, where)
-            if not isinstance(item_id, str) or item_id not in index:
+            idx_of = self._lookup(item_id) if isinstance(item_id, str) else None
+            if idx_of is None:
                 raise UnknownItemError(f"{where}no item has id {item_id!r}; answer the items you were given.", field="id")
+            if self._task == "pairs" and idx_of < self._n_items:
+                raise BadRequestError(f"{where}item {item_id!r} is one of the items being grouped; in a pairs project "
+                                      "answer the pair items (same group or not) you were given.", field="id")
             if isinstance(label, bool) or not isinstance(label, numbers.Integral):
                 raise BadLabelError(f"{where}label {label!r} is not an integer: send a class index 0..{k - 1} "
                                     f"{_LABELS_HINT}.", field="label")
             if not UNSURE <= int(label) < k:
                 raise BadLabelError(f"{where}label {int(label)} is outside the classes 0..{k - 1} {_LABELS_HINT}.",
                                     field="label")
-            parsed.append((index[item_id], item_id, int(label), uid))
+            parsed.append((idx_of, item_id, int(label), uid))
 
         results: list[dict[str, Any]] = []
         with self._write() as con:
@@ -1091,11 +1276,15 @@ class Store:
         return int(self._conn().execute("SELECT COUNT(*) FROM state").fetchone()[0])
 
     def answer_kind_counts(self) -> dict[str, int]:
-        """How many items are answered per kind, and unanswered: ``{label, skip, unsure, none}``. Cost: O(A)."""
+        """How many items are answered per kind, and unanswered: ``{label, skip, unsure, none}``.
+
+        A pairs store counts its pair items. Cost: O(A).
+        """
         counts = {"label": 0, "skip": 0, "unsure": 0}
         for kind, count in self._conn().execute("SELECT kind, COUNT(*) FROM state GROUP BY kind"):
             counts[str(kind)] = int(count)
-        counts["none"] = self._n_items - sum(counts.values())
+        total = self.n_pair_items() if self._task == "pairs" else self._n_items
+        counts["none"] = total - sum(counts.values())
         return counts
 
     def per_class_counts(self) -> dict[str, int]:
@@ -1152,12 +1341,16 @@ class Store:
         Cost: one ``BEGIN IMMEDIATE`` transaction; O(q log q) for q entries (old and new).
 
         Raises:
-            BadRequestError: Indices repeated, scores of another length or not numbers, version < 0.
-            UnknownItemError: An index outside 0..n_items-1.
+            BadRequestError: Indices repeated, scores of another length or not numbers, version < 0,
+                a base item in a pairs store's queue.
+            UnknownItemError: An index outside 0..n_items-1 (a pairs store: outside its items).
         """
         order = self._check_indices(indices, "indices")
         if len(set(order)) != len(order):
             raise BadRequestError("indices repeat an item; a queue holds each item once.", field="indices")
+        if self._task == "pairs" and order and min(order) < self._n_items:
+            raise BadRequestError(f"index {min(order)} is a base item; a pairs store queues pair items only "
+                                  "(add_pair_items).", field="indices")
         try:
             values = np.asarray(scores, dtype=np.float64)
         except (TypeError, ValueError) as err:

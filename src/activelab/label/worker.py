@@ -14,6 +14,11 @@ outstanding so they are not proposed again, refits, and proposes the next ``batc
 The new queue and a model version (labels, cross-validated accuracy, seconds) are written in one
 transaction; the server keeps serving the old queue until then. Cost of a refresh: one fit, the
 strategy's proposal over the unlabelled rows, and a k-fold cross-validation (k ≤ 5) on the labels.
+
+A pairs project (:func:`refresh_pairs`) trains no model: it clusters the items from the answered
+pairs (a k-means prior of the feature rows plus the answers, local search) and lets its pair
+strategy choose the next pairs from that clustering; the version records the number of clusters,
+the objective and, when the data came labelled, the ARI against those groups.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from ..oracles import Answers
 from ..strategies.registry import make
 from .project import Project
 
-__all__ = ["cross_validated_accuracy", "refresh", "run_worker"]
+__all__ = ["cluster_pairs", "cross_validated_accuracy", "pair_prior", "refresh", "refresh_pairs", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +76,11 @@ def refresh(project: Project, *, now: float | None = None) -> int:
     """Refit on the store's answers, propose the next queue and record a model version; returns it.
 
     Skips and "unsure" answers make an item ask-never-again for the model (the engine skips it);
-    the items leased to annotators are outstanding, so the new queue does not hold them.
+    the items leased to annotators are outstanding, so the new queue does not hold them. A pairs
+    project refreshes with :func:`refresh_pairs` instead.
     """
+    if project.config.task == "pairs":
+        return refresh_pairs(project, now=now)
     t0 = time.perf_counter()
     cfg, store = project.config, project.store
     n_classes = len(cfg.classes)
@@ -116,6 +124,139 @@ def refresh(project: Project, *, now: float | None = None) -> int:
     store.replace_queue(chosen, scores, version, now=now)
     log.info("model %d: %d labels, phase %s, queue %d, cv accuracy %s, %.2f s", version, len(lab_idx), phase,
              len(chosen), "n/a" if cv is None else f"{cv:.3f}", info["seconds"])
+    return version
+
+
+# --------------------------------------------------------------------------- pairs projects
+
+
+def pair_prior(project: Project) -> tuple[Any, np.ndarray]:
+    """The prior of unasked pairs and its partition: ±0.1 from a k-means partition of the feature rows.
+
+    ``k = n_clusters`` (default :data:`~activelab.label.project.DEFAULT_N_CLUSTERS`, at most the
+    number of items), drawn from the ``prior`` stream of the project's seed, as the clustering
+    runner's ``make_prior("kmeans", ...)``: the same partition at every refresh.
+    """
+    from ..clustering.runner import make_prior
+    from ..engine import stream_rng
+    from .project import DEFAULT_N_CLUSTERS
+
+    cfg = project.config
+    X = np.array(project.features, dtype=np.float32)  # a writable copy of the memory-mapped rows
+    prior, start = make_prior("kmeans", X, cfg.n_clusters or DEFAULT_N_CLUSTERS, stream_rng(cfg.seed, "prior"))
+    if start is None:  # never for "kmeans"
+        raise RuntimeError("the kmeans prior gave no partition.")
+    return prior, start
+
+
+def cluster_pairs(project: Project, round_: int) -> dict[str, Any]:
+    """Cluster the base items from every answered pair: ``{labels, objective, store, start, answers}``.
+
+    A :class:`~activelab.clustering.SimilarityStore` over the base items holds the k-means prior
+    (:func:`pair_prior`) and each pair's current answer (+1 same, −1 different; skips and "unsure"
+    are left out), one answer per pair (``tau = 1``); local search, warm-started from the prior's
+    partition, with the ``pair_solve`` stream of ``round_``. Cost: one k-means and one local search,
+    ``O(sweeps (N r K + q))`` for q answered pairs.
+    """
+    from ..clustering import SimilarityStore, local_search
+    from ..engine import stream_rng
+
+    store = project.store
+    pairs, labels, kinds = store.pair_answers()
+    prior, start = pair_prior(project)
+    sim = SimilarityStore(prior, tau=1)
+    use = np.asarray(kinds) == "label"
+    if use.any():
+        sim.add(pairs[use], np.where(labels[use] == 1, 1.0, -1.0))
+    res = local_search(sim, start, rng=stream_rng(project.config.seed, "pair_solve", round_))
+    return {"labels": res.labels, "objective": float(res.objective), "store": sim, "start": start,
+            "answers": (pairs, labels, kinds)}
+
+
+def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
+    p = np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1)
+    keys: np.ndarray = p[:, 0] * np.int64(n) + p[:, 1]
+    return keys
+
+
+def _select_pairs(project: Project, solved: dict[str, Any], k: int, exclude: np.ndarray, round_: int) -> np.ndarray:
+    """``k`` pairs from the project's pair strategy, none answered nor in ``exclude`` (keys), best first."""
+    from ..clustering import ClusterState, make_pair_strategy
+    from ..clustering.candidates import CandidateConfig, knn_pairs
+    from ..clustering.store import n_pairs
+    from ..engine import stream_rng
+    from ..errors import PoolExhaustedError
+
+    cfg = project.config
+    sim = solved["store"]
+    n = sim.n_items
+    left = n_pairs(n) - sim.n_queried_pairs
+    want = min(k + len(exclude), left)
+    if want <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    config = CandidateConfig()
+    graph = None if config.exhaustive(n) else knn_pairs(np.array(project.features, dtype=np.float32))
+    state = ClusterState(sim, solved["labels"], round_, 0.0, config, graph)
+    strategy = make_pair_strategy(cfg.strategy)
+    rng = stream_rng(cfg.seed, "pair_select", round_)
+    try:
+        chosen = np.asarray(strategy.select(state, want, rng), dtype=np.int64).reshape(-1, 2)
+    except PoolExhaustedError:  # a large pool with fewer candidates than asked: take what there is
+        want = min(want, len(state.candidates(rng)))
+        chosen = np.empty((0, 2), dtype=np.int64)
+        if want:
+            chosen = np.asarray(strategy.select(state, want, rng), dtype=np.int64).reshape(-1, 2)
+    chosen = np.sort(chosen, axis=1)
+    keep = ~np.isin(_pair_keys(chosen, n), exclude)
+    return chosen[keep][:k]
+
+
+def refresh_pairs(project: Project, *, now: float | None = None) -> int:
+    """A pairs project's refresh: cluster from the answers, choose the next pairs, record a version.
+
+    The pair strategy (``cfg.strategy``, ``maxexp`` by default) sees a
+    :class:`~activelab.clustering.ClusterState` of the clustering of :func:`cluster_pairs`; it
+    draws from the ``pair_select`` stream of the new version. Pairs answered (a skipped or unsure
+    pair too) or leased to an annotator are not proposed again. The chosen pairs become pair items
+    (:meth:`~activelab.label.store.Store.add_pair_items`) and replace the queue. The version's
+    metrics: ``n_clusters``, ``objective``, and ``ari`` against the groups the data came with when
+    every item has one.
+    """
+    from ..clustering.learner import clustering_metrics
+
+    t0 = time.perf_counter()
+    cfg, store = project.config, project.store
+    latest = store.latest_model()
+    round_ = (int(latest["version"]) if latest else 0) + 1
+    last_seq = int(store.last_seq())
+    solved = cluster_pairs(project, round_)
+    pairs, labels, kinds = solved["answers"]
+    n = store.n_items
+    is_label = np.asarray(kinds) == "label"
+    leased = [item for item in store.leased_items(now=now) if item["idx"] >= n]
+    leased_pairs = np.asarray([(d["a"], d["b"]) for d in store.items_by_index([i["idx"] for i in leased])],
+                              dtype=np.int64).reshape(-1, 2)
+    exclude = np.unique(np.concatenate([_pair_keys(pairs[~is_label], n), _pair_keys(leased_pairs, n)]))
+    t_solve = time.perf_counter() - t0
+    chosen = _select_pairs(project, solved, cfg.batch, exclude, round_)
+    t_select = time.perf_counter() - t0 - t_solve
+    labels_now = solved["labels"]
+    metrics: dict[str, Any] = {"n_clusters": int(labels_now.max()) + 1, "objective": solved["objective"]}
+    truth = store.given_labels()
+    if len(truth) and (truth >= 0).all():
+        metrics.update(ari=clustering_metrics(truth, labels_now, ami=False)["ari"])
+    info = {
+        "phase": "pairs", "strategy": cfg.strategy, "n_same": int((labels[is_label] == 1).sum()),
+        "n_different": int((labels[is_label] == 0).sum()), "n_skipped": int((~is_label).sum()),
+        "seconds_solve": t_solve, "seconds_select": t_select, "seconds": time.perf_counter() - t0, "last_seq": last_seq,
+    }
+    ids = store.add_pair_items(chosen)
+    version = int(store.add_model(int(is_label.sum()), int(len(kinds)), metrics, info, now=now))
+    scores = np.linspace(1.0, 0.0, num=len(ids), endpoint=False) if ids else np.empty(0)
+    store.replace_queue(store.index_of(ids), scores, version, now=now)
+    log.info("model %d: %d pair answers, %d clusters, objective %.3f, ari %s, queue %d, %.2f s", version,
+             int(is_label.sum()), metrics["n_clusters"], metrics["objective"],
+             f"{metrics['ari']:.3f}" if "ari" in metrics else "n/a", len(ids), info["seconds"])
     return version
 
 
@@ -188,7 +329,8 @@ def run_worker(directory: str | os.PathLike[str], *, poll_seconds: float = 0.25,
             if new and first_unseen is None:
                 first_unseen = time.monotonic()
             free = store.free_queue_size()
-            offerable = store.n_items - store.answer_count() - len(store.leased_items())
+            n_offer = store.n_items * (store.n_items - 1) // 2 if cfg.task == "pairs" else store.n_items
+            offerable = n_offer - store.answer_count() - len(store.leased_items())
             short = free < max(1, cfg.batch // 2) and offerable > free and time.monotonic() - last_refresh > 5.0
             due = (
                 new >= cfg.retrain_answers

@@ -9,6 +9,9 @@
  * - Keys: 1-9 answer classes 1-9, 0 the tenth (classes beyond ten: buttons only), S skip,
  *   U unsure, Z or Backspace undo.
  * - Text is always set with textContent: markup in an item shows as text.
+ * - A pairs project (task "pairs" in /api/status) sends pair items {kind: "pair", a, b}: both
+ *   items are shown side by side (stacked on narrow screens) under "Same group?", and the class
+ *   buttons are the project's classes ("1 different", "2 same").
  */
 (function () {
   "use strict";
@@ -163,6 +166,7 @@
 
   // ---------------------------------------------------------------- state
   var classes = [];           // names, from GET /api/status
+  var task = "classify";      // "classify" or "pairs", from GET /api/status
   var queue = [];             // leased items not yet answered; queue[0] is shown
   var answeredIds = {};       // ids answered in this page (never shown again unless undone)
   var history = [];           // [{item, uid, annotator}] of this page's answers, newest last
@@ -389,11 +393,20 @@
     return queue.length ? queue[0] : null;
   }
 
+  function preloadImage(it) {
+    if (it && it.kind === "image" && !it.preloaded) {
+      it.preloaded = new Image();
+      it.preloaded.src = imageUrl(it.id);
+    }
+  }
+
   function preload() {
     queue.slice(1, 4).forEach(function (it) {
-      if (it.kind === "image" && !it.preloaded) {
-        it.preloaded = new Image();
-        it.preloaded.src = imageUrl(it.id);
+      if (it.kind === "pair") {
+        preloadImage(it.a);
+        preloadImage(it.b);
+      } else {
+        preloadImage(it);
       }
     });
   }
@@ -447,18 +460,37 @@
     box.dataset.kind = item.kind || "";
     box.dataset.state = "item";
     $("item-id").textContent = String(item.id);
-    if (item.kind === "image") {
-      box.appendChild(renderImage(item));
-    } else if (item.kind === "text") {
+    $("item-word").textContent = item.kind === "pair" ? "Pair" : "Item";
+    box.appendChild(item.kind === "pair" ? renderPair(item) : renderContent(item));
+    setAnswerable(classes.length > 0);
+  }
+
+  function renderContent(item) {
+    if (item.kind === "image") return renderImage(item);
+    if (item.kind === "text") {
       var p = el("p", "text");
       p.textContent = item.text == null ? "" : String(item.text);   // never innerHTML
-      box.appendChild(p);
-    } else if (Array.isArray(item.features)) {
-      box.appendChild(renderFeatures(item.features));
-    } else {
-      box.appendChild(el("p", "placeholder", "This item (kind " + item.kind + ") has nothing to show."));
+      return p;
     }
-    setAnswerable(classes.length > 0);
+    if (Array.isArray(item.features)) return renderFeatures(item.features);
+    return el("p", "placeholder", "This item (kind " + item.kind + ") has nothing to show.");
+  }
+
+  function renderPair(item) {
+    // both items side by side (stacked on narrow screens), the question above them
+    var wrap = el("div", "pair");
+    wrap.appendChild(el("p", "question", "Same group?"));
+    var sides = el("div", "pair-sides");
+    [["a", "A"], ["b", "B"]].forEach(function (end) {
+      var base = item[end[0]];
+      var side = el("figure", "side");
+      side.dataset.side = end[0];
+      side.appendChild(base ? renderContent(base) : el("p", "placeholder", "This item is missing."));
+      side.appendChild(el("figcaption", "side-id", end[1] + " · " + (base ? String(base.id) : "?")));
+      sides.appendChild(side);
+    });
+    wrap.appendChild(sides);
+    return wrap;
   }
 
   function renderImage(item) {
@@ -544,7 +576,7 @@
     queue.shift();
     showCurrent();
     var what = label === SKIP ? "skipped" : label === UNSURE ? "unsure" : classes[label];
-    message("Item " + item.id + ": " + what + ".");
+    message((item.kind === "pair" ? "Pair " : "Item ") + item.id + ": " + what + ".");
     flush();
     refill(false);
   }
@@ -663,8 +695,9 @@
     box.classList.toggle("many", names.length > 6);
     var last = Math.min(names.length, 10);
     var range = last <= 9 ? "1–" + last : "1–9 and 0";
-    $("keys-help").textContent = "Keys: " + range + " answer a class" + (names.length > 10 ? " (classes beyond the tenth: click or Tab to them)" : "") +
-      " · S skip · U unsure · Z or Backspace undo · Tab moves between buttons.";
+    var answerKeys = task === "pairs" ? names.map(function (name, i) { return (i + 1) + " " + name; }).join(" · ")
+      : range + " answer a class" + (names.length > 10 ? " (classes beyond the tenth: click or Tab to them)" : "");
+    $("keys-help").textContent = "Keys: " + answerKeys + " · S skip · U unsure · Z or Backspace undo · Tab moves between buttons.";
     showCurrent();
   }
 
@@ -706,23 +739,38 @@
   }
 
   function renderStatus(s) {
+    if (s.task === "pairs" && task !== "pairs") {
+      task = "pairs";
+      document.body.dataset.task = "pairs";
+      $("st-answers-label").textContent = "Answered pairs";
+      $("st-accuracy-label").textContent = "Clusters";
+      $("curve-heading").textContent = "Clusters";
+      $("classes").setAttribute("aria-label", "Same group?");
+      if (classes.length) buildButtons(classes);
+    }
     if (Array.isArray(s.classes) && s.classes.join("\u0000") !== classes.join("\u0000")) {
       classes = s.classes.map(String);
       buildButtons(classes);
     }
     if (typeof s.time === "number") serverSkew = s.time - Date.now() / 1000;
     $("st-answers").textContent = s.n_answers != null ? String(s.n_answers) : "–";
-    $("st-items").textContent = s.n_items != null ? "of " + s.n_items : "";
+    $("st-items").textContent = s.n_items == null ? "" : task === "pairs" ? "· " + s.n_items + " items" : "of " + s.n_items;
 
     var m = s.model;
-    $("st-model").textContent = m ? "version " + m.version + (m.n_labelled != null ? " · " + m.n_labelled + " labels" : "")
-      : "none yet";
+    $("st-model").textContent = m ? "version " + m.version + (m.n_labelled != null ? " · " + m.n_labelled +
+      (task === "pairs" ? " answers" : " labels") : "") : "none yet";
     var phase = $("st-phase");
     phase.textContent = m && m.phase ? String(m.phase) : "–";
     phase.title = !m ? "" : m.phase === "cold start" ? "Too few labels of every class yet: the items asked cover the data."
+      : m.phase === "pairs" ? "The pair strategy chooses the pairs whose answers change the clustering most."
       : "The project's strategy chooses what the model needs most.";
-    $("st-accuracy").textContent = m && typeof m.cv_accuracy === "number" ? pct(m.cv_accuracy)
-      : (m ? "n/a (too few labels)" : "–");
+    if (task === "pairs") {
+      $("st-accuracy").textContent = typeof s.n_clusters === "number" ? s.n_clusters + " clusters" +
+        (m && typeof m.ari === "number" ? " · ARI " + m.ari.toFixed(3) : "") : "–";
+    } else {
+      $("st-accuracy").textContent = m && typeof m.cv_accuracy === "number" ? pct(m.cv_accuracy)
+        : (m ? "n/a (too few labels)" : "–");
+    }
 
     var q = s.queue;
     if (typeof q === "number") {
@@ -788,6 +836,13 @@
     });
     var box = $("curve");
     box.replaceChildren();
+    if (task === "pairs") {
+      var newest = history.length ? history[history.length - 1] : null;
+      box.appendChild(el("p", "muted small", newest && typeof newest.n_clusters === "number"
+        ? "The clustering of every answer so far has " + newest.n_clusters + " clusters (version " + newest.version + ")."
+        : "The clustering appears once the trainer has run."));
+      return;
+    }
     if (!pts.length) {
       box.appendChild(el("p", "muted small", "The curve starts once every class has two labels (cross-validated accuracy)."));
       return;
