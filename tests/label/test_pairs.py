@@ -21,7 +21,7 @@ from activelab.errors import UnknownNameError
 from activelab.label.export import export_csv
 from activelab.label.project import Project, ProjectError, init_project
 from activelab.label.server import create_app
-from activelab.label.worker import refresh
+from activelab.label.trainer import refresh
 
 TOKEN = "pairs-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from activelab.label.project import Project, init_project
 from activelab.label.server import create_app
-from activelab.label.worker import refresh
+from activelab.label.trainer import refresh
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

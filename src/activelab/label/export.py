@@ -117,7 +117,7 @@ def export_pairs_csv(project: Project, out: str | os.PathLike[str]) -> list[Path
     - ``<stem>_models.csv``: one row per version: ``version, time, n_labelled, n_answers,
       n_clusters, objective, ari, strategy``.
     """
-    from .worker import cluster_pairs
+    from .trainer import cluster_pairs
 
     out = Path(out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)

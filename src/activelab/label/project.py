@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ActiveLabError
+from .trainer import DEFAULT_N_CLUSTERS
 
 __all__ = [
     "DEFAULT_N_CLUSTERS",
@@ -48,7 +49,6 @@ PAIR_CLASSES = ("different", "same")
 #: The pair strategy of a pairs project unless ``--strategy`` names another.
 DEFAULT_PAIR_STRATEGY = "maxexp"
 #: Clusters of the k-means prior of a pairs project without ``n_clusters`` or ``--classes``.
-DEFAULT_N_CLUSTERS = 10
 _FORMAT = 1
 
 
@@ -271,7 +271,7 @@ def init_project(
     Store.create(path / STORE_FILE, list(config.classes), source.items, seed=seed, task=task)
     _write_atomic(path / PROJECT_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
     project = Project.open(path)
-    from .worker import refresh
+    from .trainer import refresh
 
     refresh(project)
     return project
