@@ -160,7 +160,7 @@ def test_keyboard_labelling_saves_every_answer_and_shows_markup_as_text(chromium
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.set_default_timeout(15_000)
+            page.set_default_timeout(30_000)  # generous: CI machines are small and may be busy
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/?token={TOKEN}")
@@ -239,7 +239,7 @@ def test_pairs_show_both_items_and_the_keys_1_and_2_answer_different_and_same(ch
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.set_default_timeout(15_000)
+            page.set_default_timeout(30_000)  # generous: CI machines are small and may be busy
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{base}/?token={TOKEN}")
             page.wait_for_selector('#item[data-state="item"][data-kind="pair"]')
