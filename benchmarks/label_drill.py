@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from sklearn.datasets import make_classification
 
-    from activelab.label.project import init_project
+    from activelab.label.create import init_project
 
     X, y = make_classification(n_samples=5000, n_features=64, n_informative=20, n_classes=10, n_clusters_per_class=1,
                                random_state=0)

@@ -77,7 +77,7 @@ class Client:
 
 def run_app(X: np.ndarray, y: np.ndarray, seed: int, budget: int, workdir: Path) -> tuple[list[int], list[int], float]:
     """Label through the app; returns (labelled counts of the versions, the answered items in order, seconds)."""
-    from activelab.label.project import init_project
+    from activelab.label.create import init_project
 
     np.savez(workdir / "pool.npz", X=X)
     classes = tuple(str(c) for c in range(int(y.max()) + 1))

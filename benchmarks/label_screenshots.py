@@ -126,7 +126,7 @@ def main() -> None:
     browser_path = find_browser(args.browser)
     from playwright.sync_api import sync_playwright
 
-    from activelab.label.project import init_project
+    from activelab.label.create import init_project
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="activelab-shots-") as tmp:

@@ -128,7 +128,7 @@ def _serving(directory: Path, log_path: Path) -> Iterator[str]:
 @pytest.fixture
 def served(tmp_path: Path):
     """A 60-text project served by `python -m activelab label serve` on a free loopback port."""
-    from activelab.label.project import init_project
+    from activelab.label.create import init_project
 
     texts = _write_texts(tmp_path / "texts.csv")
     init_project(tmp_path / "proj", tmp_path / "texts.csv", classes=CLASSES, model="logreg", batch=20)
@@ -228,7 +228,7 @@ def test_pairs_show_both_items_and_the_keys_1_and_2_answer_different_and_same(ch
     import numpy as np
     from playwright.sync_api import sync_playwright
 
-    from activelab.label.project import init_project
+    from activelab.label.create import init_project
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "blobs.npz", X=(rng.normal(size=(30, 4)) + 4.0 * np.eye(3, 4)[np.arange(30) % 3]).astype(np.float32))

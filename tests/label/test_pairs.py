@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from activelab.cli import app as cli_app
 from activelab.errors import UnknownNameError
 from activelab.label.export import export_csv
-from activelab.label.project import Project, ProjectError, init_project
+from activelab.label.create import init_project
+from activelab.label.project import Project, ProjectError
 from activelab.label.server import create_app
 from activelab.label.trainer import refresh
 

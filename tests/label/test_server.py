@@ -21,7 +21,8 @@ import pytest
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
-from activelab.label.project import Project, init_project
+from activelab.label.create import init_project
+from activelab.label.project import Project
 from activelab.label.server import create_app
 from activelab.label.trainer import refresh
 

@@ -41,7 +41,7 @@ def init(
                                                         "number of --classes, else 10).")] = None,
 ) -> None:
     """Create a labelling project from your data: items, feature rows, the store and a first queue."""
-    from ..label.project import init_project
+    from ..label.create import init_project
 
     with user_errors(validation=True):
         names = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -32,16 +32,12 @@ from ..engine import Engine
 from ..models.registry import make_model
 from ..oracles import Answers
 from ..strategies.registry import make
+from .project import DEFAULT_N_CLUSTERS, Project
 
-if TYPE_CHECKING:
-    from .project import Project
-
-__all__ = ["DEFAULT_N_CLUSTERS", "cluster_pairs", "cross_validated_accuracy", "pair_prior", "refresh", "refresh_pairs"]
+__all__ = ["cluster_pairs", "cross_validated_accuracy", "pair_prior", "refresh", "refresh_pairs"]
 
 log = logging.getLogger(__name__)
 
-#: Clusters of a pairs project's prior when neither ``n_clusters`` nor classes were given.
-DEFAULT_N_CLUSTERS = 10
 
 
 def _model(project: Project) -> Any:
@@ -131,7 +127,7 @@ def refresh(project: Project, *, now: float | None = None) -> int:
 def pair_prior(project: Project) -> tuple[Any, np.ndarray]:
     """The prior of unasked pairs and its partition: ±0.1 from a k-means partition of the feature rows.
 
-    ``k = n_clusters`` (default :data:`DEFAULT_N_CLUSTERS`, at most the
+    ``k = n_clusters`` (default :data:`~activelab.label.project.DEFAULT_N_CLUSTERS`, at most the
     number of items), drawn from the ``prior`` stream of the project's seed, as the clustering
     runner's ``make_prior("kmeans", ...)``: the same partition at every refresh.
     """
