@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -31,10 +33,10 @@ def fit_final_model(project: Project) -> object:
     return model
 
 
-def _atomic_text(path: Path, write: object) -> None:
+def _atomic_text(path: Path, write: Callable[[TextIO], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", newline="") as fh:
-        write(fh)  # type: ignore[operator]  # a callable taking the open file
+        write(fh)
     os.replace(tmp, path)
 
 
@@ -50,23 +52,23 @@ def export_csv(project: Project, out: str | os.PathLike[str]) -> list[Path]:
     out = Path(out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     classes = list(project.config.classes)
-    latest: dict[str, dict[str, object]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for a in project.store.export():
         latest[str(a["id"])] = a  # events in order: the last one per item is its answer
-    rows = sorted(latest.values(), key=lambda a: float(a["time"]))  # type: ignore[arg-type]
+    rows = sorted(latest.values(), key=lambda a: float(a["time"]))
 
-    def labels(fh: object) -> None:
-        w = csv.writer(fh)  # type: ignore[arg-type]
+    def labels(fh: TextIO) -> None:
+        w = csv.writer(fh)
         w.writerow(["id", "label", "class", "kind", "annotator", "time"])
         for a in rows:
-            label = int(a["label"])  # type: ignore[call-overload]
+            label = int(a["label"])
             w.writerow([a["id"], label, classes[label] if label >= 0 else "", a["kind"], a["annotator"], a["time"]])
 
     _atomic_text(out, labels)
     models_path = out.with_name(out.stem + "_models.csv")
 
-    def models(fh: object) -> None:
-        w = csv.writer(fh)  # type: ignore[arg-type]
+    def models(fh: TextIO) -> None:
+        w = csv.writer(fh)
         w.writerow(["version", "time", "n_labelled", "n_answers", "cv_accuracy", "phase", "strategy"])
         for m in project.store.models():
             w.writerow([m["version"], m["time"], m["n_labelled"], m["n_answers"], m["metrics"].get("cv_accuracy", ""),
@@ -124,16 +126,16 @@ def export_pairs_csv(project: Project, out: str | os.PathLike[str]) -> list[Path
     store = project.store
     classes = list(project.config.classes)
     ends = {p["id"]: (p["a_id"], p["b_id"]) for p in store.pair_items()}
-    latest: dict[str, dict[str, object]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for a in store.export():
         latest[str(a["id"])] = a  # events in order: the last one per pair is its answer
-    rows = sorted(latest.values(), key=lambda a: float(a["time"]))  # type: ignore[arg-type]
+    rows = sorted(latest.values(), key=lambda a: float(a["time"]))
 
-    def answers(fh: object) -> None:
-        w = csv.writer(fh)  # type: ignore[arg-type]
+    def answers(fh: TextIO) -> None:
+        w = csv.writer(fh)
         w.writerow(["id", "item_a", "item_b", "label", "answer", "kind", "annotator", "time"])
         for a in rows:
-            label = int(a["label"])  # type: ignore[call-overload]
+            label = int(a["label"])
             item_a, item_b = ends[str(a["id"])]
             w.writerow([a["id"], item_a, item_b, label, classes[label] if label >= 0 else "", a["kind"], a["annotator"],
                         a["time"]])
@@ -144,8 +146,8 @@ def export_pairs_csv(project: Project, out: str | os.PathLike[str]) -> list[Path
     ids = store.id_of(np.arange(store.n_items))
     clusters_path = out.with_name(out.stem + "_clusters.csv")
 
-    def clusters(fh: object) -> None:
-        w = csv.writer(fh)  # type: ignore[arg-type]
+    def clusters(fh: TextIO) -> None:
+        w = csv.writer(fh)
         w.writerow(["id", "cluster"])
         for item_id, cluster in zip(ids, solved["labels"].tolist(), strict=True):
             w.writerow([item_id, cluster])
@@ -153,8 +155,8 @@ def export_pairs_csv(project: Project, out: str | os.PathLike[str]) -> list[Path
     _atomic_text(clusters_path, clusters)
     models_path = out.with_name(out.stem + "_models.csv")
 
-    def versions(fh: object) -> None:
-        w = csv.writer(fh)  # type: ignore[arg-type]
+    def versions(fh: TextIO) -> None:
+        w = csv.writer(fh)
         w.writerow(["version", "time", "n_labelled", "n_answers", "n_clusters", "objective", "ari", "strategy"])
         for m in models:
             w.writerow([m["version"], m["time"], m["n_labelled"], m["n_answers"], m["metrics"].get("n_clusters", ""),
