@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import activelab.label.store as store_module
+from activelab.label.data import ItemRecord
 from activelab.label.store import (
     AnswerIn,
     BadLabelError,
     BadRequestError,
-    ItemRecord,
     LeasedError,
     Store,
     StoreError,

@@ -106,14 +106,14 @@ class ItemRecord:
         kind: ``"features"``, ``"image"`` or ``"text"``.
         text: The text of a ``"text"`` item, else ``None``.
         path: The file of an ``"image"`` item, relative to the data folder, else ``None``.
-        given_label: Class index if the data came labelled, else ``None``.
+        given_label: Class index (or class name) if the data came labelled, else ``None``.
     """
 
     id: str
     kind: str
     text: str | None = None
     path: str | None = None
-    given_label: int | None = None
+    given_label: int | str | None = None
 
 
 @dataclass

@@ -76,21 +76,19 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from activelab.errors import ActiveLabError
+from activelab.label.data import ItemRecord
 
 __all__ = [
     "AnswerIn",
     "BadLabelError",
     "BadRequestError",
-    "ItemLike",
-    "ItemRecord",
     "LeasedError",
     "PAIR_CLASSES",
     "Store",
@@ -243,44 +241,6 @@ class StoreFormatError(StoreError):
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-class ItemLike(Protocol):
-    """What :meth:`Store.create` reads from each item (e.g. :class:`ItemRecord`)."""
-
-    @property
-    def id(self) -> str: ...  # noqa: D102
-
-    @property
-    def kind(self) -> str: ...  # noqa: D102
-
-    @property
-    def text(self) -> str | None: ...  # noqa: D102
-
-    @property
-    def path(self) -> str | os.PathLike[str] | None: ...  # noqa: D102
-
-    @property
-    def given_label(self) -> int | str | None: ...  # noqa: D102
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """One item of a new store.
-
-    Attributes:
-        id: Unique, non-empty id (the annotators' and the exports' key).
-        kind: ``"features"``, ``"image"`` or ``"text"``.
-        text: The text of a text item.
-        path: The file of an image item (relative to the project's data folder).
-        given_label: Class index (or class name) if the item came labelled, else ``None``.
-    """
-
-    id: str
-    kind: str
-    text: str | None = None
-    path: str | None = None
-    given_label: int | str | None = None
 
 
 class AnswerIn(NamedTuple):
@@ -481,7 +441,7 @@ class Store:
         cls,
         path: str | os.PathLike[str],
         classes: Sequence[str],
-        items: Sequence[ItemLike],
+        items: Sequence[ItemRecord],
         *,
         seed: int = 0,
         now: float | None = None,
@@ -578,7 +538,7 @@ class Store:
 
     @staticmethod
     def _check_items(
-        items: Sequence[ItemLike], classes: tuple[str, ...], *, groups: bool = False
+        items: Sequence[ItemRecord], classes: tuple[str, ...], *, groups: bool = False
     ) -> tuple[list[tuple[str, str, str | None, str | None, int | None]], list[tuple[int, str, int]]]:
         rows: list[tuple[str, str, str | None, str | None, int | None]] = []
         given: list[tuple[int, str, int]] = []
