@@ -83,6 +83,15 @@ def test_label_studio_round_trip(tmp_path):
     assert "stored 5 answers" in out
 
 
+def test_a_bad_label_in_an_answers_file_names_the_row(project, tmp_path):
+    directory, _ = project
+    (tmp_path / "bad.csv").write_text("id,label\n0,a\n1,zebra\n")
+    code, _, err = invoke("label", "add", directory, tmp_path / "bad.csv")
+    assert code == 2 and "row 3: label 'zebra' is neither a class (a, b, c)" in err
+    code, out, _ = invoke("label", "export", directory, "--out", tmp_path / "labels.csv")
+    assert code == 0 and (tmp_path / "labels.csv").read_text().count("\n") == 1  # nothing of the file stored
+
+
 def test_user_errors_are_one_line(tmp_path):
     code, _, err = invoke("label", "next", tmp_path / "nothing")
     assert code == 2 and err.startswith("error: ") and "holds no labelling project" in err

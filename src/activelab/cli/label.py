@@ -8,7 +8,7 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -147,10 +147,25 @@ def add(
         parsed = []
         for i, row in enumerate(rows):
             raw = str(row["label"]).strip()
-            label = classes.index(raw) if raw in classes else int(raw)
+            if raw in classes:
+                label = classes.index(raw)
+            else:
+                try:
+                    label = int(raw)
+                except ValueError:
+                    raise ValueError(
+                        f"{answers}, row {i + 2}: label {raw!r} is neither a class ({', '.join(classes)}) nor an index "
+                        "(or -1 skip, -2 unsure)."
+                    ) from None
             uid = row.get("uid") or f"file:{answers.name}:{i}:{row['id']}:{label}"  # same file again: same uids
             parsed.append((str(row["id"]), label, uid))
-        results = project.store.add_answers(annotator, parsed)
+        _store(project, annotator, parsed)
+
+
+def _store(project: Any, annotator: str, answers: list[tuple[str, int, str]]) -> None:
+    """Store answers (a user error is one line) and say how many were new."""
+    with user_errors(validation=True):
+        results = project.store.add_answers(annotator, answers)
     duplicates = sum(1 for r in results if r.get("duplicate"))
     console().print(f"stored {len(results) - duplicates} answers ({duplicates} already there)", highlight=False)
 
@@ -192,6 +207,4 @@ def import_(
         pairs = read_labelstudio_export(json.loads(file.read_text()), list(project.config.classes))
         answers = [(item_id, label, f"labelstudio:{item_id}:{label}:{uuid.uuid5(uuid.NAMESPACE_URL, str(file.name))}")
                    for item_id, label in pairs]
-        results = project.store.add_answers(annotator, answers)
-    duplicates = sum(1 for r in results if r.get("duplicate"))
-    console().print(f"stored {len(results) - duplicates} answers ({duplicates} already there)", highlight=False)
+    _store(project, annotator, answers)
