@@ -33,6 +33,7 @@ does the rest, the same way for all of them:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -60,6 +61,7 @@ __all__ = [
     "JobTables",
     "LocalExecutor",
     "execute_job",
+    "check_job_table",
     "read_job_file",
     "run_grid",
     "verify_job",
@@ -183,9 +185,9 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_json_atomic(data: Any, path: Path) -> None:
+def _write_json_atomic(data: Any, path: Path, indent: int = 1) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.write_text(json.dumps(data, indent=indent) + "\n")
     os.replace(tmp, path)
 
 
@@ -244,12 +246,22 @@ def read_job_file(job: GridJob, path: Path, columns: Sequence[str], dtypes: Mapp
         df = pd.read_csv(path, dtype=dict(dtypes or {}))
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise ConfigError(f"job file {path} is unreadable ({type(err).__name__}: {err}); delete it to recompute that job.") from err
+    check_job_table(job, df, path, columns)
+    return df
+
+
+def check_job_table(job: GridJob, df: pd.DataFrame, path: Path, columns: Sequence[str]) -> None:
+    """Check that a job's main table (read from ``path``) has ``columns`` and only this job's rows.
+
+    Raises:
+        ConfigError: If it lacks a column, is empty or holds rows of another job; the message
+            says to delete the file so the job is recomputed.
+    """
     missing = [c for c in columns if c not in df.columns]
     keys_ok = not df.empty and all(c in df.columns and (df[c] == v).all() for c, v in job.keys.items())
     if missing or not keys_ok:
         problem = f"lacks the columns {missing}" if missing else "is empty or holds rows of another job"
         raise ConfigError(f"job file {path} {problem}; delete it to recompute that job.")
-    return df
 
 
 @runtime_checkable
@@ -522,9 +534,10 @@ def verify_job(grid: Grid, job: GridJob, jobs_dir: Path) -> tuple[JobTables | No
         entry = files[table]
         if not path.is_file():
             return None, f"file {path.name} is missing"
-        try:
-            intact = _sha256_file(path) == entry["sha256"]
-            df = pd.read_csv(path, dtype=dict(grid.dtypes)) if table == "rounds" else pd.read_csv(path)
+        try:  # one read of the file: hashed, then parsed from the same bytes
+            raw = path.read_bytes()
+            intact = hashlib.sha256(raw).hexdigest() == entry["sha256"]
+            df = pd.read_csv(io.BytesIO(raw), dtype=dict(grid.dtypes)) if table == "rounds" else pd.read_csv(io.BytesIO(raw))
         except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as err:
             return None, f"file {path.name} is unreadable ({type(err).__name__})"
         if not intact:
@@ -534,7 +547,7 @@ def verify_job(grid: Grid, job: GridJob, jobs_dir: Path) -> tuple[JobTables | No
             return None, f"file {path.name} was changed after it was written (its SHA-256 differs from the manifest's)"
         if table == "rounds":
             try:
-                df = read_job_file(job, path, grid.columns, grid.dtypes)
+                check_job_table(job, df, path, grid.columns)
             except ConfigError as err:
                 return None, str(err).split(";")[0].replace(f"job file {path}", f"file {path.name}")
         tables[table] = df
@@ -602,9 +615,7 @@ def run_grid(
     jobs_dir = out / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out, jobs_dir)
-    tmp = out / f".{CONFIG_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps({"command": grid.command, **grid.settings, **grid.protocol}, indent=2) + "\n")
-    os.replace(tmp, out / CONFIG_FILE)
+    _write_json_atomic({"command": grid.command, **grid.settings, **grid.protocol}, out / CONFIG_FILE, indent=2)
 
     version, protocol = _version(), _plain(dict(grid.protocol))
     jobs = [
