@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,22 +125,39 @@ def refresh(project: Project, *, now: float | None = None) -> int:
 # --------------------------------------------------------------------------- pairs projects
 
 
+# What a pairs project derives from its feature rows alone (the k-means prior, the kNN graph):
+# the rows never change, so a trainer computes each once, not at every refresh.
+_FROM_FEATURES: dict[tuple[str, str, int | None, int], Any] = {}
+
+
+def _from_features(project: Project, what: str, compute: Callable[[], Any]) -> Any:
+    key = (str(project.directory.resolve()), what, project.config.n_clusters, project.config.seed)
+    if key not in _FROM_FEATURES:
+        _FROM_FEATURES[key] = compute()
+    return _FROM_FEATURES[key]
+
+
 def pair_prior(project: Project) -> tuple[Any, np.ndarray]:
     """The prior of unasked pairs and its partition: ±0.1 from a k-means partition of the feature rows.
 
     ``k = n_clusters`` (default :data:`~activelab.label.project.DEFAULT_N_CLUSTERS`, at most the
     number of items), drawn from the ``prior`` stream of the project's seed, as the clustering
-    runner's ``make_prior("kmeans", ...)``: the same partition at every refresh.
+    runner's ``make_prior("kmeans", ...)``: the same partition at every refresh, so it is computed
+    once per process (neither the prior nor the partition is modified by its users).
     """
     from ..clustering.runner import make_prior
     from ..engine import stream_rng
 
-    cfg = project.config
-    X = np.array(project.features, dtype=np.float32)  # a writable copy of the memory-mapped rows
-    prior, start = make_prior("kmeans", X, cfg.n_clusters or DEFAULT_N_CLUSTERS, stream_rng(cfg.seed, "prior"))
-    if start is None:  # never for "kmeans"
-        raise RuntimeError("the kmeans prior gave no partition.")
-    return prior, start
+    def compute() -> tuple[Any, np.ndarray]:
+        cfg = project.config
+        X = np.array(project.features, dtype=np.float32)  # a writable copy of the memory-mapped rows
+        prior, start = make_prior("kmeans", X, cfg.n_clusters or DEFAULT_N_CLUSTERS, stream_rng(cfg.seed, "prior"))
+        if start is None:  # never for "kmeans"
+            raise RuntimeError("the kmeans prior gave no partition.")
+        return prior, start
+
+    result: tuple[Any, np.ndarray] = _from_features(project, "prior", compute)
+    return result
 
 
 def cluster_pairs(project: Project, round_: int) -> dict[str, Any]:
@@ -188,7 +206,8 @@ def _select_pairs(project: Project, solved: dict[str, Any], k: int, exclude: np.
     if want <= 0:
         return np.empty((0, 2), dtype=np.int64)
     config = CandidateConfig()
-    graph = None if config.exhaustive(n) else knn_pairs(np.array(project.features, dtype=np.float32))
+    graph = None if config.exhaustive(n) else _from_features(
+        project, "knn", lambda: knn_pairs(np.array(project.features, dtype=np.float32)))
     state = ClusterState(sim, solved["labels"], round_, 0.0, config, graph)
     strategy = make_pair_strategy(cfg.strategy)
     rng = stream_rng(cfg.seed, "pair_select", round_)
