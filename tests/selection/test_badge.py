@@ -160,3 +160,18 @@ def test_badge_errors() -> None:
     with pytest.raises(ValueError, match=r"NaN/inf values \(first at row 3, column 1: inf\)"):
         badge(probs, h_bad, 2, rng)
     assert badge(probs, h, 0, rng).shape == (0,)
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "torch.mv", "torch.matmul"])
+@pytest.mark.parametrize("n_classes", [4, 40])
+def test_badge_matches_reference_with_every_matvec_kernel(kernel: str, n_classes: int) -> None:
+    from activelab.neighbors.kernels import forced_kernel, recording
+
+    probs, h = _badge_data(7, n=300, c=n_classes, d=9)
+    with forced_kernel(kernel), recording() as rec:
+        picks = badge(probs, h.astype(np.float32), 20, np.random.default_rng(3))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h.astype(np.float32), 20, np.random.default_rng(3)))
+    # one pass over h per pick but the last (and one over a per pick when C > 32), all by the forced kernel
+    assert sum(1 for shape, _, _ in rec if shape == (300, 9)) == 19
+    assert sum(1 for shape, _, _ in rec if shape == (300, n_classes)) == (19 if n_classes > 32 else 0)
+    assert {k for _, k, _ in rec} == {kernel}

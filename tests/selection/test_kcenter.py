@@ -155,3 +155,37 @@ def test_kcenter_picks_reduce_covering_radius() -> None:
     assert r_greedy < covering_radius(x, np.concatenate([lab, rand]))
     # greedy k-center is a 2-approximation: no row is farther than the last pick's distance
     assert r_greedy <= covering_radius(x, np.concatenate([lab, greedy[:-1]]))
+
+
+# -------------------------------------------------------------------------- the passes' kernels
+@pytest.mark.parametrize("kernel", ["numpy", "torch.mv", "torch.matmul"])
+@pytest.mark.parametrize("n_labelled", [0, 30])
+def test_kcenter_matches_reference_with_every_matvec_kernel(kernel: str, n_labelled: int) -> None:
+    from activelab.neighbors.kernels import forced_kernel, recording
+
+    gen = np.random.default_rng(11)
+    x = gen.normal(size=(400, 12)).astype(np.float32)
+    labelled = np.zeros(400, dtype=bool)
+    labelled[gen.choice(400, n_labelled, replace=False)] = True
+    with forced_kernel(kernel), recording() as rec:
+        picks = kcenter_greedy(x, labelled, 30, np.random.default_rng(2))
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 30, np.random.default_rng(2)))
+    # one pass per pick (the labelled rows are one GEMM, not passes), all by the forced kernel
+    assert len(rec) == 30 and {k for _, k, _ in rec} == {kernel}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_min_sq_dist_to_set_in_blocks_matches_brute_force(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
+    import torch
+
+    from activelab.selection import kcenter as kc
+
+    monkeypatch.setattr(kc, "_BLOCK_ELEMS", 1000)  # blocks of 256 rows: several row blocks
+    gen = np.random.default_rng(4)
+    x = gen.normal(size=(1000, 6)).astype(dtype)
+    centres = gen.choice(1000, 23, replace=False)
+    xt = torch.from_numpy(x)
+    got = kc._min_sq_dist_to_set(xt, kc.sq_norms(xt), xt[torch.from_numpy(centres)], chunk=5)  # 5 centre chunks
+    brute = cdist(x.astype(np.float64), x[centres].astype(np.float64), "sqeuclidean").min(axis=1)
+    np.testing.assert_allclose(got.numpy(), brute, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+    assert (got.numpy() >= 0.0).all()  # clamped: rounding never gives a negative distance

@@ -1,6 +1,8 @@
 """BADGE (Ash et al., 2020): k-means++ seeding on gradient embeddings that are never built.
 
-The CPU path fuses the O(N) work of each pick into one sweep over cache-sized blocks of rows
+Each pick's pass over the embeddings is one matrix-vector product by the kernel that
+:func:`activelab.neighbors.kernels.choose_kernel` measured fastest on this machine. The CPU
+path fuses the O(N) work of each pick into one sweep over cache-sized blocks of rows
 (:func:`_badge_sweep_cpu`), and each D² draw is two-level: a block by the blocks' float64
 sums, then a row by that block's running sum (:func:`_d2_draw`).
 """
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_probs
+from ..neighbors.kernels import choose_kernel, matvec
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["badge"]
@@ -114,7 +117,8 @@ def badge(
     Returns:
         ``(k,)`` int64 unique row indices in pick order.
 
-    Cost: k - 1 passes over ``embeddings`` (N·D) and ``a`` (N·C); O(N·C) extra memory for
+    Cost: k - 1 passes over ``embeddings`` (N·D, by the fastest matrix-vector kernel:
+    :mod:`activelab.neighbors.kernels`) and ``a`` (N·C); O(N·C) extra memory for
     ``a`` and O(N) for the distances. Each draw needs only the blocks' float64 sums and one
     block's running sum, not a running sum over all N.
 
@@ -157,13 +161,16 @@ def badge(
     block_sums = np.empty(n_blocks, dtype=np.float64)
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
+    # the fastest matrix-vector pass on this device for h (and for a): measured once, cached
+    h_kernel = choose_kernel(h)
+    a_kernel = choose_kernel(a) if a_t is None else None
 
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
         if a_t is None:
-            torch.mv(a, a[j], out=ah)
-        torch.mv(h, h[j], out=hh)  # the pass over the embeddings
+            matvec(a, a[j], ah, a_kernel)
+        matvec(h, h[j], hh, h_kernel)  # the pass over the embeddings
         if on_cpu:
             a_j = None if a_t is None else a_t[:, j].copy()
             _badge_sweep_cpu(

@@ -1,8 +1,10 @@
 """Greedy k-center (Core-Set) and its objective, the covering radius.
 
 Minimum squared distances to the centres are kept in one O(N) vector; each pick is one
-matrix-vector pass over the embeddings (memory-bandwidth bound), and the distances to the
-labelled rows are a chunked matmul, never an N×L matrix.
+matrix-vector pass over the embeddings (memory-bandwidth bound) by the kernel that
+:func:`activelab.neighbors.kernels.choose_kernel` measured fastest on this machine (NumPy's
+BLAS ``sgemv`` or torch), and the distances to the labelled rows are one blocked GEMM pass,
+never an N×L matrix.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_mask
+from ..neighbors.kernels import choose_kernel, matvec
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["covering_radius", "kcenter_greedy"]
@@ -33,27 +36,43 @@ def _fold_min_sq_dist(min_d: torch.Tensor, dot: torch.Tensor, x_sq: torch.Tensor
         torch.minimum(min_d, dot, out=min_d)
 
 
+_BLOCK_ELEMS = 2**21  # (rows × centres) per block of _min_sq_dist_to_set: 8 MiB of float32
+
+
 def _min_sq_dist_to_set(
     x: torch.Tensor, x_sq: torch.Tensor, centres: torch.Tensor, chunk: int = 4096
 ) -> torch.Tensor:
-    """Min over ``centres`` of squared distances for every row of ``x``; O(chunk·chunk) memory."""
+    """Min over ``centres`` of squared distances for every row of ``x``: one blocked GEMM pass.
+
+    ``‖x‖² + min_c (‖c‖² − 2 x·c)`` per block of rows: the block's product with up to
+    ``chunk`` centres is one matmul (NumPy's BLAS on CPU, torch elsewhere), reduced at once,
+    so ``x`` is read once per ``chunk`` centres and never an N×L matrix is built. Blocks hold
+    about 2²¹ products (8 MiB): large enough that the BLAS call, not its threading, dominates.
+
+    Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``x``; O(2²¹ + N) extra memory.
+    """
+    n = x.shape[0]
     c_sq = (centres * centres).sum(1)
-    out = torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
+    out = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
     on_cpu = x.device.type == "cpu"
     for cs in range(0, centres.shape[0], chunk):
         c = centres[cs : cs + chunk]
         csq = c_sq[cs : cs + chunk]
-        for rs in range(0, x.shape[0], chunk):
-            prod = x[rs : rs + chunk] @ c.T
-            if on_cpu:  # element-wise steps in place in numpy: one (chunk × chunk) block, no OpenMP regions
-                d, sq, o = prod.numpy(), x_sq[rs : rs + chunk].numpy(), out[rs : rs + chunk].numpy()
-                d *= 2.0
-                np.subtract(sq[:, None], d, out=d)
-                d += csq.numpy()[None, :]
-                np.minimum(o, d.min(1), out=o)
-            else:
-                dt = x_sq[rs : rs + chunk, None] - 2.0 * prod + csq[None, :]
-                torch.minimum(out[rs : rs + chunk], dt.min(1).values, out=out[rs : rs + chunk])
+        rows = max(256, _BLOCK_ELEMS // c.shape[0])
+        if on_cpu:  # numpy: one BLAS GEMM per block, the element-wise steps in place, no OpenMP regions
+            xa, sq, o, cn, csqn = x.numpy(), x_sq.numpy(), out.numpy(), np.ascontiguousarray(c.numpy().T), csq.numpy()
+            for rs in range(0, n, rows):
+                prod = xa[rs : rs + rows] @ cn
+                prod *= -2.0
+                prod += csqn
+                m = prod.min(1)
+                m += sq[rs : rs + rows]
+                np.minimum(o[rs : rs + rows], m, out=o[rs : rs + rows])
+        else:
+            for rs in range(0, n, rows):
+                dt = csq[None, :] - 2.0 * (x[rs : rs + rows] @ c.T)
+                m = dt.min(1).values + x_sq[rs : rs + rows]
+                torch.minimum(out[rs : rs + rows], m, out=out[rs : rs + rows])
     return out.clamp_(min=0.0)
 
 
@@ -69,8 +88,10 @@ def kcenter_greedy(
     the labelled rows and the rows picked so far.
 
     Minimum distances are kept incrementally (one O(N) vector), so each pick is one
-    matrix-vector pass over ``embeddings``; the initial distances to ``L`` labelled rows are a
-    chunked matmul, never an N×L matrix.
+    matrix-vector pass over ``embeddings`` (by the fastest kernel on this device:
+    :mod:`activelab.neighbors.kernels`) and an in-place fold into the distances; the initial
+    distances to ``L`` labelled rows are one blocked GEMM pass
+    (``‖x‖² + min_c(‖c‖² − 2x·c)``), never an N×L matrix.
 
     Args:
         embeddings: ``(N, D)`` float array (float32 is used without a copy).
@@ -83,7 +104,9 @@ def kcenter_greedy(
     Returns:
         ``(k,)`` int64 row indices of unlabelled rows, in pick order.
 
-    Cost: O(N·L·D + k·N·D) time; O(N) extra memory (plus a 4096×4096 block).
+    Cost: O(N·L·D + k·N·D) time: about k + 1 reads of ``embeddings`` for L ≤ 4096 (plus one
+    for the norms and, once per process and size class, the kernel measurement); O(N) extra
+    memory plus a block of 2²¹ products (8 MiB).
 
     Example:
         >>> X = np.array([[0.0], [1.0], [10.0], [11.0]], dtype=np.float32)
@@ -100,13 +123,16 @@ def kcenter_greedy(
     lab_idx = np.flatnonzero(mask)
     taken = torch.from_numpy(mask.copy()).to(x.device)
     picks: list[int] = []
+    kernel = choose_kernel(x)  # the fastest matrix-vector pass on this device (measured once, cached)
     if len(lab_idx):
         min_d = _min_sq_dist_to_set(x, x_sq, x[torch.from_numpy(lab_idx).to(x.device)])
     else:
         first = int(rng.choice(n))
         picks.append(first)
         taken[first] = True
-        min_d = (x_sq - 2.0 * torch.mv(x, x[first]) + x_sq[first]).clamp_(min=0.0)
+        min_d = torch.full_like(x_sq, float("inf"))
+        _fold_min_sq_dist(min_d, matvec(x, x[first], torch.empty_like(x_sq), kernel), x_sq, first)
+        min_d.clamp_(min=0.0)
     neg = torch.tensor(-1.0, dtype=x.dtype, device=x.device)
     min_d = torch.where(taken, neg, min_d)  # taken rows stay at -1: never the argmax
     d = torch.empty_like(min_d)
@@ -117,7 +143,7 @@ def kcenter_greedy(
             best = int(rng.choice(free))
         picks.append(best)
         taken[best] = True
-        torch.mv(x, x[best], out=d)  # the one pass over the embeddings per pick
+        matvec(x, x[best], d, kernel)  # the one pass over the embeddings per pick
         _fold_min_sq_dist(min_d, d, x_sq, best)
         min_d[best] = -1.0
     return np.asarray(picks, dtype=np.int64)

@@ -1,0 +1,99 @@
+"""Tests for ``activelab.neighbors.kernels``: the matrix-vector pass and its measured kernel choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from activelab.neighbors import kernels
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    kernels.clear_kernel_cache()
+    yield
+    kernels.clear_kernel_cache()
+
+
+@pytest.mark.parametrize("kernel", kernels.CPU_KERNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matvec_matches_float64_product(kernel: str, dtype: type) -> None:
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(1000, 37)).astype(dtype)
+    v = x[5].copy()
+    out = torch.empty(1000, dtype=torch.from_numpy(x).dtype)
+    got = kernels.matvec(torch.from_numpy(x), torch.from_numpy(v), out, kernel)
+    assert got is out
+    ref = x.astype(np.float64) @ v.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out.numpy(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_choice_is_measured_once_per_size_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+    real = kernels.time_kernels
+
+    def counting(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int | None = None):
+        calls.append(tuple(x.shape))
+        return real(x, rounds, probe_bytes=probe_bytes)
+
+    monkeypatch.setattr(kernels, "time_kernels", counting)
+    x = torch.from_numpy(np.ones((500, 8), dtype=np.float32))
+    first = kernels.choose_kernel(x)
+    assert first in kernels.CPU_KERNELS
+    assert kernels.choose_kernel(x) == first
+    assert kernels.choose_kernel(torch.from_numpy(np.ones((510, 8), dtype=np.float32))) == first  # same class
+    assert len(calls) == 1
+    kernels.choose_kernel(torch.from_numpy(np.ones((500, 9), dtype=np.float32)))  # another width: measured
+    assert len(calls) == 2
+    assert set(kernels.kernel_choices().values()) <= set(kernels.CPU_KERNELS)
+
+
+def test_the_fastest_measured_kernel_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = {"numpy": [3.0, 3.0], "torch.mv": [1.0, 9.0, 1.0], "torch.matmul": [2.0, 2.0]}
+    monkeypatch.setattr(kernels, "time_kernels", lambda x, rounds=None, probe_bytes=None: fake)
+    assert kernels.choose_kernel(torch.zeros((4, 2))) == "torch.mv"
+
+
+def test_time_kernels_times_every_candidate_on_a_prefix() -> None:
+    x = torch.from_numpy(np.ones((1000, 16), dtype=np.float32))
+    times = kernels.time_kernels(x, 3, probe_bytes=16 * 4 * 10)
+    assert set(times) == set(kernels.CPU_KERNELS)
+    assert all(len(t) == 3 and min(t) >= 0.0 for t in times.values())
+
+
+def test_forced_kernel_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.zeros((10, 3))
+    with kernels.forced_kernel("torch.matmul"):
+        assert kernels.choose_kernel(x) == "torch.matmul"
+        with kernels.forced_kernel("numpy"):
+            assert kernels.choose_kernel(x) == "numpy"
+        assert kernels.choose_kernel(x) == "torch.matmul"
+    monkeypatch.setenv(kernels.ENV_VAR, "torch.mv")
+    assert kernels.choose_kernel(x) == "torch.mv"
+    assert kernels.kernel_choices() == {}  # nothing was measured
+
+
+def test_bad_kernel_names_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.zeros((10, 3))
+    with pytest.raises(ValueError, match="'blas'.*numpy, torch.mv, torch.matmul"):
+        with kernels.forced_kernel("blas"):
+            pass
+    with pytest.raises(ValueError, match="'sgemv'.*ACTIVELAB_MATVEC"):
+        kernels.matvec(x, torch.zeros(3), torch.empty(10), "sgemv")
+    monkeypatch.setenv(kernels.ENV_VAR, "numpyy")
+    with pytest.raises(ValueError, match="'numpyy'"):
+        kernels.choose_kernel(x)
+
+
+def test_recording_sees_every_pass() -> None:
+    x = torch.from_numpy(np.ones((50, 4), dtype=np.float32))
+    out = torch.empty(50)
+    with kernels.recording() as rec:
+        kernels.matvec(x, x[0], out, "numpy")
+        kernels.matvec(x, x[1], out, "torch.mv")
+    kernels.matvec(x, x[2], out, "numpy")  # outside the block: not recorded
+    assert [(shape, k) for shape, k, _ in rec] == [((50, 4), "numpy"), ((50, 4), "torch.mv")]
+    np.testing.assert_array_equal(out.numpy(), np.full(50, 4.0, dtype=np.float32))
