@@ -9,7 +9,7 @@ class probabilities ``(N, C)``) and measures, for each batch size k:
 * ``badge`` (k-means++ seeding on factorised gradient embeddings);
 * the floor of the sequential methods (issue 17): (k + 1) passes for k-center (the labelled
   rows' GEMM counts as one), k for BADGE, each the fastest fp32 pass ``E @ v`` that any kernel
-  makes (NumPy's BLAS sgemv, ``torch.mv``, ``torch.matmul``; the median of 10 passes per
+  makes (NumPy's BLAS sgemv and one-thread einsum, ``torch.mv``, ``torch.matmul``; the median of 10 passes per
   kernel timed alone right before and after the method). The notes add the method's own passes
   (the kernel ``activelab.neighbors.kernels`` chose, timed in the run); the size table prints
   each kernel's pass and a STREAM-like read of the array (``torch.sum`` / NumPy ``sum``);
@@ -220,10 +220,10 @@ def make_prob_samples(probs: np.ndarray, n_draws: int, gen: np.random.Generator)
 
 
 def pass_times(emb: np.ndarray, rounds: int = 5) -> dict[str, list[float]]:
-    """Seconds of single fp32 passes ``E @ v`` by every candidate kernel (NumPy's BLAS sgemv,
-    ``torch.mv``, ``torch.matmul``), interleaved round by round (``kernels.time_kernels``).
+    """Seconds of single fp32 passes ``E @ v`` by every kernel (NumPy's BLAS sgemv, NumPy's
+    one-thread einsum, ``torch.mv``, ``torch.matmul``), interleaved round by round (``kernels.time_kernels``).
     """
-    return kernels.time_kernels(torch.from_numpy(emb), rounds)
+    return kernels.time_kernels(torch.from_numpy(emb), rounds, kernels=kernels.CPU_KERNELS)
 
 
 def stream_read(emb: np.ndarray, repeats: int = 5) -> float:

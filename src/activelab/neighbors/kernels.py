@@ -9,17 +9,25 @@ runs the kernel :func:`choose_kernel` picks:
 
 ``"numpy"``
     ``np.dot(x, v, out=...)``: NumPy's BLAS ``sgemv``/``dgemv`` (OpenBLAS in the wheels), CPU only.
-``"torch.mv"`` / ``"torch.matmul"``
-    torch's own; the only candidates on CUDA and other non-CPU devices.
+``"einsum"``
+    ``np.einsum("ij,j->i", ...)``: NumPy's own loop on one thread, CPU only. It wins where the
+    threaded kernels lose to their start-up or to a busy machine: small arrays, or every core
+    taken by other work (a 2.5 MB pass measured 0.36 ms against 10 ms for threaded ``sgemv``
+    on a 2-core VM at load 5).
+``"torch.mv"``
+    torch's own (MKL or its own loop on CPU, cuBLAS on CUDA).
+``"torch.matmul"``
+    accepted when forced, but not measured: for a matrix and a vector torch dispatches it to
+    the same ATen ``mv`` kernel as ``torch.mv``.
 
 The choice is measured once per process for each (device, dtype, width D, size class) and
 cached: every candidate makes a few interleaved passes over ``x`` itself (at most its first
-64 MiB), the fastest median wins. Different kernels sum in different orders, so their results
+64 MiB), the fastest pass wins (a busy machine slows passes, it never speeds one up). Different kernels sum in different orders, so their results
 may differ in the last bits of float32; a choice is fixed for the rest of the process, so one
 process always gives the same results. ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or
 :func:`forced_kernel` in code, skips the measurement (tests, and reproducing a run bit for bit).
 
-Cost of a measurement: ``3 × (1 + _ROUNDS)`` passes over ``min(x, 64 MiB)``, once per size
+Cost of a measurement: ``3 × (1 + 2)`` passes (``3 × (1 + 5)`` below 32 MiB) over ``min(x, 64 MiB)``, once per size
 class; no extra memory beyond one output vector.
 """
 
@@ -28,7 +36,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -43,13 +51,15 @@ __all__ = [
     "kernel_choices",
     "matvec",
     "recording",
+    "row_products",
     "time_kernels",
 ]
 
-CPU_KERNELS = ("numpy", "torch.mv", "torch.matmul")
-"""Candidates on CPU."""
+CPU_KERNELS = ("numpy", "einsum", "torch.mv", "torch.matmul")
+"""Kernels on CPU (all but ``torch.matmul`` are measured)."""
 DEVICE_KERNELS = ("torch.mv", "torch.matmul")
-"""Candidates on CUDA and other non-CPU devices."""
+"""Kernels on CUDA and other non-CPU devices (``torch.mv`` is used)."""
+_SAME_AS_MV = "torch.matmul"  # dispatches to torch.mv for a matrix and a vector: never measured
 ENV_VAR = "ACTIVELAB_MATVEC"
 
 _PROBE_BYTES = 64 * 2**20  # the measurement reads at most this prefix of x (twice a 32 MiB L3)
@@ -77,6 +87,8 @@ def _check_kernel(kernel: str, device: torch.device) -> str:
 def _run(kernel: str, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> None:
     if kernel == "numpy":
         np.dot(x.numpy(), v.numpy(), out=out.numpy())
+    elif kernel == "einsum":
+        np.einsum("ij,j->i", x.numpy(), v.numpy(), out=out.numpy())
     elif kernel == "torch.mv":
         torch.mv(x, v, out=out)
     else:
@@ -95,12 +107,18 @@ def _size_class(x: torch.Tensor) -> int:
 
 
 def _rounds(nbytes: int) -> int:
-    """Timed rounds: 2 for large arrays, up to 25 for small ones (about 128 MiB read per kernel)."""
-    return max(_ROUNDS, min(25, (128 * 2**20) // max(1, nbytes)))
+    """Timed rounds: 2 for large arrays, up to 5 for small ones."""
+    return max(_ROUNDS, min(5, (128 * 2**20) // max(1, nbytes)))
 
 
-def time_kernels(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int | None = None) -> dict[str, list[float]]:
-    """Seconds of single passes ``x @ v`` by every candidate kernel of ``x``'s device.
+def time_kernels(
+    x: torch.Tensor,
+    rounds: int | None = None,
+    *,
+    probe_bytes: int | None = None,
+    kernels: tuple[str, ...] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds of single passes ``x @ v`` by each kernel (default: the measured candidates of ``x``'s device).
 
     One warm-up pass each, then ``rounds`` rounds in which every kernel makes one pass (so a
     change of the machine's load falls on all of them alike). ``x`` is cut to its first
@@ -110,6 +128,7 @@ def time_kernels(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int
         x: ``(N, D)`` C-contiguous float tensor.
         rounds: Timed rounds (default: 2 for large arrays, more for small ones).
         probe_bytes: Read at most this many bytes of ``x`` per pass.
+        kernels: The kernels to time (``CPU_KERNELS`` times all four on CPU).
 
     Returns:
         ``{kernel: [seconds of each timed pass]}``.
@@ -119,7 +138,9 @@ def time_kernels(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int
         x = x[:rows]
     v = x[x.shape[0] // 2].clone()
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
-    kernels = _candidates(x.device)
+    if kernels is None:
+        kernels = tuple(k for k in _candidates(x.device) if k != _SAME_AS_MV)
+    kernels = tuple(_check_kernel(k, x.device) for k in kernels)
     n_rounds = _rounds(x.numel() * x.element_size()) if rounds is None else rounds
     times: dict[str, list[float]] = {k: [] for k in kernels}
     for kernel in kernels:
@@ -145,11 +166,13 @@ def choose_kernel(x: torch.Tensor) -> str:
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return _check_kernel(env, x.device)
+    if x.device.type != "cpu":
+        return "torch.mv"  # the one candidate elsewhere (torch.matmul is the same kernel)
     key = (x.device.type, str(x.dtype), int(x.shape[1]), _size_class(x))
     kernel = _cache.get(key)
     if kernel is None:
         times = time_kernels(x, probe_bytes=_PROBE_BYTES)
-        kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
+        kernel = min(times, key=lambda k: (min(times[k]), statistics.median(times[k])))
         _cache[key] = kernel
     return kernel
 
@@ -180,6 +203,38 @@ def matvec(x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, kernel: str | No
     else:
         _run(k, x, v, out)
     return out
+
+
+def row_products(x: torch.Tensor, out: torch.Tensor, kernel: str | None = None) -> Callable[[int], None]:
+    """A function ``j ↦ (out ← x @ x[j])``: :func:`matvec` with a row of ``x`` itself, bound once.
+
+    The sequential selections call it once per pick; binding the arrays once saves the
+    per-call tensor-to-array views (microseconds that count at small N).
+
+    Args:
+        x: ``(N, D)`` C-contiguous float tensor.
+        out: ``(N,)`` C-contiguous tensor of ``x``'s dtype and device, overwritten by each call.
+        kernel: One of the device's candidates; default :func:`choose_kernel`.
+    """
+    k = choose_kernel(x) if kernel is None else _check_kernel(kernel, x.device)
+    if k not in ("numpy", "einsum"):
+
+        def torch_pass(j: int) -> None:
+            matvec(x, x[j], out, k)
+
+        return torch_pass
+    xa, o = x.numpy(), out.numpy()
+    use_blas = k == "numpy"
+
+    def numpy_pass(j: int) -> None:
+        if _recorders:
+            matvec(x, x[j], out, k)
+        elif use_blas:
+            np.dot(xa, xa[j], out=o)
+        else:
+            np.einsum("ij,j->i", xa, xa[j], out=o)
+
+    return numpy_pass
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_probs
-from ..neighbors.kernels import choose_kernel, matvec
+from ..neighbors.kernels import row_products
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["badge"]
@@ -161,16 +161,16 @@ def badge(
     block_sums = np.empty(n_blocks, dtype=np.float64)
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
-    # the fastest matrix-vector pass on this device for h (and for a): measured once, cached
-    h_kernel = choose_kernel(h)
-    a_kernel = choose_kernel(a) if a_t is None else None
+    # the passes by the fastest matrix-vector kernel on this device for h (and a): measured once, cached
+    h_dot_row = row_products(h, hh)  # hh ← h·h_j
+    a_dot_row = row_products(a, ah) if a_t is None else None  # ah ← a·a_j
 
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
-        if a_t is None:
-            matvec(a, a[j], ah, a_kernel)
-        matvec(h, h[j], hh, h_kernel)  # the pass over the embeddings
+        if a_dot_row is not None:
+            a_dot_row(j)
+        h_dot_row(j)  # the pass over the embeddings
         if on_cpu:
             a_j = None if a_t is None else a_t[:, j].copy()
             _badge_sweep_cpu(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_mask
-from ..neighbors.kernels import choose_kernel, matvec
+from ..neighbors.kernels import choose_kernel, matvec, row_products
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["covering_radius", "kcenter_greedy"]
@@ -133,6 +133,8 @@ def kcenter_greedy(
         min_d = torch.full_like(x_sq, float("inf"))
         _fold_min_sq_dist(min_d, matvec(x, x[first], torch.empty_like(x_sq), kernel), x_sq, first)
         min_d.clamp_(min=0.0)
+    if x.device.type == "cpu":
+        return _greedy_cpu(x, x_sq, min_d, taken.numpy(), picks, k, kernel, rng)
     neg = torch.tensor(-1.0, dtype=x.dtype, device=x.device)
     min_d = torch.where(taken, neg, min_d)  # taken rows stay at -1: never the argmax
     d = torch.empty_like(min_d)
@@ -146,6 +148,43 @@ def kcenter_greedy(
         matvec(x, x[best], d, kernel)  # the one pass over the embeddings per pick
         _fold_min_sq_dist(min_d, d, x_sq, best)
         min_d[best] = -1.0
+    return np.asarray(picks, dtype=np.int64)
+
+
+def _greedy_cpu(
+    x: torch.Tensor,
+    x_sq: torch.Tensor,
+    min_d: torch.Tensor,
+    taken: np.ndarray,
+    picks: list[int],
+    k: int,
+    kernel: str,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The pick loop on CPU, in NumPy on the shared buffers: per pick one pass and three O(N) steps.
+
+    It keeps half the squared distances, ``m = min_d / 2``, and folds a new centre ``j`` as
+    ``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``: halving is exact in binary floating point, so
+    every value is exactly half of ``min(min_d, (‖x‖² − 2x·x_j) + ‖x_j‖²)`` and the picks are
+    those of the full formula, with one O(N) step fewer per pick. ``taken`` is updated in place.
+    """
+    half_sq = x_sq.numpy() * 0.5
+    m = min_d.numpy()
+    m *= 0.5
+    m[taken] = -1.0  # taken rows stay at -1: never the argmax
+    dot = np.empty_like(m)
+    product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
+    while len(picks) < k:
+        best = int(m.argmax())
+        if m[best] <= 0.0:  # every remaining row coincides with a centre
+            best = int(rng.choice(np.flatnonzero(~taken)))
+        picks.append(best)
+        taken[best] = True
+        product_with_row(best)  # the one pass over the embeddings per pick
+        np.subtract(half_sq, dot, out=dot)
+        dot += half_sq[best]
+        np.minimum(m, dot, out=m)
+        m[best] = -1.0
     return np.asarray(picks, dtype=np.int64)
 
 
