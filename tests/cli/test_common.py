@@ -32,7 +32,8 @@ def test_every_declared_field_is_an_option_with_its_help_and_default(config_cls,
     for f, opt in fields:
         param = params[f.name]
         assert param.help == opt.help and opt.help
-        assert tuple(param.opts) == (opt.flags or ("--" + f.name.replace("_", "-"),))
+        declared = tuple(x for flag in opt.flags for x in flag.split("/")) or ("--" + f.name.replace("_", "-"),)
+        assert tuple(param.opts) + tuple(param.secondary_opts) == declared
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             assert param.required
         elif f.default is not dataclasses.MISSING:
@@ -42,7 +43,8 @@ def test_every_declared_field_is_an_option_with_its_help_and_default(config_cls,
 def test_the_protocol_is_the_fields_declared_so():
     assert PROTOCOL == ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options", "scale",
                         "stopping")
-    assert CLUSTER_PROTOCOL == ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta")
+    assert CLUSTER_PROTOCOL == ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta", "init_partition",
+                                "restarts", "warm_start")
 
 
 def test_the_cli_builds_the_same_config_as_python(tmp_path: Path):

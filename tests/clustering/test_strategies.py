@@ -98,12 +98,29 @@ def test_triangle_scores_match_paper_loops(name: str) -> None:
     store.add(all_pairs(n), rng.uniform(-1, 1, n * (n - 1) // 2))  # continuous: no ties
     labels = rng.integers(0, 3, n)
     state = ClusterState(store, labels)
-    edges, scores = make_pair_strategy(name).edge_scores(state, np.random.default_rng(0))
+    # every violated pair scanned (the default scans a random min(N, 20000) of them, as the paper)
+    edges, scores = make_pair_strategy(name, max_violations=10_000).edge_scores(state, np.random.default_rng(0))
     got = {tuple(e): s for e, s in zip(edges.tolist(), scores.tolist(), strict=True)}
     ref = naive_triangle_scores(store.dense(), labels, name)
     assert got.keys() == ref.keys() and len(got) > 5
     for e in ref:
         assert got[e] == pytest.approx(ref[e])
+
+
+def test_triangle_strategy_scans_n_violated_pairs_by_default_like_the_paper() -> None:
+    rng = np.random.default_rng(4)
+    n = 11
+    store = SimilarityStore(zero_prior(n), tau=3)
+    store.add(all_pairs(n), rng.uniform(-1, 1, n * (n - 1) // 2))
+    labels = rng.integers(0, 3, n)
+    state = ClusterState(store, labels)
+    full = make_pair_strategy("maxmin", max_violations=10_000).edge_scores(state, np.random.default_rng(0))[0]
+    capped = make_pair_strategy("maxmin").edge_scores(state, np.random.default_rng(0))[0]
+    # the edges of triangles through N = 11 sampled violated pairs: a strict subset of all
+    assert 0 < len(capped) < len(full)
+    assert set(map(tuple, capped.tolist())) <= set(map(tuple, full.tolist()))
+    with pytest.raises(ValueError, match="max_violations must be an int >= 1"):
+        make_pair_strategy("maxmin", max_violations=0)
 
 
 def test_triangle_expected_cost_by_enumeration() -> None:

@@ -67,6 +67,8 @@ class ActiveClusterer(RoundLoop):
         graph_pairs: kNN pairs for candidates and triangles of large pools.
         candidates: :class:`~activelab.clustering.candidates.CandidateConfig`.
         n_restarts: Local-search restarts per round (restart 0 is warm-started).
+        warm_start: Restart 0 starts from the previous round's clustering; ``False`` starts every
+            restart from a random partition with the previous number of clusters (the paper's solver).
         max_sweeps: Local-search sweeps per restart.
         beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``). The field of
             an item sums its similarities to all others, so a large ``beta`` makes the soft
@@ -115,6 +117,7 @@ class ActiveClusterer(RoundLoop):
         candidates: CandidateConfig | None = None,
         n_restarts: int = 1,
         max_sweeps: int = 30,
+        warm_start: bool = True,
         beta: float = 1.0,
         encoder: Any = None,
         evaluate: Callable[[np.ndarray], Mapping[str, float]] | None = None,
@@ -154,6 +157,7 @@ class ActiveClusterer(RoundLoop):
         self.graph_pairs = None if graph_pairs is None else check_pairs(graph_pairs, n, "graph_pairs")
         self.candidates = candidates or CandidateConfig()
         self.n_restarts = n_restarts
+        self.warm_start = bool(warm_start)
         self.max_sweeps = max_sweeps
         self.beta = beta
         self.encoder = encoder
@@ -197,7 +201,7 @@ class ActiveClusterer(RoundLoop):
         seconds: dict[str, float] = {}
         t = time.perf_counter()
         res = local_search(self.store, self.labels, rng=stream_rng(self.seed, "pair_solve", r),
-                           n_restarts=self.n_restarts, max_sweeps=self.max_sweeps)
+                           n_restarts=self.n_restarts, max_sweeps=self.max_sweeps, warm_start=self.warm_start)
         self.labels, self.objective = res.labels, res.objective
         seconds["solve"] = time.perf_counter() - t
         t = time.perf_counter()

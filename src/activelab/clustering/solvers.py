@@ -185,6 +185,7 @@ def local_search(
     max_sweeps: int = 30,
     block_size: int | None = None,
     tol: float = 1e-9,
+    warm_start: bool = True,
 ) -> CCResult:
     """Max-correlation clustering by local search with a dynamic number of clusters.
 
@@ -196,7 +197,9 @@ def local_search(
     if the objective fell, undone and repeated with half the block size. A restart stops when a
     sweep moves nothing or after ``max_sweeps`` sweeps. Restart 0 starts from ``labels`` (warm
     start; singletons if ``None``), the others from random partitions into as many clusters
-    as the best solution so far has; the best objective wins.
+    as the best solution so far has; the best objective wins. With ``warm_start=False`` every
+    restart starts from a random partition into as many clusters as ``labels`` has (the TMLR
+    paper's solver: ``labels`` only sets that number).
 
     Time: ``O(restarts * sweeps * (N r K + q))`` for ``q`` queried pairs, ``K`` clusters and
     prior rank ``r``; memory ``O(block_size * K + N r + q)``.
@@ -209,6 +212,7 @@ def local_search(
         max_sweeps: Sweeps per restart (>= 1).
         block_size: Items moved together; default ``max(1, N // 32)``.
         tol: Minimal gain for a move.
+        warm_start: Start restart 0 from ``labels`` (``False``: random starts only).
 
     Example:
         >>> from activelab.clustering.store import zero_prior
@@ -235,10 +239,10 @@ def local_search(
     delta = store.delta_csr()
     best: CCResult | None = None
     for restart in range(n_restarts):
-        if restart == 0:
+        if restart == 0 and warm_start:
             cur = start.copy()
         else:
-            k = int(best.labels.max()) + 1 if best is not None else 2
+            k = int(best.labels.max()) + 1 if best is not None else len(np.unique(start))
             cur = rng.integers(0, max(k, 2), size=n)
         cur = _relabel(cur)
         obj = correlation_objective(store, cur, delta)

@@ -68,20 +68,25 @@ class MaxTriangle:
         eps: Probability that a round's batch is ``frequency`` instead (exploration).
         beta: Inverse temperature of the triangle's Boltzmann distribution (``maxexp``).
         max_violations: At most this many violated pairs (a random subset) are scanned per
-            round, bounding the cost at ``O(max_violations * N)`` (small ``N``) or
+            round; ``None`` means ``min(N, 20_000)``, which is the paper's ``N`` for every pool
+            it used. The cost is ``O(max_violations * N)`` (small ``N``) or
             ``O(max_violations * degree)`` (large ``N``).
     """
 
     name: str = "maxexp"
     eps: float = 0.3
     beta: float = 1.0
-    max_violations: int = 20_000
+    max_violations: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in ("maxmin", "maxexp"):
             raise ValueError(f"name must be 'maxmin' or 'maxexp', got {self.name!r}.")
         if not 0.0 <= self.eps <= 1.0:
             raise ValueError(f"eps must lie in [0, 1], got {self.eps!r}.")
+        if self.max_violations is not None and (
+            not isinstance(self.max_violations, (int, np.integer)) or self.max_violations < 1
+        ):
+            raise ValueError(f"max_violations must be an int >= 1 or None (min(N, 20000)), got {self.max_violations!r}.")
 
     def edge_scores(self, state: ClusterState, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(edges ``(e, 2)``, scores ``(e,)``) of the edges that are the least certain edge of a bad triangle."""
@@ -95,8 +100,9 @@ class MaxTriangle:
             sources = np.unique(np.concatenate([state.candidates(rng), store.queried_pairs()]), axis=0)
             s_src = None
         viol = sources[violations(store, state.labels, sources, s_src)]
-        if len(viol) > self.max_violations:
-            viol = viol[np.sort(rng.choice(len(viol), size=self.max_violations, replace=False))]
+        cap = min(n, 20_000) if self.max_violations is None else self.max_violations
+        if len(viol) > cap:
+            viol = viol[np.sort(rng.choice(len(viol), size=cap, replace=False))]
         if not len(viol):
             return np.empty((0, 2), np.int64), np.empty(0)
         tri = bad_triangles(store, viol, graph=None if dense is not None else state.graph(),
