@@ -22,12 +22,14 @@ runs the kernel :func:`choose_kernel` picks:
 
 The choice is measured once per process for each (device, dtype, width D, size class) and
 cached: every candidate makes a few interleaved passes over ``x`` itself (at most its first
-64 MiB), the fastest pass wins (a busy machine slows passes, it never speeds one up). Different kernels sum in different orders, so their results
+64 MiB), the fastest median pass wins. The median, not the best pass: on a busy machine a
+threaded kernel is fast while its threads all run and many times slower when one waits for a
+core (bimodal), and the median sees which case is typical. Different kernels sum in different orders, so their results
 may differ in the last bits of float32; a choice is fixed for the rest of the process, so one
 process always gives the same results. ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or
 :func:`forced_kernel` in code, skips the measurement (tests, and reproducing a run bit for bit).
 
-Cost of a measurement: ``3 × (1 + 2)`` passes (``3 × (1 + 5)`` below 32 MiB) over ``min(x, 64 MiB)``, once per size
+Cost of a measurement: ``3 × (1 + 3)`` passes (``3 × (1 + 5)`` below 32 MiB) over ``min(x, 64 MiB)``, once per size
 class; no extra memory beyond one output vector.
 """
 
@@ -63,7 +65,7 @@ _SAME_AS_MV = "torch.matmul"  # dispatches to torch.mv for a matrix and a vector
 ENV_VAR = "ACTIVELAB_MATVEC"
 
 _PROBE_BYTES = 64 * 2**20  # the measurement reads at most this prefix of x (twice a 32 MiB L3)
-_ROUNDS = 2  # timed rounds after one warm-up round; more for small arrays (see _rounds)
+_ROUNDS = 3  # timed rounds after one warm-up round; more for small arrays (see _rounds)
 
 _cache: dict[tuple[str, str, int, int], str] = {}
 _forced: list[str] = []
@@ -107,7 +109,7 @@ def _size_class(x: torch.Tensor) -> int:
 
 
 def _rounds(nbytes: int) -> int:
-    """Timed rounds: 2 for large arrays, up to 5 for small ones."""
+    """Timed rounds: 3 for large arrays, up to 5 for small ones."""
     return max(_ROUNDS, min(5, (128 * 2**20) // max(1, nbytes)))
 
 
@@ -126,7 +128,7 @@ def time_kernels(
 
     Args:
         x: ``(N, D)`` C-contiguous float tensor.
-        rounds: Timed rounds (default: 2 for large arrays, more for small ones).
+        rounds: Timed rounds (default: 3 for large arrays, more for small ones).
         probe_bytes: Read at most this many bytes of ``x`` per pass.
         kernels: The kernels to time (``CPU_KERNELS`` times all four on CPU).
 
@@ -172,7 +174,7 @@ def choose_kernel(x: torch.Tensor) -> str:
     kernel = _cache.get(key)
     if kernel is None:
         times = time_kernels(x, probe_bytes=_PROBE_BYTES)
-        kernel = min(times, key=lambda k: (min(times[k]), statistics.median(times[k])))
+        kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
         _cache[key] = kernel
     return kernel
 
