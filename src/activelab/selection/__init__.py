@@ -17,7 +17,8 @@ function           time                             extra memory
 =================  ===============================  =================================
 
 Greedy k-center and k-means++ seeding must read the whole pool once per pick; their pass is
-one matrix-vector product in torch (memory-bandwidth bound), so they run at k × that floor.
+one matrix-vector product (memory-bandwidth bound) by the kernel measured fastest on this
+machine (:mod:`activelab.neighbors.kernels`), so they run at k × that floor.
 Nothing of size N×N or N×(C·D) is ever built.
 
 This package only re-exports; the code lives in modules by concept: :mod:`.sampling`
