@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console, JustifyMethod
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ActiveLabError, ActiveLabWarning
@@ -51,7 +52,7 @@ def user_errors(validation: bool = False) -> Iterator[None]:
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: typing.TextIO | None = None, line: str | None = None) -> None:
             if issubclass(category, ActiveLabWarning):
-                err_console.print(f"[bold yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+                err_console.print(f"[bold yellow]warning:[/] {escape(str(message))}", markup=True, highlight=False, soft_wrap=True)
             else:
                 shown(message, category, filename, lineno, file, line)
 
@@ -60,7 +61,7 @@ def user_errors(validation: bool = False) -> Iterator[None]:
         try:
             yield
         except caught as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from err
 
 

@@ -63,7 +63,8 @@ train = command_from_config(
 evaluate = command_from_config(
     RunConfig, run_config,
     doc="Run the policy (as strategy `policy`) and baselines on datasets; writes rounds, summary, curves.",
-    only=("datasets", "models", "seeds", "initial", "query_size", "budget", "epochs", "workers", "out"),
+    only=("datasets", "models", "seeds", "initial", "query_size", "budget", "epochs", "workers", "backend", "address",
+          "out"),
     extra=(
         inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
             Path, typer.Argument(help="Policy file from `activelab policy train`.")]),

@@ -22,7 +22,17 @@ from ..data.base import SCALES
 from ..engine import resolve_initial_strategy
 from ..models.torch import UPDATE_POLICIES
 from ..stopping import STOPPING
-from .options import ConfigError, json_object, names, names_or_json, option, protocol_fields
+from .options import (
+    ConfigError,
+    address_option,
+    backend_option,
+    check_backend,
+    json_object,
+    names,
+    names_or_json,
+    option,
+    protocol_fields,
+)
 
 __all__ = ["PROTOCOL", "ConfigError", "RunConfig"]
 
@@ -121,7 +131,7 @@ class RunConfig:
         query_size: Labels acquired per round.
         budget: Total labels, including the initial set.
         epochs: Training epochs per fit (``None``: the model's default).
-        workers: Parallel worker processes (1 = run in this process).
+        workers: Parallel worker processes of the local backend (1 = run in this process).
         device: ``"cpu"`` or ``"cuda"`` (``"cuda:N"``).
         update: Update policy of torch models (``retrain``, ``warm_start``, ``finetune``;
             ``None``: the model's default).
@@ -141,6 +151,11 @@ class RunConfig:
             ``{"stabilizing_predictions": {"threshold": 0.99}}``; see
             :data:`activelab.stopping.STOPPING`. A run also stops when the budget is spent; job
             files then get a ``stop_reason`` column (empty until the round that stopped).
+        backend: Where the jobs run: ``"local"`` (``workers`` processes here) or ``"ray"``
+            (Ray tasks, see :class:`~activelab.experiments.ray_backend.RayExecutor`). Not part of
+            the protocol: the results are the same, and a run started on one resumes on the other.
+        address: With ``backend="ray"``: the cluster (``"host:port"``, ``"ray://host:port"``
+            or ``"auto"``); ``None`` starts a local Ray.
         out: Output directory (keyword-only).
 
     Raises:
@@ -167,7 +182,7 @@ class RunConfig:
     query_size: int = option(10, help="Labels acquired per round.", protocol=True)
     budget: int = option(320, help="Total labels, including the initial set.", protocol=True)
     epochs: int | None = option(None, help="Training epochs per fit (default: the model's).", protocol=True)
-    workers: int = option(1, help="Parallel worker processes.")
+    workers: int = option(1, help="Parallel worker processes (--backend local).")
     device: str = option("cpu", help="cpu or cuda (cuda:N).")
     update: str | None = option(
         None, help="Update policy of torch models: retrain, warm_start or finetune (default: the model's).", protocol=True
@@ -192,6 +207,8 @@ class RunConfig:
         flags=("--stop",), cli_type=str | None, parse=names_or_json("--stop"), to_cli=lambda v: None, protocol=True,
         default_factory=dict,
     )
+    backend: str = backend_option()
+    address: str | None = address_option()
     out: Path = option(help="Output directory (rerunning into it resumes).", kw_only=True)
 
     def __post_init__(self) -> None:
@@ -205,6 +222,7 @@ class RunConfig:
         _int("query_size", self.query_size, 1)
         _int("budget", self.budget, 1)
         _int("workers", self.workers, 1)
+        check_backend(self.backend, self.address)
         if self.epochs is not None:
             _int("epochs", self.epochs, 1)
         if self.budget < self.initial:

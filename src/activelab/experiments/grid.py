@@ -8,7 +8,7 @@ does the rest, the same way for all of them:
 - ``OUT/config.json`` records the command and its settings; a rerun into the same ``OUT`` with
   another protocol, or by another command, is refused before anything runs, so results of
   different work are never mixed; an ``OUT`` that cannot be written is refused too;
-- each finished job is written by the process that ran it: its tables
+- each finished job is written by the process that ran it (the driver, with the Ray executor): its tables
   (``OUT/jobs/<name>.csv``, plus ``OUT/jobs/<name>.<table>.csv`` for the grid's other
   ``tables``), each atomically, then its *manifest* ``OUT/jobs/<name>.json``, atomically and
   last. The manifest holds the job's *fingerprint* (the protocol, the fingerprints of the data
@@ -25,6 +25,8 @@ does the rest, the same way for all of them:
 - the jobs run on an :class:`Executor`: :class:`LocalExecutor` runs them in this process or in
   spawned worker processes that die with this one (Linux: a parent-death signal; elsewhere a
   watchdog thread) and never write into ``OUT`` once it is gone;
+  :class:`~activelab.experiments.ray_backend.RayExecutor` runs them as Ray tasks whose tables
+  stream back to this process, which writes the files (:func:`make_executor` picks one);
 - ``OUT/rounds.csv`` (and ``OUT/<table>.csv`` for the other tables; every job's rows, in the
   grid's order) and the command's summary and plot are written atomically at the end;
 - progress: a bar on a terminal, one plain line per job otherwise.
@@ -51,7 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from ..engine.checkpoint import CHECKPOINT_FILE
-from .options import ConfigError
+from .options import ConfigError, check_backend
 
 __all__ = [
     "CONFIG_FILE",
@@ -61,11 +63,15 @@ __all__ = [
     "JobTables",
     "LocalExecutor",
     "execute_job",
+    "make_executor",
     "check_job_table",
+    "compute_job",
+    "prepare_checkpoint",
     "read_job_file",
     "run_grid",
     "verify_job",
     "write_csv_atomic",
+    "write_job",
 ]
 
 #: Name of the file that records the command and settings of a grid's output directory.
@@ -199,29 +205,44 @@ def _as_tables(result: pd.DataFrame | Mapping[str, pd.DataFrame]) -> JobTables:
     return dict(result)
 
 
-def execute_job(job: GridJob, path: Path) -> JobTables:
-    """Run ``job`` and write its files (in the process that ran it): its tables, then its manifest.
-
-    ``path`` is the main table's file (``OUT/jobs/<name>.csv``); the other tables go beside it,
-    and a resumable job checkpoints into ``<name>.ckpt/`` there, removed once the files are
-    written. In a worker whose parent is gone nothing is written: the process exits.
+def prepare_checkpoint(job: GridJob, jobs_dir: Path) -> Path | None:
+    """Create a resumable job's checkpoint directory ``<name>.ckpt/`` with its ``job.json``.
 
     Returns:
-        The job's tables by name.
+        The directory, or ``None`` for a job that does not checkpoint.
     """
-    jobs_dir = path.parent
-    ckpt = jobs_dir / job.checkpoint_dir if job.resumable else None
-    if ckpt is not None:
-        _exit_if_orphaned()
-        ckpt.mkdir(parents=True, exist_ok=True)
-        if not (ckpt / "job.json").is_file():
-            _write_json_atomic({"job": job.name, "fingerprint": dict(job.fingerprint)}, ckpt / "job.json")
-        tables = _as_tables(job.fn(*job.args, checkpoint_dir=ckpt))
-    else:
-        tables = _as_tables(job.fn(*job.args))
+    if not job.resumable:
+        return None
+    ckpt = jobs_dir / job.checkpoint_dir
+    _exit_if_orphaned()
+    ckpt.mkdir(parents=True, exist_ok=True)
+    if not (ckpt / "job.json").is_file():
+        _write_json_atomic({"job": job.name, "fingerprint": dict(job.fingerprint)}, ckpt / "job.json")
+    return ckpt
+
+
+def compute_job(job: GridJob, checkpoint_dir: Path | None = None) -> JobTables:
+    """Run ``job`` and return its tables, writing nothing but its checkpoints.
+
+    Args:
+        job: The job.
+        checkpoint_dir: Where a resumable job checkpoints every round and resumes from
+            (see :func:`prepare_checkpoint`); ``None`` runs it from its start, without checkpoints.
+    """
+    if checkpoint_dir is not None and job.resumable:
+        return _as_tables(job.fn(*job.args, checkpoint_dir=checkpoint_dir))
+    return _as_tables(job.fn(*job.args))
+
+
+def write_job(job: GridJob, jobs_dir: Path, tables: JobTables) -> None:
+    """Write a finished job's files under ``jobs_dir``: each table atomically, then its manifest, last.
+
+    The checkpoint directory, if any, is removed once the files are written. In a worker whose
+    parent is gone nothing is written: the process exits.
+    """
     files = {}
     for table, df in tables.items():
-        target = path if table == "rounds" else jobs_dir / job.table_file(table)
+        target = jobs_dir / job.table_file(table)
         _exit_if_orphaned()
         write_csv_atomic(df, target)
         files[table] = {"file": target.name, "rows": len(df), "sha256": _sha256_file(target)}
@@ -230,8 +251,25 @@ def execute_job(job: GridJob, path: Path) -> JobTables:
         {"job": job.name, "keys": dict(job.keys), "fingerprint": dict(job.fingerprint), "files": files},
         jobs_dir / job.manifest_file,
     )
-    if ckpt is not None:
-        shutil.rmtree(ckpt, ignore_errors=True)
+    if job.resumable:
+        shutil.rmtree(jobs_dir / job.checkpoint_dir, ignore_errors=True)
+
+
+def execute_job(job: GridJob, path: Path) -> JobTables:
+    """Run ``job`` and write its files (in the process that ran it): its tables, then its manifest.
+
+    ``path`` is the main table's file (``OUT/jobs/<name>.csv``); the other tables go beside it,
+    and a resumable job checkpoints into ``<name>.ckpt/`` there, removed once the files are
+    written. In a worker whose parent is gone nothing is written: the process exits. (An
+    executor whose workers must not write into ``OUT``, such as the Ray executor, calls
+    :func:`compute_job` in the worker and :func:`write_job` in the driver instead.)
+
+    Returns:
+        The job's tables by name.
+    """
+    jobs_dir = path.parent
+    tables = compute_job(job, prepare_checkpoint(job, jobs_dir))
+    write_job(job, jobs_dir, tables)
     return tables
 
 
@@ -270,8 +308,10 @@ class Executor(Protocol):
 
     ``run(jobs, jobs_dir, on_done)`` must call ``on_done(job, tables)`` once per job, after the
     job's files are written under ``jobs_dir`` (:func:`execute_job` does both and returns the
-    tables), and must stop its workers before it returns or raises. Workers must not outlive
-    the process that called ``run`` (see :func:`die_with_parent`).
+    tables; an executor whose workers do not write call :func:`prepare_checkpoint` and
+    :func:`compute_job` in the worker and :func:`write_job` in the caller), and must stop its
+    workers before it returns or raises. Workers must not outlive the process that called
+    ``run`` (see :func:`die_with_parent`).
     """
 
     def run(self, jobs: Sequence[GridJob], jobs_dir: Path, on_done: Callable[[GridJob, JobTables], None]) -> None:
@@ -343,6 +383,23 @@ class LocalExecutor:
                 executor.shutdown(wait=False, cancel_futures=True)
                 raise
 
+
+def make_executor(backend: str = "local", workers: int = 1, address: str | None = None) -> Executor:
+    """The executor of a command's ``--backend``: :class:`LocalExecutor` or the Ray executor.
+
+    ``backend="ray"`` imports :mod:`activelab.experiments.ray_backend` (and Ray) only now, and
+    checks that Ray is installed and that ``address`` answers, before any work.
+
+    Raises:
+        ConfigError: For an unknown backend, an address without ``--backend ray``, a missing
+            Ray (naming ``pip install 'activelab[ray]'``) or an address where no cluster answers.
+    """
+    check_backend(backend, address)
+    if backend == "ray":
+        from .ray_backend import RayExecutor
+
+        return RayExecutor(address)
+    return LocalExecutor(workers)
 
 @dataclass
 class Grid:

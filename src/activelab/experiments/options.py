@@ -17,7 +17,20 @@ from typing import Any
 
 from ..errors import ActiveLabError
 
-__all__ = ["ConfigError", "Opt", "cli_fields", "json_object", "names", "names_or_json", "option", "protocol_fields"]
+__all__ = [
+    "BACKENDS",
+    "ConfigError",
+    "Opt",
+    "address_option",
+    "backend_option",
+    "check_backend",
+    "cli_fields",
+    "json_object",
+    "names",
+    "names_or_json",
+    "option",
+    "protocol_fields",
+]
 
 _KEY = "activelab"
 
@@ -129,3 +142,56 @@ def protocol_fields(cls: type) -> tuple[str, ...]:
     return tuple(
         f.name for f in dataclasses.fields(cls) if isinstance(f.metadata.get(_KEY), Opt) and f.metadata[_KEY].protocol
     )
+
+
+#: Where a grid's jobs run (``--backend``); neither changes the results.
+BACKENDS = {
+    "local": "worker processes on this machine (--workers of them)",
+    "ray": "Ray tasks on a local or remote Ray cluster (pip install 'activelab[ray]')",
+}
+
+
+def backend_option() -> Any:
+    """The ``--backend`` field of a grid command's configuration (not part of the protocol)."""
+    return option(
+        "local", help="Where the jobs run: local (--workers processes on this machine) or ray (Ray tasks, one per "
+        "CPU of the cluster; needs pip install 'activelab[ray]'). Results are the same; a run may resume on the other.",
+    )
+
+
+def address_option() -> Any:
+    """The ``--address`` field: the Ray cluster of ``--backend ray`` (not part of the protocol)."""
+    return option(
+        None, help="With --backend ray: the cluster to connect to (host:port of its head, ray://host:port for Ray "
+        "Client, or auto); default: start a local Ray on this machine.", cli_type=str | None,
+    )
+
+
+def check_backend(backend: Any, address: Any) -> None:
+    """Check a ``backend``/``address`` pair before any work (no connection is made here).
+
+    ``address`` must be ``None``, ``"auto"``, ``"host:port"`` or ``"ray://host:port"`` (port
+    1-65535), and is only meaningful with ``backend="ray"``.
+
+    Raises:
+        ConfigError: Naming the bad value and the accepted ones.
+    """
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ConfigError(f"backend (--backend) must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if address is None:
+        return
+    if backend != "ray":
+        raise ConfigError(f"address (--address {address!r}) is a Ray cluster's address; it needs --backend ray.")
+    if not isinstance(address, str) or not _valid_address(address):
+        raise ConfigError(
+            f"address (--address) must be auto, host:port (a Ray head's GCS port, e.g. 10.0.0.5:6379) or "
+            f"ray://host:port (Ray Client, e.g. ray://10.0.0.5:10001); got {address!r}."
+        )
+
+
+def _valid_address(address: str) -> bool:
+    if address == "auto":
+        return True
+    rest = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    return bool(sep and host.strip("[]") and " " not in host and "/" not in host and port.isdigit() and 0 < int(port) < 65536)

@@ -52,7 +52,7 @@ from ..oracles import SimulatedOracle
 from ..stopping import make_stopping
 from ..strategies.registry import make
 from .config import PROTOCOL, ConfigError, RunConfig
-from .grid import Executor, Grid, GridJob, LocalExecutor, run_grid, write_csv_atomic
+from .grid import Executor, Grid, GridJob, make_executor, run_grid, write_csv_atomic
 from .metrics import summarise
 from .plots import plot_curves
 
@@ -407,14 +407,17 @@ def run_experiments(config: RunConfig, progress: bool = True, executor: Executor
     Args:
         config: The grid and protocol.
         progress: Report progress on stderr (a bar on a terminal, one line per job otherwise).
-        executor: Where the jobs run (default: :class:`~activelab.experiments.grid.LocalExecutor`
-            with ``config.workers`` processes).
+        executor: Where the jobs run (default: ``config.backend``: a
+            :class:`~activelab.experiments.grid.LocalExecutor` with ``config.workers`` processes,
+            or a :class:`~activelab.experiments.ray_backend.RayExecutor` on ``config.address``).
 
     Returns:
         The rounds table (the content of ``rounds.csv``).
 
     Raises:
-        Every error of :func:`plan_jobs` and of the grid's output check, before any job starts.
+        Every error of :func:`plan_jobs` and of the grid's output check, before any job starts;
+        ConfigError: With ``backend="ray"``, if Ray is missing or ``address`` does not answer.
     """
+    executor = executor or make_executor(config.backend, config.workers, config.address)
     grid = grid_of(config)
-    return run_grid(grid, executor or LocalExecutor(config.workers), progress=progress)
+    return run_grid(grid, executor, progress=progress)
