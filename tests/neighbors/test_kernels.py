@@ -64,7 +64,7 @@ def test_the_fastest_measured_kernel_is_chosen(monkeypatch: pytest.MonkeyPatch) 
 def test_time_kernels_times_every_candidate_on_a_prefix() -> None:
     x = torch.from_numpy(np.ones((1000, 16), dtype=np.float32))
     times = kernels.time_kernels(x, 3, probe_bytes=16 * 4 * 10)
-    assert set(times) == {"numpy", "einsum", "torch.mv"}  # torch.matmul is torch.mv's kernel: not measured
+    assert set(times) == {"numpy", "einsum", "einsum-threads", "torch.mv"}  # torch.matmul is torch.mv's kernel: not measured
     assert all(len(t) == 3 and min(t) >= 0.0 for t in times.values())
     assert set(kernels.time_kernels(x, 1, kernels=kernels.CPU_KERNELS)) == set(kernels.CPU_KERNELS)
     with pytest.raises(ValueError, match="'dgemv'"):
@@ -85,7 +85,7 @@ def test_forced_kernel_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bad_kernel_names_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     x = torch.zeros((10, 3))
-    with pytest.raises(ValueError, match="'blas'.*numpy, einsum, torch.mv, torch.matmul"):
+    with pytest.raises(ValueError, match="'blas'.*numpy, einsum, einsum-threads, torch.mv, torch.matmul"):
         with kernels.forced_kernel("blas"):
             pass
     with pytest.raises(ValueError, match="'sgemv'.*ACTIVELAB_MATVEC"):
@@ -116,3 +116,22 @@ def test_row_products_is_the_product_with_a_row(kernel: str) -> None:
     for j in (0, 7, 299):
         f(j)
         np.testing.assert_allclose(out.numpy(), x.astype(np.float64) @ x[j].astype(np.float64), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_rows", [1, 63, 64, 1000, 1001])
+def test_einsum_threads_equals_einsum_bit_for_bit(monkeypatch: pytest.MonkeyPatch, n_rows: int) -> None:
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", 64 * 7 * 4)  # 64-row chunks: many chunks, several threads
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)
+    gen = np.random.default_rng(2)
+    x = torch.from_numpy(gen.normal(size=(n_rows, 7)).astype(np.float32))
+    got, ref = torch.full((n_rows,), np.nan), torch.empty(n_rows)
+    kernels.matvec(x, x[0], got, "einsum-threads")
+    kernels.matvec(x, x[0], ref, "einsum")
+    np.testing.assert_array_equal(got.numpy(), ref.numpy())
+
+
+def test_einsum_threads_pool_is_remade_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = kernels._workers()
+    assert kernels._workers() is first
+    monkeypatch.setattr(kernels.os, "getpid", lambda: -1)  # as a fork's child sees it
+    assert kernels._workers() is not first

@@ -162,7 +162,7 @@ def test_badge_errors() -> None:
     assert badge(probs, h, 0, rng).shape == (0,)
 
 
-@pytest.mark.parametrize("kernel", ["numpy", "einsum", "torch.mv", "torch.matmul"])
+@pytest.mark.parametrize("kernel", ["numpy", "einsum", "einsum-threads", "torch.mv", "torch.matmul"])
 @pytest.mark.parametrize("n_classes", [4, 40])
 def test_badge_matches_reference_with_every_matvec_kernel(kernel: str, n_classes: int) -> None:
     from activelab.neighbors.kernels import forced_kernel, recording

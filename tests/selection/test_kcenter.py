@@ -158,7 +158,7 @@ def test_kcenter_picks_reduce_covering_radius() -> None:
 
 
 # -------------------------------------------------------------------------- the passes' kernels
-@pytest.mark.parametrize("kernel", ["numpy", "einsum", "torch.mv", "torch.matmul"])
+@pytest.mark.parametrize("kernel", ["numpy", "einsum", "einsum-threads", "torch.mv", "torch.matmul"])
 @pytest.mark.parametrize("n_labelled", [0, 30])
 def test_kcenter_matches_reference_with_every_matvec_kernel(kernel: str, n_labelled: int) -> None:
     from activelab.neighbors.kernels import forced_kernel, recording
