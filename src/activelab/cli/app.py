@@ -16,6 +16,7 @@ from . import cluster as cluster_command
 from . import label as label_commands
 from . import policy as policy_commands
 from . import run as run_commands
+from . import select as select_command
 from .common import console, user_errors
 
 __all__ = ["app", "main"]
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command("run")(run_commands.run)
 app.command("demo")(run_commands.demo)
 app.command("cluster")(cluster_command.cluster)
+app.command("select")(select_command.select)
 
 data_app = typer.Typer(help="Fetch and list datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
