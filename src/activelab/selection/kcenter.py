@@ -47,7 +47,8 @@ def _min_sq_dist_to_set(
     ``‖x‖² + min_c (‖c‖² − 2 x·c)`` per block of rows: the block's product with up to
     ``chunk`` centres is one matmul (NumPy's BLAS on CPU, torch elsewhere), reduced at once,
     so ``x`` is read once per ``chunk`` centres and never an N×L matrix is built. Blocks hold
-    about 2²¹ products (8 MiB): large enough that the BLAS call, not its threading, dominates.
+    about 2²¹ products (8 MiB): large enough that the BLAS call, not its threading, dominates;
+    at most a quarter of the rows (at least 256), so a small array's block stays small.
 
     Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``x``; O(2²¹ + N) extra memory.
     """
@@ -58,7 +59,7 @@ def _min_sq_dist_to_set(
     for cs in range(0, centres.shape[0], chunk):
         c = centres[cs : cs + chunk]
         csq = c_sq[cs : cs + chunk]
-        rows = max(256, _BLOCK_ELEMS // c.shape[0])
+        rows = max(256, min(_BLOCK_ELEMS // c.shape[0], n // 4))  # a quarter of a small array at most
         if on_cpu:  # numpy: one BLAS GEMM per block, the element-wise steps in place, no OpenMP regions
             xa, sq, o, cn, csqn = x.numpy(), x_sq.numpy(), out.numpy(), np.ascontiguousarray(c.numpy().T), csq.numpy()
             for rs in range(0, n, rows):
