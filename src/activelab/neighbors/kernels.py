@@ -3,8 +3,9 @@
 Greedy k-center, BADGE's k-means++ draws and k-means++ seeding read the whole pool once per
 pick with one product ``out = x @ v``. That pass is memory-bandwidth bound, and which library
 reads memory fastest depends on the machine, the shape and the load: on a 2-core EPYC VM,
-``torch.mv`` read 11.8 GB/s at 1M × 512 where NumPy's BLAS ``sgemv`` read 24–27 GB/s, while on
-other machines (and for small, cache-resident arrays) the order changes. So :func:`matvec`
+``torch.mv`` read 11.8 GB/s at 1M × 512 where NumPy's BLAS ``sgemv`` read 24–27 GB/s (issue
+17's measurement), while for small, cache-resident arrays or on a busy machine the order
+changes (docs/benchmarks.md, issue 17). So :func:`matvec`
 runs the kernel :func:`choose_kernel` picks:
 
 ``"numpy"``
@@ -30,13 +31,13 @@ The choice is measured once per process for each (device, dtype, width D, size c
 cached: every candidate makes a few interleaved passes over ``x`` itself (at most its first
 64 MiB), the fastest median pass wins. The median, not the best pass: on a busy machine a
 threaded kernel is fast while its threads all run and many times slower when one waits for a
-core (bimodal), and the median sees which case is typical. Different kernels sum in different orders, so their results
-may differ in the last bits of float32; a choice is fixed for the rest of the process, so one
-process always gives the same results. ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or
+core (bimodal), and the median sees which case is typical. Different kernels sum in
+different orders, so their results may differ in the last bits of float32; a choice is fixed
+for the rest of the process, so one process always gives the same results. ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or
 :func:`forced_kernel` in code, skips the measurement (tests, and reproducing a run bit for bit).
 
-Cost of a measurement: ``4 × (1 + 3)`` passes (``4 × (1 + 5)`` below 32 MiB) over ``min(x, 64 MiB)``, once per size
-class; no extra memory beyond one output vector.
+Cost of a measurement: ``4 × (1 + 3)`` passes (``4 × (1 + 5)`` below 32 MiB) over
+``min(x, 64 MiB)``, once per size class; no extra memory beyond one output vector.
 """
 
 from __future__ import annotations
