@@ -96,3 +96,10 @@ def test_cli_flags_reach_the_config(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (out / "config.json").read_text()
     assert '"restarts": 2' in text and '"warm_start": false' in text and "init.npz:toy" in text, text
+
+
+def test_default_names_the_recommended_strategy() -> None:
+    from activelab.clustering import make_pair_strategy
+
+    default = make_pair_strategy("default")
+    assert default.name == "maxexp" and default.eps == 0.3 and default.max_violations is None

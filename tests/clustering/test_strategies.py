@@ -228,7 +228,8 @@ def test_package_exports_and_protocol() -> None:
     assert [n for n, _ in list_pair_strategies()] == NAMES
     for name in NAMES:
         strategy = make_pair_strategy(name)
-        assert isinstance(strategy, PairStrategy) and strategy.name == name
+        # "default" is an alias: it builds the recommended strategy under that strategy's name
+        assert isinstance(strategy, PairStrategy) and strategy.name == (name if name != "default" else "maxexp")
 
 
 def test_score_pair_strategy_is_a_public_extension_point() -> None:
