@@ -9,6 +9,8 @@ Prints markdown tables. Examples::
         --noise 0.2,0.4 --init kmeans,random --seeds 8 --workers 2
     # scale: 10 rounds of 5,000 pairs on 100,000 blobs and all 70,000 MNIST digits
     python benchmarks/clustering.py scale
+    # the paper's own data and protocol (TMLR pack), beside the published values; resumable
+    python benchmarks/clustering.py repro --pack ../shared/data/acc_tmlr --noise 0.2 --init kmeans --seeds 8
 
 Reproduction protocol (Aronsson & Chehreghani, TMLR 2024): N = 500 items per dataset, 125 pairs
 per round, tau = 3, budget 20 % of the 124,750 pairs, ARI at 2 / 5 / 10 / 20 % of the pairs.
@@ -116,6 +118,114 @@ def repro(args: argparse.Namespace) -> None:
         pd.concat(tables).to_csv(Path(args.out) / "summary_all.csv", index=False)
 
 
+#: The pack's sets with published results, smallest first (the order the grid runs them).
+PACK_SETS = ("ecoli", "user_knowledge", "synthetic", "forest_type_mapping", "mnist", "cifar10", "mushrooms", "yeast",
+             "cardiotocography", "20newsgroups")
+PACK_COLS = ["ari_2", "ari_5", "ari_10", "ari_20", "ari_mean_0_20"]
+
+
+def pack_curve_summary(rounds: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, strategy): the pack's statistics, mean over seeds (and the std of the 0-20 % mean).
+
+    Like ``published_ari.csv``: the curve of each seed is interpolated linearly at 2/5/10/20 %
+    of the pairs, past its last round it keeps its last value, and ``ari_mean_0_20`` is the
+    trapezoid area on [0, 0.2] divided by 0.2.
+    """
+    grid = np.linspace(0.0, 0.2, 201)
+    rows = []
+    for (dataset, strategy, seed), g in rounds.groupby(["dataset", "strategy", "seed"], sort=False):
+        g = g.sort_values("round")
+        x, y = g["fraction_queried"].to_numpy(), g["ari"].to_numpy()
+        rows.append({"dataset": dataset, "strategy": strategy, "seed": seed,
+                     **{f"ari_{p}": float(np.interp(p / 100, x, y)) for p in (2, 5, 10, 20)},
+                     "ari_mean_0_20": float(np.trapezoid(np.interp(grid, x, y), grid) / 0.2)})
+    per_seed = pd.DataFrame(rows)
+    by = per_seed.groupby(["dataset", "strategy"], sort=False)
+    out = by[PACK_COLS].mean()
+    out["sd_0_20"] = by["ari_mean_0_20"].std(ddof=1).fillna(0.0)
+    out["n_seeds"] = by.size()
+    return out.reset_index()
+
+
+def repro_pack(args: argparse.Namespace) -> None:
+    """The paper's own protocol on the TMLR pack, beside its published results (see the pack's README).
+
+    Per dataset: every item (N as stored), B = ceil(0.001 N (N-1)/2) pairs per round, tau = 3,
+    ±0.1 starting similarities from the pack's k-means partition (``kmeans``) or from a random
+    partition into 10 clusters (``random``), eps = 0.3, beta = 1, the solver's 5 restarts of at
+    most 30 sweeps, from random partitions only (``--warm-start`` starts restart 0 from the
+    previous clustering instead, our solver), budget 20 % of the pairs.
+    """
+    import math
+
+    pack = Path(args.pack)
+    published = pd.read_csv(pack / "published_ari.csv")
+    published["strategy"] = published["strategy"].replace({"unif": "uniform"})
+    datasets = args.datasets.split(",") if args.datasets else list(PACK_SETS)
+    unknown = [d for d in datasets if not (pack / f"{d}.npz").is_file()]
+    if unknown:
+        raise SystemExit(f"error: not in the pack {pack}: {unknown}; its sets are {', '.join(PACK_SETS)}.")
+    strategies = tuple(args.strategies.split(","))
+    tag = "warm" if args.warm_start else "paper"
+    tables = []
+    for noise in [float(x) for x in args.noise.split(",")]:
+        for init in args.init.split(","):
+            parts = []
+            for d in datasets:
+                n = int(np.load(pack / f"{d}.npz")["y"].shape[0])
+                out = Path(args.out) / f"{tag}_noise{noise}_{init}" / d
+                config = ClusterRunConfig(
+                    (str(pack / f"{d}.npz"),), strategies, noise=noise, batch=math.ceil(0.001 * n * (n - 1) / 2),
+                    init=init, budget_fraction=0.2, seeds=args.seeds, n_items=None, tau=3, beta=args.beta,
+                    init_partition=f"{pack / 'kmeans_init_labels.npz'}:{d}" if init == "kmeans" else None,
+                    restarts=5, warm_start=args.warm_start, workers=args.workers, out=out,
+                )
+                if args.report_only and not (out / "jobs").is_dir():
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    rounds = run_clustering(
+                        config, progress=lambda m: print(m, file=sys.stderr, flush=True), run_missing=not args.report_only
+                    )
+                except ValueError as err:  # report-only on a set with no finished job yet
+                    print(f"{d}: {err}", file=sys.stderr)
+                    continue
+                print(f"{d} noise {noise} {init}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+                parts.append(pack_curve_summary(rounds))
+            if not parts:
+                print(f"\n### noise {noise}, init {init}: no finished job yet\n")
+                continue
+            summary = pd.concat(parts, ignore_index=True)
+            pub = published[(published["noise"] == noise) & (published["init"] == init)]
+            summary = summary.merge(
+                pub[["dataset", "strategy", *PACK_COLS, "sd_ari_mean_0_20"]].rename(
+                    columns={c: f"{c}_pub" for c in [*PACK_COLS, "sd_ari_mean_0_20"]}),
+                on=["dataset", "strategy"], how="left",
+            )
+            diff = summary["ari_mean_0_20"] - summary["ari_mean_0_20_pub"]
+            summary["diff_in_pub_sd"] = diff / summary["sd_ari_mean_0_20_pub"].clip(lower=1e-3)
+            # the acceptance tolerance: within 3 published standard deviations, or 0.03 when they are tiny
+            summary["within"] = diff.abs() <= np.maximum(0.03, 3 * summary["sd_ari_mean_0_20_pub"])
+            summary.insert(2, "noise", noise)
+            summary.insert(3, "init", init)
+            tables.append(summary)
+            print(f"\n### noise {noise}, init {init}, solver {tag} (seeds per row in n_seeds)\n")
+            show = summary[["dataset", "strategy", "ari_2", "ari_5", "ari_10", "ari_20", "ari_mean_0_20",
+                            "ari_mean_0_20_pub", "sd_ari_mean_0_20_pub", "diff_in_pub_sd", "within", "n_seeds"]]
+            print(markdown(show.rename(columns={"ari_mean_0_20": "0-20%", "ari_mean_0_20_pub": "0-20% pub",
+                                                "sd_ari_mean_0_20_pub": "pub sd", "diff_in_pub_sd": "diff/sd"})))
+            by = summary.groupby("strategy", sort=False)
+            mean = by[[*PACK_COLS, "ari_10_pub", "ari_mean_0_20_pub"]].mean().reset_index()
+            mean["n_datasets"] = by.size().to_numpy()
+            mean["within"] = by["within"].sum().to_numpy()
+            mean["min_seeds"] = by["n_seeds"].min().to_numpy()
+            print(f"\nMean over the {len(parts)} dataset(s) with finished jobs (published: the same datasets):\n")
+            print(markdown(mean.rename(columns={"ari_mean_0_20": "0-20%", "ari_mean_0_20_pub": "0-20% pub"})))
+    if tables:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        pd.concat(tables).to_csv(Path(args.out) / f"pack_summary_{tag}.csv", index=False)
+
+
 def _scale_data(name: str, n_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from activelab.data import load_dataset
     from activelab.data.builtin import load_blobs
@@ -201,6 +311,11 @@ def main() -> None:
     r.add_argument("--report-only", action="store_true",
                    help="run nothing: print the tables of the jobs already finished in --out (n_seeds per row)")
     r.add_argument("--quick", action="store_true", help="2 seeds, blobs10+digits, noise 0.2, k-means init.")
+    r.add_argument("--pack", default=None,
+                   help="the TMLR pack (../shared/data/acc_tmlr): the paper's own data and protocol; --datasets then "
+                        "names pack sets (default: all 10, smallest first)")
+    r.add_argument("--warm-start", action="store_true",
+                   help="with --pack: restart 0 of the solver starts from the previous clustering (ours), not at random")
     s = sub.add_parser("scale", help="N=100,000, 10 rounds of 5,000 pairs.")
     s.add_argument("--datasets", default="blobs,mnist")
     s.add_argument("--strategies", default="uniform,maxexp,eig")
@@ -209,8 +324,15 @@ def main() -> None:
     s.add_argument("--batch", type=int, default=5000)
     s.add_argument("--knn", type=int, default=10)
     s.add_argument("--noise-level", type=float, default=0.2)
+    parser_defaults = {"datasets": r.get_default("datasets"), "strategies": r.get_default("strategies")}
     args = parser.parse_args()
-    if args.cmd == "repro":
+    if args.cmd == "repro" and args.pack:
+        if args.datasets == parser_defaults["datasets"]:
+            args.datasets = None
+        if args.strategies == parser_defaults["strategies"]:
+            args.strategies = "uniform,maxmin,maxexp"
+        repro_pack(args)
+    elif args.cmd == "repro":
         if args.quick:
             args.seeds, args.datasets, args.noise, args.init = 2, "blobs10,digits", "0.2", "kmeans"
         repro(args)
