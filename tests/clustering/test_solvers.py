@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from activelab.clustering import solvers
 from activelab.clustering.solvers import correlation_objective, local_search, mean_field, same_cluster_prob
 from activelab.clustering.store import SimilarityStore, feature_prior, partition_prior, zero_prior
 
@@ -124,3 +125,120 @@ def test_mean_field_matches_naive_dense_iteration(rng: np.random.Generator) -> N
     np.testing.assert_allclose(p, [q[0] @ q[1], q[2] @ q[5]])
     with pytest.raises(ValueError, match="beta must be a positive"):
         mean_field(store, labels, beta=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The small-pool sweep (_sweep_small) against the block sweep it replaces for N <= 4096 (_sweep,
+# still the large-N path): the same labels, bit for bit, the same objective and sweep count.
+
+def _old_path(store: SimilarityStore, labels, monkeypatch: pytest.MonkeyPatch, **kwargs):
+    """local_search on the block sweep of every N (the code before the small-pool path)."""
+    with monkeypatch.context() as m:
+        m.setattr(solvers, "_SMALL_POOL_MAX_ITEMS", 0)
+        m.setattr(solvers, "_sweep_small", _refuse)
+        return local_search(store, labels, **kwargs)
+
+
+def _refuse(*args: object, **kwargs: object):
+    raise AssertionError("the small-pool sweep ran")
+
+
+def _random_case(seed: int) -> tuple[SimilarityStore, np.ndarray | None, dict]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 90))
+    kind = ("zeros", "partition", "features", "partition")[seed % 4]
+    prior = {
+        "zeros": zero_prior(n),
+        "partition": partition_prior(rng.integers(0, int(rng.integers(1, 6)), n), float(rng.choice([0.1, 0.3]))),
+        "features": feature_prior(rng.normal(size=(n, 3)), scale=0.5),
+    }[kind]
+    store = SimilarityStore(prior, tau=3)
+    iu = np.triu_indices(n, 1)
+    chosen = rng.random(len(iu[0])) < rng.choice([0.0, 0.05, 0.3, 1.0])
+    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
+    if len(pairs):  # ±1 answers (sums of multiples of 0.05: many exact ties) or uniform ones
+        store.add(pairs, rng.choice([-1.0, 1.0], len(pairs)) if seed % 3 else rng.uniform(-1, 1, len(pairs)))
+    labels = None if seed % 5 == 0 else rng.integers(0, int(rng.integers(1, 8)), n)
+    kwargs = {
+        "n_restarts": int(rng.integers(1, 4)),
+        "warm_start": bool(seed % 2),
+        "block_size": (None, 1, 3, n)[seed % 4 if seed % 7 else 0],
+        "max_sweeps": int(rng.integers(1, 10)),
+    }
+    return store, labels, kwargs
+
+
+def test_small_pool_sweep_is_bit_identical_to_the_block_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """240 random stores (zero, partition and feature priors; no to all pairs answered; warm and
+    random starts, singletons; block sizes default, 1, 3 and N; 1-3 restarts)."""
+    multi_sweep = 0
+    for seed in range(240):
+        store, labels, kwargs = _random_case(seed)
+        ref = _old_path(store, labels, monkeypatch, rng=np.random.default_rng(seed), **kwargs)
+        new = local_search(store, labels, rng=np.random.default_rng(seed), **kwargs)
+        np.testing.assert_array_equal(new.labels, ref.labels, err_msg=f"seed {seed}")
+        assert new.objective == ref.objective, seed
+        assert new.n_sweeps == ref.n_sweeps, seed
+        multi_sweep += ref.n_sweeps > 1
+    assert multi_sweep > 60  # the cases move items, not only stop after one sweep
+
+
+@pytest.mark.parametrize("kind", ["zeros", "partition", "features"])
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_small_pool_sweep_opens_clusters_like_the_block_sweep(
+    kind: str, warm_start: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One prior group, four true clusters: the search opens new clusters, on both paths alike."""
+    truth = np.repeat([0, 1, 2, 3], 40)
+    n = len(truth)
+    rng = np.random.default_rng(3)
+    prior = {"zeros": zero_prior(n), "partition": partition_prior(np.zeros(n, dtype=np.int64), 0.1),
+             "features": feature_prior(rng.normal(size=(n, 4)), scale=0.2)}[kind]
+    store = SimilarityStore(prior, tau=1)
+    iu = np.triu_indices(n, 1)
+    chosen = rng.random(len(iu[0])) < 0.3
+    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
+    same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
+    store.add(pairs, np.where(same ^ (rng.random(len(pairs)) < 0.1), 1.0, -1.0))
+    start = np.zeros(n, dtype=np.int64)
+    kwargs = {"n_restarts": 3, "warm_start": warm_start, "block_size": 7}
+    ref = _old_path(store, start, monkeypatch, rng=np.random.default_rng(5), **kwargs)
+    new = local_search(store, start, rng=np.random.default_rng(5), **kwargs)
+    np.testing.assert_array_equal(new.labels, ref.labels)
+    assert new.objective == ref.objective
+    # A start has at most max(2, clusters found so far) clusters: 3 or more were opened.
+    assert new.labels.max() + 1 >= 3
+
+
+def test_small_pool_objective_is_bit_identical(rng: np.random.Generator) -> None:
+    for kind in ("zeros", "partition", "features"):
+        store = random_store(30, rng, kind)
+        consts = solvers._constants(store, store.delta_csr())
+        assert (consts.groups is not None) == (kind == "partition")
+        for _ in range(5):
+            labels = solvers._relabel(rng.integers(0, 6, 30))
+            assert solvers._objective(store, consts, labels) == correlation_objective(store, labels)
+
+
+def test_large_pools_keep_the_block_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above _SMALL_POOL_MAX_ITEMS the block sweep runs, unchanged; at it the small-pool one."""
+    store = random_store(40, np.random.default_rng(1), "partition")
+    calls: list[str] = []
+    block_sweep, small_sweep = solvers._sweep, solvers._sweep_small
+
+    def spy(name, fn):
+        def wrapped(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(solvers, "_sweep", spy("block", block_sweep))
+    monkeypatch.setattr(solvers, "_sweep_small", spy("small", small_sweep))
+    monkeypatch.setattr(solvers, "_SMALL_POOL_MAX_ITEMS", 39)
+    local_search(store, rng=np.random.default_rng(0), n_restarts=2)
+    assert calls and set(calls) == {"block"}
+    calls.clear()
+    monkeypatch.setattr(solvers, "_SMALL_POOL_MAX_ITEMS", 40)
+    local_search(store, rng=np.random.default_rng(0), n_restarts=2)
+    assert calls and set(calls) == {"small"}
+    assert solvers._SMALL_POOL_MAX_ITEMS == 40 and block_sweep is not small_sweep
