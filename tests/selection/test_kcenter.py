@@ -189,3 +189,33 @@ def test_min_sq_dist_to_set_in_blocks_matches_brute_force(monkeypatch: pytest.Mo
     brute = cdist(x.astype(np.float64), x[centres].astype(np.float64), "sqeuclidean").min(axis=1)
     np.testing.assert_allclose(got.numpy(), brute, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
     assert (got.numpy() >= 0.0).all()  # clamped: rounding never gives a negative distance
+
+
+@pytest.mark.parametrize("kernel", ["einsum", "einsum-threads"])
+@pytest.mark.parametrize("n_labelled", [0, 5])
+def test_kcenter_fused_chunks_match_reference(monkeypatch: pytest.MonkeyPatch, kernel: str, n_labelled: int) -> None:
+    from activelab.neighbors import kernels
+
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", 64 * 5 * 4)  # 64-row chunks: 16 chunks, 3 threads pulling them
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)
+    gen = np.random.default_rng(8)
+    x = gen.normal(size=(1000, 5)).astype(np.float32)
+    x[500:520] = x[0]  # ties of distance: the first maximum must win, as in the unfused loop
+    labelled = np.zeros(1000, dtype=bool)
+    labelled[gen.choice(1000, n_labelled, replace=False)] = True
+    with kernels.forced_kernel(kernel):
+        picks = kcenter_greedy(x, labelled, 40, np.random.default_rng(5))
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 40, np.random.default_rng(5)))
+    with kernels.forced_kernel("numpy"):
+        np.testing.assert_array_equal(picks, kcenter_greedy(x, labelled, 40, np.random.default_rng(5)))
+
+
+def test_kcenter_fused_chunks_fall_back_to_random_on_identical_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activelab.neighbors import kernels
+
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", 64 * 3 * 4)
+    x = np.full((300, 3), 0.25, dtype=np.float32)
+    labelled = np.arange(300) < 2
+    with kernels.forced_kernel("einsum-threads"):
+        picks = kcenter_greedy(x, labelled, 20, np.random.default_rng(3))
+    np.testing.assert_array_equal(picks, _kcenter_reference(x, labelled, 20, np.random.default_rng(3)))

@@ -57,12 +57,16 @@ __all__ = [
     "CPU_KERNELS",
     "DEVICE_KERNELS",
     "choose_kernel",
+    "chunk_rows",
     "clear_kernel_cache",
     "forced_kernel",
     "kernel_choices",
     "matvec",
+    "record",
     "recording",
+    "recording_active",
     "row_products",
+    "run_chunks",
     "time_kernels",
 ]
 
@@ -119,25 +123,58 @@ def _workers() -> ThreadPoolExecutor:
     return _pool[1]
 
 
-def _einsum_threads(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
-    """``o ← xa @ v`` by one-thread ``einsum`` on chunks of rows, one thread per core pulling chunks."""
-    n = xa.shape[0]
-    step = max(64, _CHUNK_BYTES // max(1, xa.shape[1] * xa.itemsize))
-    n_threads = min(os.cpu_count() or 1, -(-n // step))
+def chunk_rows(x: np.ndarray) -> int:
+    """Rows per chunk of the chunked kernels: about 1 MiB of ``x`` (at least 64 rows)."""
+    return max(64, int(_CHUNK_BYTES // max(1, x.shape[1] * x.itemsize)))
+
+
+def run_chunks(n_chunks: int, work: Callable[[int], None], *, parallel: bool = True) -> None:
+    """Call ``work(c)`` for every chunk ``c`` in ``range(n_chunks)``, from one thread per core.
+
+    The threads pull chunk numbers from one shared counter, so a thread that loses its core
+    delays only the chunk it holds. ``work`` must release the GIL for its time to overlap
+    (NumPy's ``einsum`` and ufuncs do) and must touch only its own chunk. An exception in any
+    chunk is raised here.
+    """
+    n_threads = min(os.cpu_count() or 1, n_chunks) if parallel else 1
     if n_threads <= 1:
-        np.einsum("ij,j->i", xa, v, out=o)
+        for c in range(n_chunks):
+            work(c)
         return
     counter = itertools.count()  # next() on it is atomic under the GIL
 
-    def work() -> None:
-        while (s := next(counter) * step) < n:
-            np.einsum("ij,j->i", xa[s : s + step], v, out=o[s : s + step])
+    def pull() -> None:
+        while (c := next(counter)) < n_chunks:
+            work(c)
 
     pool = _workers()
-    helpers = [pool.submit(work) for _ in range(n_threads - 1)]
-    work()
+    helpers = [pool.submit(pull) for _ in range(n_threads - 1)]
+    pull()
     for f in helpers:
         f.result()
+
+
+def _einsum_threads(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
+    """``o ← xa @ v`` by one-thread ``einsum`` on chunks of rows, one thread per core pulling chunks."""
+    n = xa.shape[0]
+    step = chunk_rows(xa)
+
+    def work(c: int) -> None:
+        s = c * step
+        np.einsum("ij,j->i", xa[s : s + step], v, out=o[s : s + step])
+
+    run_chunks(-(-n // step), work)
+
+
+def record(shape: tuple[int, ...], kernel: str, seconds: float) -> None:
+    """Report a pass made outside :func:`matvec` (a fused pass) to the active :func:`recording` blocks."""
+    for rec in _recorders:
+        rec.append((shape, kernel, seconds))
+
+
+def recording_active() -> bool:
+    """Whether a :func:`recording` block is open (a fused pass then times itself)."""
+    return bool(_recorders)
 
 
 def _sync(device: torch.device) -> None:
@@ -242,9 +279,7 @@ def matvec(x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, kernel: str | No
         t0 = time.perf_counter()
         _run(k, x, v, out)
         _sync(x.device)
-        seconds = time.perf_counter() - t0
-        for rec in _recorders:
-            rec.append((tuple(x.shape), k, seconds))
+        record(tuple(x.shape), k, time.perf_counter() - t0)
     else:
         _run(k, x, v, out)
     return out

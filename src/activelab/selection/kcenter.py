@@ -9,11 +9,22 @@ never an N×L matrix.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import torch
 
 from .._validation import check_k, check_mask
-from ..neighbors.kernels import choose_kernel, matvec, row_products
+from ..neighbors.kernels import (
+    choose_kernel,
+    chunk_rows,
+    matvec,
+    record,
+    recording_active,
+    row_products,
+    run_chunks,
+)
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["covering_radius", "kcenter_greedy"]
@@ -168,11 +179,15 @@ def _greedy_cpu(
     ``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``: halving is exact in binary floating point, so
     every value is exactly half of ``min(min_d, (‖x‖² − 2x·x_j) + ‖x_j‖²)`` and the picks are
     those of the full formula, with one O(N) step fewer per pick. ``taken`` is updated in place.
+    With an ``einsum`` kernel the pass, the fold and the argmax are fused per chunk of rows
+    (:func:`_fused_picks`).
     """
     half_sq = x_sq.numpy() * 0.5
     m = min_d.numpy()
     m *= 0.5
     m[taken] = -1.0  # taken rows stay at -1: never the argmax
+    if kernel in ("einsum", "einsum-threads"):
+        return _fused_picks(x.numpy(), half_sq, m, taken, picks, k, kernel, rng)
     dot = np.empty_like(m)
     product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
     while len(picks) < k:
@@ -186,6 +201,75 @@ def _greedy_cpu(
         dot += half_sq[best]
         np.minimum(m, dot, out=m)
         m[best] = -1.0
+    return np.asarray(picks, dtype=np.int64)
+
+
+def _fused_picks(
+    xa: np.ndarray,
+    half_sq: np.ndarray,
+    m: np.ndarray,
+    taken: np.ndarray,
+    picks: list[int],
+    k: int,
+    kernel: str,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """:func:`_greedy_cpu`'s loop with each pick one fused sweep over chunks of about 1 MiB of rows.
+
+    Per chunk, in one thread: ``x·x_j`` by ``einsum`` into a chunk-sized buffer, the fold into
+    ``m`` while that buffer is in cache, and the chunk's first maximum of ``m``; the next pick
+    is the first chunk maximum (so the first maximum of ``m``, as ``m.argmax()``). With
+    ``einsum-threads`` one thread per core pulls chunks (:func:`~activelab.neighbors.kernels.run_chunks`).
+    Every value equals the unfused loop's with ``einsum`` (the same per-row sums and steps),
+    so the picks do too. Extra memory: one chunk-sized buffer per thread, O(N / chunk).
+    """
+    n = len(m)
+    step = chunk_rows(xa)
+    n_chunks = -(-n // step)
+    chunk_max = np.empty(n_chunks, dtype=m.dtype)
+    chunk_arg = np.empty(n_chunks, dtype=np.int64)
+    for c in range(n_chunks):
+        block = m[c * step : (c + 1) * step]
+        i = int(block.argmax())
+        chunk_arg[c], chunk_max[c] = c * step + i, block[i]
+    bufs: dict[int, np.ndarray] = {}
+    parallel = kernel == "einsum-threads"
+    shape = tuple(xa.shape)
+
+    def sweep(j: int) -> None:
+        centre, half_j = xa[j], half_sq[j]
+
+        def work(c: int) -> None:
+            s, e = c * step, min(n, (c + 1) * step)
+            buf = bufs.get(threading.get_ident())
+            if buf is None:
+                buf = bufs.setdefault(threading.get_ident(), np.empty(step, dtype=m.dtype))
+            d = buf[: e - s]
+            np.einsum("ij,j->i", xa[s:e], centre, out=d)
+            np.subtract(half_sq[s:e], d, out=d)
+            d += half_j
+            block = m[s:e]
+            np.minimum(block, d, out=block)
+            if s <= j < e:
+                block[j - s] = -1.0
+            i = int(block.argmax())
+            chunk_arg[c], chunk_max[c] = s + i, block[i]
+
+        run_chunks(n_chunks, work, parallel=parallel)
+
+    while len(picks) < k:
+        c = int(chunk_max.argmax())
+        best = int(chunk_arg[c])
+        if chunk_max[c] <= 0.0:  # every remaining row coincides with a centre
+            best = int(rng.choice(np.flatnonzero(~taken)))
+        picks.append(best)
+        taken[best] = True
+        if recording_active():  # benchmarks: the fused sweep is this pick's pass
+            t0 = time.perf_counter()
+            sweep(best)
+            record(shape, kernel, time.perf_counter() - t0)
+        else:
+            sweep(best)
     return np.asarray(picks, dtype=np.int64)
 
 
