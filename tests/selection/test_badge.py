@@ -175,3 +175,24 @@ def test_badge_matches_reference_with_every_matvec_kernel(kernel: str, n_classes
     assert sum(1 for shape, _, _ in rec if shape == (300, 9)) == 19
     assert sum(1 for shape, _, _ in rec if shape == (300, n_classes)) == (19 if n_classes > 32 else 0)
     assert {k for _, k, _ in rec} == {kernel}
+
+
+@pytest.mark.parametrize("kernel", ["einsum", "einsum-threads"])
+@pytest.mark.parametrize("n_classes", [4, 40])
+def test_badge_fused_blocks_match_reference(monkeypatch: pytest.MonkeyPatch, kernel: str, n_classes: int) -> None:
+    import sys
+
+    from activelab.neighbors import kernels
+
+    badge_module = sys.modules["activelab.selection.badge"]  # the package's `badge` is the function
+
+    monkeypatch.setattr(badge_module, "_BLOCK", 64)  # 16 blocks of the fused sweep and of the D² draw
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)  # 3 threads pulling blocks
+    probs, h = _badge_data(9, n=1000, c=n_classes, d=6)
+    h = h.astype(np.float32)
+    with kernels.forced_kernel(kernel), kernels.recording() as rec:
+        picks = badge(probs, h, 30, np.random.default_rng(4))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 30, np.random.default_rng(4)))
+    assert sum(1 for shape, _, _ in rec if shape == (1000, 6)) == 29  # one fused sweep per pick but the last
+    with kernels.forced_kernel("numpy"):
+        np.testing.assert_array_equal(picks, badge(probs, h, 30, np.random.default_rng(4)))

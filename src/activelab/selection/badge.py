@@ -9,11 +9,14 @@ sums, then a row by that block's running sum (:func:`_d2_draw`).
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import torch
 
 from .._validation import check_k, check_probs
-from ..neighbors.kernels import row_products
+from ..neighbors.kernels import choose_kernel, record, recording_active, row_products, run_chunks
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["badge"]
@@ -44,30 +47,47 @@ def _badge_sweep_cpu(
     The sweep runs on one thread (a two-thread split was slower or equal: docs/benchmarks.md,
     "Selection speed (issue 2)").
     """
+    for b in range(len(block_sums)):
+        _sweep_block(b, g_sq, hh, min_d, block_sums, j, a_t=a_t, a_j=a_j, ah=ah, bufs=bufs)
+
+
+def _sweep_block(
+    b: int,
+    g_sq: np.ndarray,
+    hh: np.ndarray,
+    min_d: np.ndarray,
+    block_sums: np.ndarray,
+    j: int,
+    *,
+    a_t: np.ndarray | None,
+    a_j: np.ndarray | None,
+    ah: np.ndarray,
+    bufs: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Block ``b`` of :func:`_badge_sweep_cpu` (it touches rows of that block only, and ``bufs``)."""
     n = len(min_d)
     buf, tmp = bufs
-    for b in range(len(block_sums)):
-        s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
-        if a_t is not None and a_j is not None:
-            o = buf[: e - s]
-            t = tmp[: e - s]
-            np.multiply(a_t[0, s:e], a_j[0], out=o)
-            for c in range(1, a_t.shape[0]):
-                np.multiply(a_t[c, s:e], a_j[c], out=t)
-                o += t
-        else:
-            o = ah[s:e]
-        o *= 2.0
-        d = hh[s:e]
-        o *= d
-        np.add(g_sq[s:e], g_sq[j], out=d)
-        d -= o
-        np.maximum(d, 0.0, out=d)
-        block = min_d[s:e]
-        np.minimum(block, d, out=block)
-        if s <= j < e:
-            min_d[j] = 0.0
-        block_sums[b] = np.add.reduce(block, dtype=np.float64)
+    s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+    if a_t is not None and a_j is not None:
+        o = buf[: e - s]
+        t = tmp[: e - s]
+        np.multiply(a_t[0, s:e], a_j[0], out=o)
+        for c in range(1, a_t.shape[0]):
+            np.multiply(a_t[c, s:e], a_j[c], out=t)
+            o += t
+    else:
+        o = ah[s:e]
+    o *= 2.0
+    d = hh[s:e]
+    o *= d
+    np.add(g_sq[s:e], g_sq[j], out=d)
+    d -= o
+    np.maximum(d, 0.0, out=d)
+    block = min_d[s:e]
+    np.minimum(block, d, out=block)
+    if s <= j < e:
+        min_d[j] = 0.0
+    block_sums[b] = np.add.reduce(block, dtype=np.float64)
 
 
 def _d2_draw(min_d: np.ndarray, block_sums: np.ndarray, totals: np.ndarray, u: float) -> int:
@@ -162,14 +182,41 @@ def badge(
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
     # the passes by the fastest matrix-vector kernel on this device for h (and a): measured once, cached
-    h_dot_row = row_products(h, hh)  # hh ← h·h_j
+    h_kernel = choose_kernel(h)
+    h_dot_row = row_products(h, hh, h_kernel)  # hh ← h·h_j
     a_dot_row = row_products(a, ah) if a_t is None else None  # ah ← a·a_j
+    fused = on_cpu and h_kernel in ("einsum", "einsum-threads")
+    h_np = h.numpy() if fused else np.empty((0, 0))
+    thread_bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def fused_sweep(j: int, a_j: np.ndarray | None) -> None:
+        """The pass h·h_j and the sweep, block by block while the block's products are in cache."""
+        h_j, hh_np, ah_np, g_sq_np = h_np[j], hh.numpy(), ah.numpy(), g_sq.numpy()
+
+        def work(b: int) -> None:
+            bufs = thread_bufs.get(threading.get_ident())
+            if bufs is None:
+                bufs = thread_bufs.setdefault(threading.get_ident(), (np.empty_like(scratch[0]), np.empty_like(scratch[1])))
+            s, e = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+            np.einsum("ij,j->i", h_np[s:e], h_j, out=hh_np[s:e])
+            _sweep_block(b, g_sq_np, hh_np, weights, block_sums, j, a_t=a_t, a_j=a_j, ah=ah_np, bufs=bufs)
+
+        run_chunks(n_blocks, work, parallel=h_kernel == "einsum-threads")
 
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
         if a_dot_row is not None:
             a_dot_row(j)
+        if fused:  # one sweep: the pass over the embeddings fused with the O(N) work, per block
+            a_j = None if a_t is None else a_t[:, j].copy()
+            if recording_active():
+                t0 = time.perf_counter()
+                fused_sweep(j, a_j)
+                record(tuple(h.shape), h_kernel, time.perf_counter() - t0)
+            else:
+                fused_sweep(j, a_j)
+            return
         h_dot_row(j)  # the pass over the embeddings
         if on_cpu:
             a_j = None if a_t is None else a_t[:, j].copy()
