@@ -1,8 +1,10 @@
 """BADGE (Ash et al., 2020): k-means++ seeding on gradient embeddings that are never built.
 
 Each pick's pass over the embeddings is one matrix-vector product by the kernel that
-:func:`activelab.neighbors.kernels.choose_kernel` measured fastest on this machine. The CPU
-path fuses the O(N) work of each pick into one sweep over cache-sized blocks of rows
+:func:`activelab.neighbors.kernels.choose_kernel` measured fastest on this machine; with an
+``einsum`` kernel the pass joins the sweep below, block by block (one thread per core pulling
+blocks for ``einsum-threads``). The CPU path fuses the O(N) work of each pick into one sweep
+over cache-sized blocks of rows
 (:func:`_badge_sweep_cpu`), and each D² draw is two-level: a block by the blocks' float64
 sums, then a row by that block's running sum (:func:`_d2_draw`).
 """
