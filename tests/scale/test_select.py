@@ -134,6 +134,19 @@ def test_coinciding_rows_take_the_random_fallback(tmp_path: Path, mlp_model: Pat
     np.testing.assert_array_equal(_sharded(pool, "badge", 8, mlp_model, np.empty(0, np.int64), 2, 1), expected_b)
 
 
+@pytest.mark.parametrize("kind", ["npy", "parquet"])
+def test_head_reads_the_first_rows(tmp_path: Path, kind: str) -> None:
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    pool = write_pool(tmp_path / kind, np.arange(10) * 7, x, shard_rows=4, kind=kind)
+    np.testing.assert_array_equal(pool.head(2), x[:2])
+
+
+def test_k_zero_picks_nothing(npy_pool: ShardPool, mlp_model: Path) -> None:
+    for strategy in ("kcenter", "badge", "margin"):
+        got = select_pool(npy_pool, strategy, 0, model=None if strategy == "kcenter" else mlp_model, backend="ray")
+        assert got.ids.dtype == np.int64 and len(got.ids) == 0
+
+
 def test_split_rows() -> None:
     np.testing.assert_array_equal(split_rows(10, 3), [0, 3, 6, 10])
     np.testing.assert_array_equal(split_rows(40_000, 3, BADGE_BLOCK), [0, 16384, 32768, 40000])

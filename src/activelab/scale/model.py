@@ -25,6 +25,11 @@ __all__ = ["PoolModel", "load_pool_model"]
 _CHUNK = 65536  # rows per inference call
 
 
+def _writable(x: np.ndarray) -> np.ndarray:
+    """``x``, copied if read-only (memory maps, Arrow buffers, Ray arguments): torch models warn on those."""
+    return x if x.flags.writeable else np.array(x)
+
+
 class PoolModel:
     """A loaded model: chunked ``probs`` and ``embeddings`` over feature rows.
 
@@ -38,7 +43,7 @@ class PoolModel:
         self.has_embeddings = callable(getattr(obj, "embed", None))
 
     def _chunked(self, fn: Any, x: np.ndarray, what: str) -> np.ndarray:
-        outs = [np.asarray(fn(x[s : s + _CHUNK])) for s in range(0, len(x), _CHUNK)]
+        outs = [np.asarray(fn(_writable(x[s : s + _CHUNK]))) for s in range(0, len(x), _CHUNK)]
         if not outs:
             raise ValueError("no rows to run the model on.")
         out = np.concatenate(outs) if len(outs) > 1 else outs[0]

@@ -33,6 +33,7 @@ from ..errors import ActiveLabError
 __all__ = ["MANIFEST", "PoolFormatError", "ShardInfo", "ShardPool", "open_pool", "write_manifest", "write_pool"]
 
 MANIFEST = "pool.json"
+_COPY_ROWS = 65536  # rows per copy from a shard into a result
 _FORMAT = "activelab-pool"
 _KINDS = ("npy", "parquet")
 
@@ -57,6 +58,11 @@ def _arrow() -> tuple[Any, Any]:
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     return pa, pq
+
+
+def _is_run(idx: np.ndarray) -> bool:
+    """Whether ``idx`` is ``a, a+1, ..., a+n-1``."""
+    return len(idx) == 0 or (int(idx[-1]) - int(idx[0]) == len(idx) - 1 and bool((np.diff(idx) == 1).all()))
 
 
 def _npy_paths(root: Path, stem: str) -> tuple[Path, Path]:
@@ -156,34 +162,54 @@ class ShardPool:
         ids = _check_ids(np.asarray(table.column("id").to_numpy()), s.file)
         return ids, _parquet_matrix(table, self.column, self.dim, s.file)
 
+    def head(self, n: int) -> np.ndarray:
+        """The first ``n`` feature rows of the first shard (float32), without reading the rest."""
+        s = self.shards[0]
+        if self.kind == "npy":
+            return np.array(self.read(0)[1][:n], dtype=np.float32)  # a copy: the map is read-only
+        pa, pq = _arrow()
+        batch = next(pq.ParquetFile(self.root / s.file).iter_batches(batch_size=n, columns=[self.column]))
+        rows = _parquet_matrix(pa.Table.from_batches([batch]), self.column, self.dim, s.file)[:n]
+        return np.array(rows, dtype=np.float32)
+
     def read_id_range(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose id lies in ``[lo, hi]``, sorted by id, as ``(ids, float32 features)``.
 
-        Reads only the shards whose id range overlaps; O(rows in range · D) memory.
+        Reads only the shards whose id range overlaps. The result is allocated once and each
+        shard's rows are copied straight to their sorted place, 65,536 rows at a time, so the
+        memory is the result plus one shard (a memory-mapped ``npy`` shard's pages, or a Parquet
+        shard) at a time.
         """
-        parts_ids: list[np.ndarray] = []
-        parts_x: list[np.ndarray] = []
+        plan: list[tuple[int, np.ndarray]] = []
+        picked: list[np.ndarray] = []
         for i, s in enumerate(self.shards):
             if s.max_id < lo or s.min_id > hi:
                 continue
-            ids, x = self.read(i)
-            keep = (ids >= lo) & (ids <= hi)
-            where = np.flatnonzero(keep)
-            if len(where) == 0:
-                continue
-            if where[-1] - where[0] + 1 == len(where):  # a contiguous slice: one copy, no gather
-                parts_x.append(np.asarray(x[where[0] : where[-1] + 1], dtype=np.float32))
-            else:
-                parts_x.append(np.asarray(x[where], dtype=np.float32))
-            parts_ids.append(np.asarray(ids[where]))
-        if not parts_ids:
+            ids = self.read_ids(i)
+            where = np.flatnonzero((ids >= lo) & (ids <= hi))
+            if len(where):
+                plan.append((i, where))
+                picked.append(np.asarray(ids[where], dtype=np.int64))
+        if not plan:
             return np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32)
-        ids = np.concatenate(parts_ids)
-        x = parts_x[0] if len(parts_x) == 1 else np.concatenate(parts_x)
-        if len(ids) > 1 and not bool((np.diff(ids) > 0).all()):
-            order = np.argsort(ids, kind="stable")
-            ids, x = ids[order], x[order]
-        return ids, np.ascontiguousarray(x)
+        all_ids = np.concatenate(picked)
+        order = np.argsort(all_ids, kind="stable")
+        dest = np.empty_like(order)
+        dest[order] = np.arange(len(order))
+        out = np.empty((len(all_ids), self.dim), dtype=np.float32)
+        pos = 0
+        for i, where in plan:
+            x = self.read(i)[1]
+            d_all = dest[pos : pos + len(where)]
+            for c in range(0, len(where), _COPY_ROWS):
+                w, d = where[c : c + _COPY_ROWS], d_all[c : c + _COPY_ROWS]
+                if _is_run(w) and _is_run(d):  # a contiguous block to a contiguous block
+                    out[d[0] : d[0] + len(d)] = x[w[0] : w[0] + len(w)]
+                else:
+                    out[d] = x[w]
+            pos += len(where)
+            del x  # unmaps the shard
+        return all_ids[order], out
 
     def sorted_ids(self) -> np.ndarray:
         """Every id of the pool, ascending (the global order); 8·N bytes."""

@@ -114,8 +114,7 @@ def _dry_run(pool: ShardPool, model: PoolModel | None, strategy: str) -> None:
     """Run the model on two rows, so that a model/pool mismatch fails before any work."""
     if model is None:
         return
-    _, x = pool.read(0)
-    rows = np.array(x[:2], dtype=np.float32)  # a copy: a memory map is read-only
+    rows = pool.head(2)
     try:
         if strategy in SCORES or strategy == "badge":
             from .._validation import check_probs
@@ -184,7 +183,9 @@ def select_pool(
     loaded = load_pool_model(model) if model is not None else None
     all_ids = pool.sorted_ids()
     lab = _check_labelled(labelled, all_ids)
-    check_k(k, len(all_ids) - len(lab))
+    if check_k(k, len(all_ids) - len(lab)) == 0:
+        return Selection(np.empty(0, dtype=np.int64), None if strategy not in SCORES else np.empty(0), strategy, backend,
+                         time.perf_counter() - start)
     _dry_run(pool, loaded, strategy)
     rng = np.random.default_rng(seed)
     model_path = str(Path(model).expanduser().resolve()) if model is not None else None
@@ -228,7 +229,8 @@ def top_k_local(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` in one process, streamed shard by shard and ``batch_size`` rows at a time.
 
-    Memory: one batch of features and probabilities plus the running ``k`` best.
+    Memory: one batch of features and probabilities plus the running ``k`` best (``npy`` shards
+    are memory-mapped; a Parquet shard is read whole).
     """
     best_ids, best_s = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     for i in range(len(pool.shards)):
