@@ -52,6 +52,12 @@ class Strategy(Protocol):
 
     ``select`` returns ``k`` unique absolute pool indices of unlabelled items. The loop never
     special-cases a strategy: all it does is compute ``needs`` and call ``select``.
+
+    Cold start (no label yet, ``Budget(initial=0)``): no model exists, so the engine's
+    *initial strategy* picks the first batch (``random`` by default). A strategy whose
+    ``needs`` stay within ``embeddings``/``inputs`` can be that initial strategy itself
+    (``coreset``, ``dal``, ``kmeans``, ``probcover``, ``typiclust``); every other one falls
+    back to it for the first batch and takes over from round 1.
     """
 
     # Read-only properties, so that dataclass fields, class variables and properties all satisfy them.

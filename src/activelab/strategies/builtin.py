@@ -13,6 +13,7 @@ from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
 from ..selection import badge, cal_scores, discriminative, kcenter_greedy, random_projection, top_k
+from ..selection.coldstart import kmeans_initial
 from .base import candidate_rows
 
 __all__ = [
@@ -141,9 +142,16 @@ class DiscriminativeStrategy:
         n_steps: Sub-batches, each after a refit with the earlier picks counted as labelled.
         max_train: Rows per fit (all labelled rows plus a random subset of the candidates).
 
+    Cold start: with no labelled row there is nothing to discriminate, so the first sub-batch
+    (``ceil(k / n_steps)`` rows) is the row nearest each k-means centroid of the candidates
+    (as ``kmeans`` picks) and the rest of the batch is DAL's, with those rows counted as
+    labelled. This is how ``dal`` runs as the initial strategy (``initial_strategy="dal"``,
+    no labels yet); with any labelled row it is plain DAL.
+
     Cost: ``n_steps`` logistic-regression fits on at most ``max_train`` rows and prediction
     passes over the candidates, O(n_steps·N·D); one float32 copy of the embeddings
-    (see :func:`activelab.selection.discriminative`).
+    (see :func:`activelab.selection.discriminative`); the cold start adds a k-means into
+    ``ceil(k / n_steps)`` clusters.
     """
 
     name: str = "dal"
@@ -156,8 +164,19 @@ class DiscriminativeStrategy:
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` candidates least like the labelled set, as absolute indices."""
         candidate_rows(views, k)
-        rows = discriminative(
-            views.require("embeddings"), views.labelled, k, rng, n_steps=self.n_steps, max_train=self.max_train
-        )
+        x = views.require("embeddings")
+        if views.labelled.any():
+            rows = discriminative(x, views.labelled, k, rng, n_steps=self.n_steps, max_train=self.max_train)
+        else:  # cold start (class docstring): k-means seeds, then DAL against them
+            n_seed = min(k, -(-k // self.n_steps))
+            seeds = kmeans_initial(x, n_seed, rng)
+            rows = seeds
+            if k > n_seed:
+                labelled = views.labelled.copy()
+                labelled[seeds] = True
+                rest = discriminative(
+                    x, labelled, k - n_seed, rng, n_steps=max(1, self.n_steps - 1), max_train=self.max_train
+                )
+                rows = np.concatenate([seeds, rest])
         picked: np.ndarray = views.indices[rows]
         return picked

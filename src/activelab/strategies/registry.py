@@ -120,6 +120,14 @@ STRATEGIES: dict[str, tuple[Callable[..., Any] | str, str]] = {
     "typiclust": ("activelab.strategies.coldstart:TypiClustStrategy", "most typical item of the largest uncovered k-means clusters (TypiClust; cold start)"),
     "probcover": ("activelab.strategies.coldstart:ProbCoverStrategy", "greedy max coverage of delta-balls in embedding space (ProbCover; cold start)"),
     "kmeans": ("activelab.strategies.coldstart:KMeansStrategy", "item nearest each of k k-means centroids of the unlabelled embeddings"),
+    "tcm": (
+        "activelab.strategies.switching:TCMStrategy",
+        "typiclust until switch_per_class labels per class (default 3), then margin (TCM, Doucet et al. 2024)",
+    ),
+    "selectal": (
+        "activelab.strategies.switching:SelectALStrategy",
+        "typiclust or margin each round, as a simulation on the labelled set decides (after SelectAL, Hacohen & Weinshall 2023)",
+    ),
     "cluster_margin": ("activelab.strategies.hybrid:ClusterMarginStrategy", "margin filter, average-linkage clusters, round-robin from the smallest (Cluster-Margin)"),
     "two_step": ("activelab.strategies.hybrid:TwoStepStrategy", "top factor*k by a score (score=margin), then k-center among them"),
     "mixture": ("activelab.strategies.hybrid:MixtureStrategy", "top-k of a weighted sum of rank-normalised scores (weights={'margin': 0.5, 'entropy': 0.5})"),
