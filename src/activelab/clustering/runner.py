@@ -24,7 +24,8 @@ import pandas as pd
 from .._registry import lookup
 from ..engine import stream_rng
 from .._validation import fingerprint_arrays
-from ..experiments.grid import Executor, Grid, GridJob, make_executor, run_grid, write_csv_atomic
+from ..experiments.executors import make_executor
+from ..experiments.grid import Executor, Grid, GridJob, run_grid, write_csv_atomic
 from ..experiments.options import ConfigError, address_option, backend_option, check_backend, names, option, protocol_fields
 from .learner import ActiveClusterer
 from .oracle import NoisyPairOracle

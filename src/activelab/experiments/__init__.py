@@ -7,7 +7,8 @@ command line is generated from :class:`RunConfig`'s declarations. Every grid (``
 """
 
 from .config import PROTOCOL, RunConfig
-from .grid import Executor, Grid, GridJob, LocalExecutor, make_executor, run_grid
+from .executors import make_executor
+from .grid import Executor, Grid, GridJob, LocalExecutor, run_grid
 from .metrics import learning_curve_auc, summarise
 from .options import ConfigError
 from .plots import plot_curves

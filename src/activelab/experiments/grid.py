@@ -26,7 +26,7 @@ does the rest, the same way for all of them:
   spawned worker processes that die with this one (Linux: a parent-death signal; elsewhere a
   watchdog thread) and never write into ``OUT`` once it is gone;
   :class:`~activelab.experiments.ray_backend.RayExecutor` runs them as Ray tasks whose tables
-  stream back to this process, which writes the files (:func:`make_executor` picks one);
+  stream back to this process, which writes the files (:func:`~activelab.experiments.executors.make_executor` picks one);
 - ``OUT/rounds.csv`` (and ``OUT/<table>.csv`` for the other tables; every job's rows, in the
   grid's order) and the command's summary and plot are written atomically at the end;
 - progress: a bar on a terminal, one plain line per job otherwise.
@@ -53,7 +53,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from ..engine.checkpoint import CHECKPOINT_FILE
-from .options import ConfigError, check_backend
+from .options import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
@@ -63,7 +63,6 @@ __all__ = [
     "JobTables",
     "LocalExecutor",
     "execute_job",
-    "make_executor",
     "check_job_table",
     "compute_job",
     "prepare_checkpoint",
@@ -383,23 +382,6 @@ class LocalExecutor:
                 executor.shutdown(wait=False, cancel_futures=True)
                 raise
 
-
-def make_executor(backend: str = "local", workers: int = 1, address: str | None = None) -> Executor:
-    """The executor of a command's ``--backend``: :class:`LocalExecutor` or the Ray executor.
-
-    ``backend="ray"`` imports :mod:`activelab.experiments.ray_backend` (and Ray) only now, and
-    checks that Ray is installed and that ``address`` answers, before any work.
-
-    Raises:
-        ConfigError: For an unknown backend, an address without ``--backend ray``, a missing
-            Ray (naming ``pip install 'activelab[ray]'``) or an address where no cluster answers.
-    """
-    check_backend(backend, address)
-    if backend == "ray":
-        from .ray_backend import RayExecutor
-
-        return RayExecutor(address)
-    return LocalExecutor(workers)
 
 @dataclass
 class Grid:

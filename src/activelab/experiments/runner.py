@@ -52,7 +52,8 @@ from ..oracles import SimulatedOracle
 from ..stopping import make_stopping
 from ..strategies.registry import make
 from .config import PROTOCOL, ConfigError, RunConfig
-from .grid import Executor, Grid, GridJob, make_executor, run_grid, write_csv_atomic
+from .executors import make_executor
+from .grid import Executor, Grid, GridJob, run_grid, write_csv_atomic
 from .metrics import summarise
 from .plots import plot_curves
 

@@ -10,7 +10,8 @@
 
 from .model import PoolModel, load_pool_model
 from .pool import PoolFormatError, ShardInfo, ShardPool, open_pool, write_manifest, write_pool
-from .select import BACKENDS, SCORES, STRATEGIES, Selection, merge_top_k, read_id_file, select_pool
+from .scoring import SCORES, merge_top_k
+from .select import BACKENDS, STRATEGIES, Selection, read_id_file, select_pool
 
 __all__ = [
     "BACKENDS",

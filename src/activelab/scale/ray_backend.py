@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .pool import ShardPool
-from .select import SCORES, merge_top_k, score_block
+from .scoring import SCORES, merge_top_k, score_block
 from .shards import BADGE_BLOCK, ShardState, badge_sharded, kcenter_sharded, split_rows
 
 __all__ = ["RayGroup", "ensure_ray", "select_sharded_ray", "top_k_ray"]

@@ -18,19 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import acquisition
 from .._registry import lookup
 from .._validation import check_k
 from .model import PoolModel, load_pool_model
 from .pool import PoolFormatError, ShardPool, open_pool
+from .scoring import SCORES, merge_top_k, score_block
 
-__all__ = ["BACKENDS", "SCORES", "STRATEGIES", "Selection", "merge_top_k", "read_id_file", "select_pool"]
+__all__ = ["BACKENDS", "STRATEGIES", "Selection", "read_id_file", "select_pool"]
 
-SCORES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "margin": acquisition.margin,
-    "entropy": acquisition.entropy,
-    "least_confidence": acquisition.least_confidence,
-}
 STRATEGIES: dict[str, str] = {
     "margin": "1 - (p1 - p2), top-k",
     "entropy": "predictive entropy, top-k",
@@ -54,20 +49,6 @@ class Selection:
     backend: str
     seconds: float
     nodes: tuple[str, ...] = ()
-
-
-def merge_top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best ``(id, score)`` pairs: highest score first, ties to the smaller id.
-
-    Exact over a union of per-block results: the global top ``k`` of any order lies in the union
-    of every block's top ``k``. Cost: O(n) partition + O(m log m) on the m rows at or above the cut.
-    """
-    if len(ids) > k:
-        cut = np.partition(scores, len(scores) - k)[len(scores) - k]
-        keep = scores >= cut  # every tie at the cut stays: the id decides among them
-        ids, scores = ids[keep], scores[keep]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]
 
 
 def read_id_file(path: str | os.PathLike[str]) -> np.ndarray:
@@ -204,18 +185,6 @@ def select_pool(
         return Selection(ids, scores, strategy, backend, time.perf_counter() - start)
     picks = _geometric_local(pool, strategy, k, loaded, lab, all_ids, rng)
     return Selection(picks, None, strategy, backend, time.perf_counter() - start)
-
-
-def score_block(
-    ids: np.ndarray, x: np.ndarray, score: Callable[[np.ndarray], np.ndarray], model: PoolModel, labelled: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One block's top ``k`` (id, score) of its unlabelled rows."""
-    keep = ~np.isin(ids, labelled) if len(labelled) else np.ones(len(ids), dtype=bool)
-    if not keep.any():
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    ids = np.asarray(ids[keep], dtype=np.int64)
-    s = np.asarray(score(model.probs(np.asarray(x[keep], dtype=np.float32))), dtype=np.float64)
-    return merge_top_k(ids, s, k)
 
 
 def top_k_local(
