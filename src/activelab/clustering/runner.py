@@ -185,15 +185,12 @@ def read_partition(spec: str) -> np.ndarray:
         raise ClusterConfigError(f"--init-partition: no file {str(path)!r}; give an existing .npz file.")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if key not in archive.files:
-                raise ClusterConfigError(
-                    f"--init-partition: {str(path)!r} has no array {key!r}; it holds {sorted(archive.files)}."
-                )
-            labels = np.asarray(archive[key])
+            files = list(archive.files)
+            labels = np.asarray(archive[key]) if key in files else None
     except (OSError, ValueError) as err:
-        if isinstance(err, ClusterConfigError):
-            raise
         raise ClusterConfigError(f"--init-partition: cannot read {str(path)!r} as .npz ({err}).") from err
+    if labels is None:
+        raise ClusterConfigError(f"--init-partition: {str(path)!r} has no array {key!r}; it holds {sorted(files)}.")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or len(labels) < 3 or labels.min() < 0:
         raise ClusterConfigError(
             f"--init-partition {spec!r} must be a 1-D array of at least 3 non-negative int cluster ids, got "
@@ -265,7 +262,7 @@ def run_job(
     n = len(X)
     start: np.ndarray | None
     if config.init_partition is not None:
-        start = _given_partition(config, dataset, n)
+        start = _check_partition_size(read_partition(config.init_partition), config.init_partition, dataset, n)
         prior = partition_prior(start, 0.1)
     else:
         prior, start = make_prior(config.init, X, int(y.max()) + 1, stream_rng(seed, "prior"))
@@ -283,12 +280,11 @@ def run_job(
     return rows
 
 
-def _given_partition(config: ClusterRunConfig, dataset: str, n: int) -> np.ndarray:
-    """The ``--init-partition`` labels for ``dataset`` (``n`` items), checked against its size."""
-    labels = read_partition(str(config.init_partition))
+def _check_partition_size(labels: np.ndarray, spec: str, dataset: str, n: int) -> np.ndarray:
+    """``labels`` (read from ``spec``), after checking that ``dataset`` gives as many items."""
     if len(labels) != n:
         raise ClusterConfigError(
-            f"--init-partition {config.init_partition!r} has {len(labels)} labels but dataset {dataset!r} gives {n} "
+            f"--init-partition {spec!r} has {len(labels)} labels but dataset {dataset!r} gives {n} "
             "items; use --n-items 0 (all items) with the partition of that dataset."
         )
     return labels
@@ -412,7 +408,7 @@ def grid_of(config: ClusterRunConfig) -> Grid:
     if config.init_partition is not None:
         given = read_partition(config.init_partition)
         for d in config.datasets:
-            _given_partition(config, d, len(items[d][0]))
+            _check_partition_size(given, config.init_partition, d, len(items[d][0]))
             data[d] = {**data[d], "init_partition": fingerprint_arrays({"labels": given})}
     protocol = {k: getattr(config, k) for k in PROTOCOL}
     jobs = [
