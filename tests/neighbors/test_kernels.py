@@ -64,7 +64,8 @@ def test_the_fastest_measured_kernel_is_chosen(monkeypatch: pytest.MonkeyPatch) 
 def test_time_kernels_times_every_candidate_on_a_prefix() -> None:
     x = torch.from_numpy(np.ones((1000, 16), dtype=np.float32))
     times = kernels.time_kernels(x, 3, probe_bytes=16 * 4 * 10)
-    assert set(times) == {"numpy", "einsum", "einsum-threads", "torch.mv"}  # torch.matmul is torch.mv's kernel: not measured
+    # torch.matmul is torch.mv's kernel: not measured; numba neither on a probe this small
+    assert set(times) == {"numpy", "einsum", "einsum-threads", "torch.mv"}
     assert all(len(t) == 3 and min(t) >= 0.0 for t in times.values())
     assert set(kernels.time_kernels(x, 1, kernels=kernels.CPU_KERNELS)) == set(kernels.CPU_KERNELS)
     with pytest.raises(ValueError, match="'dgemv'"):
@@ -85,7 +86,7 @@ def test_forced_kernel_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bad_kernel_names_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     x = torch.zeros((10, 3))
-    with pytest.raises(ValueError, match="'blas'.*numpy, einsum, einsum-threads, torch.mv, torch.matmul"):
+    with pytest.raises(ValueError, match="'blas'.*numpy, einsum, einsum-threads, numba, torch.mv, torch.matmul"):
         with kernels.forced_kernel("blas"):
             pass
     with pytest.raises(ValueError, match="'sgemv'.*ACTIVELAB_MATVEC"):
@@ -135,3 +136,31 @@ def test_einsum_threads_pool_is_remade_in_a_forked_child(monkeypatch: pytest.Mon
     assert kernels._workers() is first
     monkeypatch.setattr(kernels.os, "getpid", lambda: -1)  # as a fork's child sees it
     assert kernels._workers() is not first
+
+
+def test_numba_kernel_without_numba_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activelab.neighbors import _jit
+
+    monkeypatch.setattr(_jit, "AVAILABLE", False)
+    x = torch.from_numpy(np.ones((50, 4), dtype=np.float32))
+    assert "numba" not in kernels.time_kernels(x, 1)  # not offered, so never measured or chosen
+    with kernels.forced_kernel("numba"), pytest.raises(ValueError, match=r"needs numba.*activelab\[fast\]"):
+        kernels.matvec(x, x[0], torch.empty(50))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_matvec_matches_blas_in_chunks(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", 64 * 7 * 8)  # 64-row chunks: 16 of them, pulled by 3 threads
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)
+    x = np.random.default_rng(0).standard_normal((1000, 7)).astype(dtype)
+    out = torch.empty(1000, dtype=torch.from_numpy(x).dtype)
+    kernels.matvec(torch.from_numpy(x), torch.from_numpy(x[5].copy()), out, "numba")
+    np.testing.assert_allclose(out.numpy(), x.astype(np.float64) @ x[5].astype(np.float64), rtol=1e-5, atol=1e-4)
+
+
+def test_numba_is_measured_from_its_minimum_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.from_numpy(np.ones((1000, 16), dtype=np.float32))  # 64 KB
+    monkeypatch.setattr(kernels, "NUMBA_MIN_BYTES", 64_000)
+    assert "numba" in kernels.time_kernels(x, 1)  # the test extra installs numba
+    monkeypatch.setattr(kernels, "NUMBA_MIN_BYTES", 64_001)
+    assert "numba" not in kernels.time_kernels(x, 1)

@@ -3,6 +3,7 @@ single-process functions on the pool in id order, and the errors raised before a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import joblib
@@ -24,6 +25,15 @@ from activelab.scale import (
 )
 from activelab.scale.shards import BADGE_BLOCK, LocalGroup, ShardState, badge_sharded, kcenter_sharded, split_rows
 from activelab.selection import badge, kcenter_greedy
+
+
+@pytest.fixture(autouse=True)
+def _shards_kernel() -> Iterator[None]:
+    """The single-process references here run with the shards' kernel, torch.mv (scale/select.py says why)."""
+    from activelab.neighbors.kernels import forced_kernel
+
+    with forced_kernel("torch.mv"):
+        yield
 
 
 def _in_id_order(pool: ShardPool) -> tuple[np.ndarray, np.ndarray]:

@@ -158,7 +158,7 @@ def test_kcenter_picks_reduce_covering_radius() -> None:
 
 
 # -------------------------------------------------------------------------- the passes' kernels
-@pytest.mark.parametrize("kernel", ["numpy", "einsum", "einsum-threads", "torch.mv", "torch.matmul"])
+@pytest.mark.parametrize("kernel", ["numpy", "einsum", "einsum-threads", "numba", "torch.mv", "torch.matmul"])
 @pytest.mark.parametrize("n_labelled", [0, 30])
 def test_kcenter_matches_reference_with_every_matvec_kernel(kernel: str, n_labelled: int) -> None:
     from activelab.neighbors.kernels import forced_kernel, recording
@@ -180,7 +180,7 @@ def test_min_sq_dist_to_set_in_blocks_matches_brute_force(monkeypatch: pytest.Mo
 
     from activelab.selection import kcenter as kc
 
-    monkeypatch.setattr(kc, "_BLOCK_ELEMS", 1000)  # blocks of 256 rows: several row blocks
+    monkeypatch.setattr(kc, "_BLOCK_ELEMS", 1000)  # 5 centres a chunk: blocks of 200 rows, several of them
     gen = np.random.default_rng(4)
     x = gen.normal(size=(1000, 6)).astype(dtype)
     centres = gen.choice(1000, 23, replace=False)
@@ -191,7 +191,7 @@ def test_min_sq_dist_to_set_in_blocks_matches_brute_force(monkeypatch: pytest.Mo
     assert (got.numpy() >= 0.0).all()  # clamped: rounding never gives a negative distance
 
 
-@pytest.mark.parametrize("kernel", ["einsum", "einsum-threads"])
+@pytest.mark.parametrize("kernel", ["einsum", "einsum-threads", "numba"])
 @pytest.mark.parametrize("n_labelled", [0, 5])
 def test_kcenter_fused_chunks_match_reference(monkeypatch: pytest.MonkeyPatch, kernel: str, n_labelled: int) -> None:
     from activelab.neighbors import kernels

@@ -21,6 +21,13 @@ runs the kernel :func:`choose_kernel` picks:
     only delays the chunk it holds, where a threaded BLAS call waits for its slowest thread:
     on the 2-core VM at load 12 a 200k × 256 pass took 63 ms (median) against 93 ms for
     ``sgemv``. Each row's sum is the one plain ``einsum`` computes, bit for bit.
+``"numba"``
+    a loop compiled by numba (``pip install 'activelab[fast]'``, :mod:`._jit`) on chunks of
+    about 1 MiB of rows, one thread per core pulling them, like ``einsum-threads``; offered
+    only when numba is installed. Its point is fusion: greedy k-center and BADGE then fold
+    each row into their distances in the same read (:mod:`activelab.selection.kcenter`,
+    :mod:`activelab.selection.badge`), where the other kernels are followed by O(N) NumPy
+    steps.
 ``"torch.mv"``
     torch's own (MKL or its own loop on CPU, cuBLAS on CUDA).
 ``"torch.matmul"``
@@ -53,6 +60,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from . import _jit
+
 __all__ = [
     "CPU_KERNELS",
     "DEVICE_KERNELS",
@@ -62,6 +71,8 @@ __all__ = [
     "forced_kernel",
     "kernel_choices",
     "matvec",
+    "measured_kernels",
+    "NUMBA_MIN_BYTES",
     "record",
     "recording",
     "recording_active",
@@ -70,13 +81,17 @@ __all__ = [
     "time_kernels",
 ]
 
-CPU_KERNELS = ("numpy", "einsum", "einsum-threads", "torch.mv", "torch.matmul")
-"""Kernels on CPU (all but ``torch.matmul`` are measured)."""
+CPU_KERNELS = ("numpy", "einsum", "einsum-threads", "numba", "torch.mv", "torch.matmul")
+"""Kernels on CPU (all but ``torch.matmul`` are measured; ``numba`` only when numba is installed)."""
 DEVICE_KERNELS = ("torch.mv", "torch.matmul")
 """Kernels on CUDA and other non-CPU devices (``torch.mv`` is used)."""
 _SAME_AS_MV = "torch.matmul"  # dispatches to torch.mv for a matrix and a vector: never measured
 ENV_VAR = "ACTIVELAB_MATVEC"
 
+NUMBA_MIN_BYTES = 2 * 2**20
+"""Arrays (as probed) below this size never get the ``numba`` kernel by measurement: the whole
+selection then takes milliseconds, and numba's start in a fresh process (import, then loading
+or compiling the kernels: 1 to 2 s on the 2-core VM) could not pay for itself."""
 _PROBE_BYTES = 64 * 2**20  # the measurement reads at most this prefix of x (twice a 32 MiB L3)
 _ROUNDS = 3  # timed rounds after one warm-up round; more for small arrays (see _rounds)
 
@@ -86,11 +101,24 @@ _recorders: list[list[tuple[tuple[int, ...], str, float]]] = []
 
 
 def _candidates(device: torch.device) -> tuple[str, ...]:
-    return CPU_KERNELS if device.type == "cpu" else DEVICE_KERNELS
+    if device.type != "cpu":
+        return DEVICE_KERNELS
+    return CPU_KERNELS if _jit.AVAILABLE else tuple(k for k in CPU_KERNELS if k != "numba")
+
+
+def measured_kernels(device: str | torch.device = "cpu") -> tuple[str, ...]:
+    """The kernels :func:`choose_kernel` measures on ``device`` (``numba`` only when it is installed)."""
+    return tuple(k for k in _candidates(torch.device(device)) if k != _SAME_AS_MV)
 
 
 def _check_kernel(kernel: str, device: torch.device) -> str:
     allowed = _candidates(device)
+    if kernel == "numba" and device.type == "cpu" and not _jit.AVAILABLE:
+        raise ValueError(
+            f"matrix-vector kernel 'numba' needs numba, which is not installed: pip install "
+            f"'activelab[fast]', or choose one of {', '.join(allowed)} (from {ENV_VAR}, "
+            "forced_kernel() or the kernel argument)."
+        )
     if kernel not in allowed:
         raise ValueError(
             f"unknown matrix-vector kernel {kernel!r} for device {device.type!r}; choose one of "
@@ -106,6 +134,8 @@ def _run(kernel: str, x: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> No
         np.einsum("ij,j->i", x.numpy(), v.numpy(), out=out.numpy())
     elif kernel == "einsum-threads":
         _einsum_threads(x.numpy(), v.numpy(), out.numpy())
+    elif kernel == "numba":
+        _numba_matvec(x.numpy(), v.numpy(), out.numpy())
     elif kernel == "torch.mv":
         torch.mv(x, v, out=out)
     else:
@@ -166,6 +196,20 @@ def _einsum_threads(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
     run_chunks(-(-n // step), work)
 
 
+def _numba_matvec(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
+    """``o ← xa @ v`` by the compiled loop of :mod:`._jit` on chunks of rows, one thread per core pulling chunks."""
+    n = xa.shape[0]
+    if n == 0:
+        return
+    step = chunk_rows(xa)
+
+    def work(c: int) -> None:
+        s = c * step
+        _jit.matvec_chunk(xa, v, o, s, min(n, s + step))
+
+    run_chunks(-(-n // step), work)
+
+
 def record(shape: tuple[int, ...], kernel: str, seconds: float) -> None:
     """Report a pass made outside :func:`matvec` (a fused pass) to the active :func:`recording` blocks."""
     for rec in _recorders:
@@ -210,7 +254,8 @@ def time_kernels(
         x: ``(N, D)`` C-contiguous float tensor.
         rounds: Timed rounds (default: 3 for large arrays, more for small ones).
         probe_bytes: Read at most this many bytes of ``x`` per pass.
-        kernels: The kernels to time (``CPU_KERNELS`` times all four on CPU).
+        kernels: The kernels to time (default: :func:`measured_kernels`, without ``numba``
+            below :data:`NUMBA_MIN_BYTES`; ``CPU_KERNELS`` times every CPU kernel).
 
     Returns:
         ``{kernel: [seconds of each timed pass]}``.
@@ -221,7 +266,8 @@ def time_kernels(
     v = x[x.shape[0] // 2].clone()
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
     if kernels is None:
-        kernels = tuple(k for k in _candidates(x.device) if k != _SAME_AS_MV)
+        small = x.numel() * x.element_size() < NUMBA_MIN_BYTES
+        kernels = tuple(k for k in measured_kernels(x.device) if not (small and k == "numba"))
     kernels = tuple(_check_kernel(k, x.device) for k in kernels)
     n_rounds = _rounds(x.numel() * x.element_size()) if rounds is None else rounds
     times: dict[str, list[float]] = {k: [] for k in kernels}

@@ -214,7 +214,13 @@ def _geometric_local(
     pool: ShardPool, strategy: str, k: int, model: PoolModel | None, labelled: np.ndarray, all_ids: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """k-center / BADGE by the single-process functions on the whole pool in id order (O(N·D) memory)."""
+    """k-center / BADGE by the single-process functions on the whole pool in id order (O(N·D) memory).
+
+    Their passes are forced to ``torch.mv``, the shards' kernel (:mod:`.shards`): kernels sum a
+    row in different orders, and where two rows tie to the last bit (coinciding rows) another
+    kernel could resolve the tie otherwise; with the same kernel the picks are the same.
+    """
+    from ..neighbors.kernels import forced_kernel
     from ..selection import badge, kcenter_greedy
 
     ids, x = pool.read_id_range(int(all_ids[0]), int(all_ids[-1]))
@@ -222,7 +228,9 @@ def _geometric_local(
     if strategy == "kcenter":
         emb = model.embeddings(x) if model is not None else x
         del x
-        return np.asarray(ids[kcenter_greedy(emb, lab, k, rng)], dtype=np.int64)
+        with forced_kernel("torch.mv"):
+            return np.asarray(ids[kcenter_greedy(emb, lab, k, rng)], dtype=np.int64)
     assert model is not None
     ids, x = ids[~lab], x[~lab]
-    return np.asarray(ids[badge(model.probs(x), model.embeddings(x), k, rng)], dtype=np.int64)
+    with forced_kernel("torch.mv"):
+        return np.asarray(ids[badge(model.probs(x), model.embeddings(x), k, rng)], dtype=np.int64)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_probs
+from ..neighbors._jit import badge_chunk
 from ..neighbors.kernels import choose_kernel, record, recording_active, row_products, run_chunks
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
@@ -162,14 +163,19 @@ def badge(
     a_np = p.astype(h.numpy().dtype if h.device.type == "cpu" else np.float32, copy=True)
     a_np[np.arange(n), p.argmax(axis=1)] -= 1.0
     a = torch.from_numpy(a_np).to(h.device, dtype=h.dtype)
-    g_sq = sq_norms(a) * h_sq
-    first = first_argmax(g_sq)
     on_cpu = h.device.type == "cpu"
+    if on_cpu:  # NumPy: no torch OpenMP region left spinning on the cores the passes want
+        g_sq = torch.from_numpy(sq_norms(a).numpy() * h_sq.numpy())
+    else:
+        g_sq = sq_norms(a) * h_sq
+    first = first_argmax(g_sq)
+    h_kernel = choose_kernel(h)  # the fastest matrix-vector pass on this device for h: measured once, cached
+    compiled = on_cpu and h_kernel == "numba"  # one compiled loop per block: both products and the fold
     n_blocks = -(-n // _BLOCK)
     scratch = (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
     # Few classes on CPU: a·a_j is computed inside the fused sweep from a class-major copy of
     # a (the row-major one is dropped); otherwise it is one torch mv over a per pick.
-    a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C else None
+    a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C and not compiled else None
     if a_t is not None:
         del a, a_np
     picks = [first]
@@ -179,16 +185,20 @@ def badge(
     hh = torch.empty(n, dtype=h.dtype, device=h.device)
     # min_d of taken rows is 0 and stays 0 (distances are clamped at 0), so min_d itself is
     # the D² weight vector and ``block_sums`` its float64 sums per block: no masked copy per pick.
-    min_d = torch.full((n,), float("inf"), dtype=h.dtype, device=h.device)
+    min_d = (
+        torch.from_numpy(np.full(n, np.inf, dtype=h.numpy().dtype))
+        if on_cpu
+        else torch.full((n,), float("inf"), dtype=h.dtype, device=h.device)
+    )
     block_sums = np.empty(n_blocks, dtype=np.float64)
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
-    # the passes by the fastest matrix-vector kernel on this device for h (and a): measured once, cached
-    h_kernel = choose_kernel(h)
+    # the passes by the fastest matrix-vector kernel on this device for h (and a)
     h_dot_row = row_products(h, hh, h_kernel)  # hh ← h·h_j
-    a_dot_row = row_products(a, ah) if a_t is None else None  # ah ← a·a_j
+    a_dot_row = row_products(a, ah) if a_t is None and not compiled else None  # ah ← a·a_j
     fused = on_cpu and h_kernel in ("einsum", "einsum-threads")
-    h_np = h.numpy() if fused else np.empty((0, 0))
+    h_np = h.numpy() if fused or compiled else np.empty((0, 0))
+    a_rows = a.numpy() if compiled else np.empty((0, 0))
     thread_bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def fused_sweep(j: int, a_j: np.ndarray | None) -> None:
@@ -205,9 +215,27 @@ def badge(
 
         run_chunks(n_blocks, work, parallel=h_kernel == "einsum-threads")
 
+    def compiled_sweep(j: int) -> None:
+        """Both products, the distance, the fold and the block sums: one compiled loop per block."""
+        g_sq_np = g_sq.numpy()
+
+        def work(b: int) -> None:
+            s = b * _BLOCK
+            block_sums[b] = badge_chunk(h_np, a_rows, g_sq_np, weights, j, s, min(n, s + _BLOCK))
+
+        run_chunks(n_blocks, work)
+
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
+        if compiled:  # one read of h and a per row, the fold in the same loop
+            if recording_active():
+                t0 = time.perf_counter()
+                compiled_sweep(j)
+                record(tuple(h.shape), h_kernel, time.perf_counter() - t0)
+            else:
+                compiled_sweep(j)
+            return
         if a_dot_row is not None:
             a_dot_row(j)
         if fused:  # one sweep: the pass over the embeddings fused with the O(N) work, per block

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_mask
+from ..neighbors._jit import kcenter_chunk
 from ..neighbors.kernels import (
     choose_kernel,
     chunk_rows,
@@ -47,7 +48,7 @@ def _fold_min_sq_dist(min_d: torch.Tensor, dot: torch.Tensor, x_sq: torch.Tensor
         torch.minimum(min_d, dot, out=min_d)
 
 
-_BLOCK_ELEMS = 2**21  # (rows × centres) per block of _min_sq_dist_to_set: 8 MiB of float32
+_BLOCK_ELEMS = 2**18  # (rows × centres) per block of _min_sq_dist_to_set on CPU: 1 MiB of float32
 
 
 def _min_sq_dist_to_set(
@@ -57,35 +58,64 @@ def _min_sq_dist_to_set(
 
     ``‖x‖² + min_c (‖c‖² − 2 x·c)`` per block of rows: the block's product with up to
     ``chunk`` centres is one matmul (NumPy's BLAS on CPU, torch elsewhere), reduced at once,
-    so ``x`` is read once per ``chunk`` centres and never an N×L matrix is built. Blocks hold
-    about 2²¹ products (8 MiB): large enough that the BLAS call, not its threading, dominates;
-    at most a quarter of the rows (at least 256), so a small array's block stays small.
+    so ``x`` is read once per ``chunk`` centres and never an N×L matrix is built. On CPU the
+    work is NumPy's alone (:func:`_min_sq_dist_to_set_np`).
 
-    Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``x``; O(2²¹ + N) extra memory.
+    Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``x``; O(N) extra memory plus one block of
+    products (1 MiB on CPU).
     """
+    if x.device.type == "cpu":
+        return torch.from_numpy(_min_sq_dist_to_set_np(x.numpy(), x_sq.numpy(), centres.numpy(), chunk))
     n = x.shape[0]
     c_sq = (centres * centres).sum(1)
     out = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
-    on_cpu = x.device.type == "cpu"
+    rows_per = max(256, min(2**21 // max(1, min(chunk, centres.shape[0])), n // 4))
     for cs in range(0, centres.shape[0], chunk):
         c = centres[cs : cs + chunk]
         csq = c_sq[cs : cs + chunk]
-        rows = max(256, min(_BLOCK_ELEMS // c.shape[0], n // 4))  # a quarter of a small array at most
-        if on_cpu:  # numpy: one BLAS GEMM per block, the element-wise steps in place, no OpenMP regions
-            xa, sq, o, cn, csqn = x.numpy(), x_sq.numpy(), out.numpy(), np.ascontiguousarray(c.numpy().T), csq.numpy()
-            for rs in range(0, n, rows):
-                prod = xa[rs : rs + rows] @ cn
-                prod *= -2.0
-                prod += csqn
-                m = prod.min(1)
-                m += sq[rs : rs + rows]
-                np.minimum(o[rs : rs + rows], m, out=o[rs : rs + rows])
-        else:
-            for rs in range(0, n, rows):
-                dt = csq[None, :] - 2.0 * (x[rs : rs + rows] @ c.T)
-                m = dt.min(1).values + x_sq[rs : rs + rows]
-                torch.minimum(out[rs : rs + rows], m, out=out[rs : rs + rows])
+        for rs in range(0, n, rows_per):
+            dt = csq[None, :] - 2.0 * (x[rs : rs + rows_per] @ c.T)
+            m = dt.min(1).values + x_sq[rs : rs + rows_per]
+            torch.minimum(out[rs : rs + rows_per], m, out=out[rs : rs + rows_per])
     return out.clamp_(min=0.0)
+
+
+def _min_sq_dist_to_set_np(xa: np.ndarray, sq: np.ndarray, centres: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """:func:`_min_sq_dist_to_set` on CPU, in NumPy alone: one BLAS GEMM per block of rows.
+
+    The centres are stored once as ``−2·cᵀ`` (scaling by −2 is exact, so each product is
+    exactly ``−2·(x·c)``); per block, the GEMM writes into one preallocated buffer of about
+    1 MiB (it stays in cache for the ``+‖c‖²`` and the row minimum), and the row minima go
+    straight into the result. No torch operation runs here: a torch element-wise op before
+    a BLAS call leaves torch's OpenMP threads spinning on the cores BLAS wants, which
+    doubled this step's time at 10k rows on the 2-core VM (docs/benchmarks.md, issue 17).
+
+    Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``xa``; O(N) extra memory plus a block of
+    about 2¹⁸ products.
+    """
+    n = xa.shape[0]
+    out = np.full(n, np.inf, dtype=xa.dtype)
+    for cs in range(0, centres.shape[0], chunk):
+        c = centres[cs : cs + chunk]
+        cn = np.ascontiguousarray(c.T) * xa.dtype.type(-2.0)  # (D, L'): −2·cᵀ
+        csq = np.einsum("ij,ij->i", c, c)
+        rows = max(64, min(n, _BLOCK_ELEMS // c.shape[0]))
+        buf = np.empty((rows, c.shape[0]), dtype=xa.dtype)
+        part = np.empty(rows, dtype=xa.dtype)
+        for rs in range(0, n, rows):
+            re_ = min(n, rs + rows)
+            prod = buf[: re_ - rs]
+            np.dot(xa[rs:re_], cn, out=prod)
+            prod += csq
+            if cs == 0:
+                np.min(prod, axis=1, out=out[rs:re_])
+            else:
+                m = part[: re_ - rs]
+                np.min(prod, axis=1, out=m)
+                np.minimum(out[rs:re_], m, out=out[rs:re_])
+    out += sq
+    np.maximum(out, 0.0, out=out)
+    return out
 
 
 def kcenter_greedy(
@@ -136,7 +166,10 @@ def kcenter_greedy(
     taken = torch.from_numpy(mask.copy()).to(x.device)
     picks: list[int] = []
     kernel = choose_kernel(x)  # the fastest matrix-vector pass on this device (measured once, cached)
-    if len(lab_idx):
+    if len(lab_idx) and x.device.type == "cpu":  # NumPy alone: no torch op before the BLAS calls
+        xa = x.numpy()
+        min_d = torch.from_numpy(_min_sq_dist_to_set_np(xa, x_sq.numpy(), xa[lab_idx]))
+    elif len(lab_idx):
         min_d = _min_sq_dist_to_set(x, x_sq, x[torch.from_numpy(lab_idx).to(x.device)])
     else:
         first = int(rng.choice(n))
@@ -179,14 +212,14 @@ def _greedy_cpu(
     ``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``: halving is exact in binary floating point, so
     every value is exactly half of ``min(min_d, (‖x‖² − 2x·x_j) + ‖x_j‖²)`` and the picks are
     those of the full formula, with one O(N) step fewer per pick. ``taken`` is updated in place.
-    With an ``einsum`` kernel the pass, the fold and the argmax are fused per chunk of rows
-    (:func:`_fused_picks`).
+    With an ``einsum`` or the ``numba`` kernel the pass, the fold and the argmax are fused per
+    chunk of rows (:func:`_fused_picks`).
     """
     half_sq = x_sq.numpy() * 0.5
     m = min_d.numpy()
     m *= 0.5
     m[taken] = -1.0  # taken rows stay at -1: never the argmax
-    if kernel in ("einsum", "einsum-threads"):
+    if kernel in ("einsum", "einsum-threads", "numba"):
         return _fused_picks(x.numpy(), half_sq, m, taken, picks, k, kernel, rng)
     dot = np.empty_like(m)
     product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
@@ -221,7 +254,9 @@ def _fused_picks(
     is the first chunk maximum (so the first maximum of ``m``, as ``m.argmax()``). With
     ``einsum-threads`` one thread per core pulls chunks (:func:`~activelab.neighbors.kernels.run_chunks`).
     Every value equals the unfused loop's with ``einsum`` (the same per-row sums and steps),
-    so the picks do too. Extra memory: one chunk-sized buffer per thread, O(N / chunk).
+    so the picks do too. With ``numba`` each chunk is one compiled loop
+    (:func:`activelab.neighbors._jit.kcenter_chunk`: each row read once, no buffer), chunks
+    pulled by one thread per core. Extra memory: one chunk-sized buffer per thread, O(N / chunk).
     """
     n = len(m)
     step = chunk_rows(xa)
@@ -233,11 +268,16 @@ def _fused_picks(
         i = int(block.argmax())
         chunk_arg[c], chunk_max[c] = c * step + i, block[i]
     bufs: dict[int, np.ndarray] = {}
-    parallel = kernel == "einsum-threads"
+    parallel = kernel in ("einsum-threads", "numba")
     shape = tuple(xa.shape)
 
     def sweep(j: int) -> None:
         centre, half_j = xa[j], half_sq[j]
+
+        def compiled(c: int) -> None:
+            s = c * step
+            best, i = kcenter_chunk(xa, half_sq, m, j, s, min(n, s + step))
+            chunk_arg[c], chunk_max[c] = i, best
 
         def work(c: int) -> None:
             s, e = c * step, min(n, (c + 1) * step)
@@ -255,7 +295,7 @@ def _fused_picks(
             i = int(block.argmax())
             chunk_arg[c], chunk_max[c] = s + i, block[i]
 
-        run_chunks(n_chunks, work, parallel=parallel)
+        run_chunks(n_chunks, compiled if kernel == "numba" else work, parallel=parallel)
 
     while len(picks) < k:
         c = int(chunk_max.argmax())

@@ -84,6 +84,11 @@ def sq_norms_checked(t: torch.Tensor, name: str) -> torch.Tensor:
     squared norm overflows pass, as before.)
     """
     sq = sq_norms(t)
+    if sq.device.type == "cpu":  # NumPy: no torch OpenMP region before the callers' BLAS passes
+        finite_np = np.isfinite(sq.numpy())
+        if not finite_np.all():
+            _check_finite_rows(t, np.flatnonzero(~finite_np), name)
+        return sq
     finite = torch.isfinite(sq)
     if not bool(finite.all()):
         _check_finite_rows(t, np.flatnonzero(~finite.cpu().numpy()), name)
