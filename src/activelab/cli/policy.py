@@ -29,6 +29,8 @@ def _train(config: TrainConfig, extras: dict[str, Any]) -> None:
     argv = ["activelab", "policy", "train"]
     for f, opt in cli_fields(type(config)):
         value = getattr(config, f.name)
+        if value is None:  # an option left out (--address without --backend ray)
+            continue
         argv += [(opt.flags or ("--" + f.name.replace("_", "-"),))[0], str(opt.to_cli(value) if opt.to_cli else value)]
     config = dataclasses.replace(config, command=shlex.join([*argv, "--out", str(out)]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -69,6 +69,7 @@ __all__ = [
     "read_job_file",
     "run_grid",
     "verify_job",
+    "worker_pool",
     "write_csv_atomic",
     "write_job",
 ]
@@ -345,6 +346,20 @@ _init_worker(THREADS, PARENT)
 """
 
 
+def worker_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes that die with this one, ``threads`` torch threads each.
+
+    Each worker arms its parent-death signal before it imports activelab, then runs
+    :func:`die_with_parent` (see :class:`LocalExecutor`); the caller shuts the pool down. Functions
+    sent to it must be importable (module-level) and their arguments picklable.
+    """
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exec,
+        initargs=(_WORKER_BOOT, {"PARENT": os.getpid(), "THREADS": threads}),
+    )
+
+
 class LocalExecutor:
     """Jobs in this process (``workers=1``) or in ``workers`` spawned processes on this machine.
 
@@ -369,11 +384,7 @@ class LocalExecutor:
                 for job in jobs:
                     on_done(job, execute_job(job, jobs_dir / job.filename))
             return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)), mp_context=context, initializer=exec,
-            initargs=(_WORKER_BOOT, {"PARENT": os.getpid(), "THREADS": self.threads}),
-        ) as executor:
+        with worker_pool(min(self.workers, len(jobs)), self.threads) as executor:
             futures = {executor.submit(execute_job, job, jobs_dir / job.filename): job for job in jobs}
             try:
                 for future in as_completed(futures):

@@ -151,11 +151,14 @@ BACKENDS = {
 }
 
 
-def backend_option() -> Any:
-    """The ``--backend`` field of a grid command's configuration (not part of the protocol)."""
+def backend_option(help: str | None = None) -> Any:  # shadows the builtin, as option() does
+    """The ``--backend`` field of a grid command's configuration (not part of the protocol).
+
+    ``help`` replaces the grid's help text (e.g. for policy training, whose rollouts are the work).
+    """
     return option(
-        "local", help="Where the jobs run: local (--workers processes on this machine) or ray (Ray tasks, one per "
-        "CPU of the cluster; needs pip install 'activelab[ray]'). Results are the same; a run may resume on the other.",
+        "local", help=help or "Where the jobs run: local (--workers processes on this machine) or ray (Ray tasks, one "
+        "per CPU of the cluster; needs pip install 'activelab[ray]'). Results are the same; a run may resume on the other.",
     )
 
 

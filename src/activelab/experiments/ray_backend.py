@@ -42,10 +42,11 @@ How it runs a grid:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -172,6 +173,23 @@ class RayExecutor:
             where = "start a local Ray" if self.address is None else f"connect to Ray at --address {self.address}"
             raise ConfigError(f"could not {where}: {err}") from err
         return True
+
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[ModuleType]:
+        """Hold a connection for the ``with`` block, for callers that submit their own Ray tasks.
+
+        Connects as :meth:`run` does (starting a local Ray when ``address`` is ``None``), yields
+        the ``ray`` module, and shuts a Ray started here down when the block ends; a connection
+        this process already held is used and left open. Tasks should ask ``cpus_per_job`` CPUs
+        and ``retries`` retries, as :meth:`run`'s do (policy training's rollouts,
+        :mod:`activelab.learned.rollouts`, are submitted so).
+        """
+        started = self._connect()
+        try:
+            yield self.ray
+        finally:
+            if started:
+                self.ray.shutdown()
 
     def run(self, jobs: Sequence[GridJob], jobs_dir: Path, on_done: Callable[[GridJob, JobTables], None]) -> None:
         """Run ``jobs`` as Ray tasks; write each job's files here and call ``on_done`` as each finishes."""

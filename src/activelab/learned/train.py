@@ -8,11 +8,21 @@ trained with a listwise cross-entropy towards ``softmax(expert_scores / temperat
 imitation only). ``weights`` and ``heuristic`` modes train SB3's PPO with an MLP policy for
 ``timesteps`` steps.
 
-Every random choice comes from ``TrainConfig.seed``; numpy/BLAS and torch run on one thread.
+The episodes of each DAgger iteration are independent rollouts
+(:mod:`activelab.learned.rollouts`): their seeds are drawn up front, and they run in this
+process, in ``TrainConfig.workers`` processes or as Ray tasks (``backend="ray"``); only this
+process trains and writes files. Workers and backend do not change the result: the same
+configuration gives identical imitation data and weights on any of them. (This order of draws
+is not that of the sequential collector that trained the shipped policy, so a seed now gives
+other weights than it did then.)
+
+Every random choice comes from ``TrainConfig.seed``; numpy/BLAS and torch run on one thread
+(in each rollout worker too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import time
@@ -23,9 +33,12 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ..experiments.options import cli_fields, protocol_fields
 from ..models.torch import torch_threads
 from .env import ALEnv, WEIGHT_FEATURES
 from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, N_FEATURES
+from .rollouts import RolloutRunner, collect_expert_data
+from .rollouts import _policy_action as _policy_action  # still importable from here (benchmarks/learned_ablation.py)
 from .scorer import CandidateScorer
 from .strategy import save_policy
 from .config import TrainConfig
@@ -33,54 +46,6 @@ from .config import TrainConfig
 __all__ = ["TrainConfig", "behaviour_clone", "collect_expert_data", "train_policy"]
 
 log = logging.getLogger(__name__)
-
-
-def _policy_action(scorer: CandidateScorer, obs: np.ndarray, n_features: int = N_FEATURES) -> int:
-    with torch.no_grad():
-        x = torch.as_tensor(obs.reshape(1, -1, n_features))
-        return int(torch.argmax(scorer(x)[0][0]))
-
-
-def collect_expert_data(
-    env: ALEnv,
-    n_episodes: int,
-    rng: np.random.Generator,
-    scorer: CandidateScorer | None = None,
-    beta: float = 1.0,
-    expert_max_iter: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Roll in and label every visited state with the expert's look-ahead scores.
-
-    Args:
-        env: A ``pick``-mode environment.
-        n_episodes: Episodes to run.
-        rng: Seeds the episodes and the expert/policy roll-in choice.
-        scorer: Current policy (None: always the expert).
-        beta: Probability of following the expert at each step.
-        expert_max_iter: See :meth:`ALEnv.expert_scores`.
-
-    Returns:
-        ``obs (n, K_max·F)`` float32, ``scores (n, K_max)`` (−inf on masked candidates) and the
-        episode returns. Cost: K look-ahead fits per step.
-    """
-    if env.mode != "pick":
-        raise ValueError(f"collect_expert_data needs a pick-mode env, got mode {env.mode!r}.")
-    obs_list, score_list, returns = [], [], []
-    for _ in range(n_episodes):
-        obs, _ = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
-        done, total = False, 0.0
-        while not done:
-            scores = env.expert_scores(max_iter=expert_max_iter)
-            obs_list.append(obs)
-            score_list.append(scores)
-            if scorer is None or rng.random() < beta:
-                action = int(np.argmax(scores))
-            else:
-                action = _policy_action(scorer, obs)
-            obs, reward, done, _, _ = env.step(action)
-            total += reward
-        returns.append(total)
-    return np.asarray(obs_list, dtype=np.float32), np.asarray(score_list), returns
 
 
 def behaviour_clone(
@@ -128,9 +93,18 @@ def behaviour_clone(
     return loss_value
 
 
+def _execution_fields() -> tuple[str, ...]:
+    """The options that only say where the work runs (not protocol): ``workers``, ``backend``, ``address``."""
+    protocol = protocol_fields(TrainConfig)
+    return tuple(f.name for f, _ in cli_fields(TrainConfig) if f.name not in protocol)
+
+
 def _metadata(config: TrainConfig, seconds: float, extra: dict[str, Any]) -> dict[str, Any]:
+    execution = _execution_fields()
+    values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
     return {
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        "config": {k: v for k, v in values.items() if k not in execution},
+        "execution": {k: values[k] for k in execution},
         "reproduce": config.command,
         "train_seconds": round(seconds, 1),
         "candidate_features": list(CANDIDATE_FEATURES),
@@ -141,7 +115,9 @@ def _metadata(config: TrainConfig, seconds: float, extra: dict[str, Any]) -> dic
     }
 
 
-def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+def _train_pick(
+    config: TrainConfig, rng: np.random.Generator, runner: RolloutRunner
+) -> tuple[dict[str, Any], dict[str, Any]]:
     env = ALEnv("pick", sampler=config.sampler(), max_candidates=config.max_candidates)
     torch_gen_seed = int(rng.integers(0, 2**31 - 1))
     with torch.random.fork_rng(devices=[]):
@@ -154,7 +130,8 @@ def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str
         beta = 1.0 if it == 0 else 0.5 ** it
         t = time.perf_counter()
         obs, scores, returns = collect_expert_data(
-            env, config.episodes_per_iteration, rng, None if it == 0 else scorer, beta, config.expert_max_iter
+            env, config.episodes_per_iteration, rng, None if it == 0 else scorer, beta, config.expert_max_iter,
+            runner=runner,
         )
         all_obs.append(obs)
         all_scores.append(scores)
@@ -168,6 +145,7 @@ def _train_pick(config: TrainConfig, rng: np.random.Generator) -> tuple[dict[str
         }
         history.append(row)
         log.info("DAgger %s", row)
+    runner.close()  # the rollout workers (or a Ray started for them) are not needed for PPO
     extra: dict[str, Any] = {"dagger": history}
     imitation_state = {k: v.clone() for k, v in scorer.state_dict().items()}
     extra["imitation_weights"] = imitation_state
@@ -228,13 +206,26 @@ def train_policy(config: TrainConfig, out: str | Path) -> Path:
     In ``pick`` mode with ``timesteps > 0`` the imitation-only scorer (before RL fine-tuning) is
     also written, next to ``out`` as ``<stem>.imitation.pt``, for the imitation vs imitation+RL
     ablation. Returns the path written. Runs numpy/BLAS and torch on one thread.
+
+    In ``pick`` mode the DAgger rollouts run where ``config.workers``, ``config.backend`` and
+    ``config.address`` say (see :class:`~activelab.learned.rollouts.RolloutRunner`; Ray is
+    imported and the address probed before any work); PPO runs in this process. The policy's
+    metadata stores those three under ``execution``, apart from the recipe (``config``).
+
+    Raises:
+        ConfigError: For a missing Ray or an address where no cluster answers (before any work).
     """
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(config.seed)
     t = time.perf_counter()
-    with threadpool_limits(1), torch_threads(1):
-        state, extra = _train_pick(config, rng) if config.mode == "pick" else _train_ppo(config, rng)
+    with contextlib.ExitStack() as stack:
+        runner = None
+        if config.mode == "pick":
+            runner = stack.enter_context(RolloutRunner(config.workers, config.backend, config.address))
+        stack.enter_context(threadpool_limits(1))
+        stack.enter_context(torch_threads(1))
+        state, extra = _train_pick(config, rng, runner) if runner is not None else _train_ppo(config, rng)
     imitation = extra.pop("imitation_weights", None)
     meta = _metadata(config, time.perf_counter() - t, extra)
     out = Path(out)
