@@ -190,6 +190,7 @@ def test_badge_fused_blocks_match_reference(monkeypatch: pytest.MonkeyPatch, ker
 
     monkeypatch.setattr(badge_module, "_BLOCK", 64)  # 16 blocks of the fused sweep and of the D² draw
     monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)  # 3 threads pulling blocks
+    monkeypatch.setattr(kernels, "NUMBA_SERIAL_BYTES", 0)  # numba: ranges of rows pulled by the 3 threads
     probs, h = _badge_data(9, n=1000, c=n_classes, d=6)
     h = h.astype(np.float32)
     with kernels.forced_kernel(kernel), kernels.recording() as rec:

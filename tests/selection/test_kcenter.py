@@ -198,6 +198,7 @@ def test_kcenter_fused_chunks_match_reference(monkeypatch: pytest.MonkeyPatch, k
 
     monkeypatch.setattr(kernels, "_CHUNK_BYTES", 64 * 5 * 4)  # 64-row chunks: 16 chunks, 3 threads pulling them
     monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(kernels, "NUMBA_SERIAL_BYTES", 0)  # numba: ranges of rows pulled by the 3 threads
     gen = np.random.default_rng(8)
     x = gen.normal(size=(1000, 5)).astype(np.float32)
     x[500:520] = x[0]  # ties of distance: the first maximum must win, as in the unfused loop

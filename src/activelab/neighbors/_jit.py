@@ -101,34 +101,39 @@ def kcenter_chunk(x: np.ndarray, half_sq: np.ndarray, m: np.ndarray, j: int, s: 
 
 @_jit
 def badge_chunk(
-    h: np.ndarray, a: np.ndarray, g_sq: np.ndarray, min_d: np.ndarray, j: int, s: int, e: int
-) -> float:  # pragma: no cover - compiled
-    """Fold gradient embedding ``j`` into rows ``[s, e)`` of BADGE's ``min_d``; return their float64 sum.
+    h: np.ndarray, a: np.ndarray, g_sq: np.ndarray, min_d: np.ndarray, j: int, s: int, e: int, block: int,
+    sums: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Fold gradient embedding ``j`` into rows ``[s, e)`` of BADGE's ``min_d``; per-block float64 sums.
 
     ``d = max((g_sq[i] + g_sq[j]) − ((a_i·a_j · 2)·(h_i·h_j)), 0)``, ``min_d[i] ← min(min_d[i], d)``,
     then ``min_d[j] ← 0``: the steps of :func:`activelab.selection.badge._sweep_block`, in its
-    order and in the arrays' dtype (``h``, ``a``, ``g_sq`` and ``min_d`` share one).
+    order and in the arrays' dtype (``h``, ``a``, ``g_sq`` and ``min_d`` share one). ``s`` is a
+    multiple of ``block``; ``sums[b]`` receives the float64 sum of ``min_d`` over block ``b``
+    (rows ``[b·block, (b+1)·block)``) for every block the range covers.
     """
     dh = h.shape[1]
     dc = a.shape[1]
     zero = h[s, 0] * np.float32(0.0)
     gj = g_sq[j]
-    total = 0.0
-    for i in range(s, e):
-        hh = zero
-        for t in range(dh):
-            hh += h[i, t] * h[j, t]
-        ah = zero
-        for c in range(dc):
-            ah += a[i, c] * a[j, c]
-        dist = (g_sq[i] + gj) - (ah * np.float32(2.0)) * hh
-        if dist < zero:
-            dist = zero
-        md = min_d[i]
-        if dist < md:
-            md = dist
-        if i == j:
-            md = zero
-        min_d[i] = md
-        total += np.float64(md)
-    return total
+    for bs in range(s, e, block):
+        be = min(e, bs + block)
+        total = 0.0
+        for i in range(bs, be):
+            hh = zero
+            for t in range(dh):
+                hh += h[i, t] * h[j, t]
+            ah = zero
+            for c in range(dc):
+                ah += a[i, c] * a[j, c]
+            dist = (g_sq[i] + gj) - (ah * np.float32(2.0)) * hh
+            if dist < zero:
+                dist = zero
+            md = min_d[i]
+            if dist < md:
+                md = dist
+            if i == j:
+                md = zero
+            min_d[i] = md
+            total += np.float64(md)
+        sums[bs // block] = total

@@ -22,9 +22,10 @@ runs the kernel :func:`choose_kernel` picks:
     on the 2-core VM at load 12 a 200k × 256 pass took 63 ms (median) against 93 ms for
     ``sgemv``. Each row's sum is the one plain ``einsum`` computes, bit for bit.
 ``"numba"``
-    a loop compiled by numba (``pip install 'activelab[fast]'``, :mod:`._jit`) on chunks of
-    about 1 MiB of rows, one thread per core pulling them, like ``einsum-threads``; offered
-    only when numba is installed. Its point is fusion: greedy k-center and BADGE then fold
+    a loop compiled by numba (``pip install 'activelab[fast]'``, :mod:`._jit`) on ranges of
+    rows (:func:`compiled_rows`: the whole array on one thread below 4 MiB, else a few ranges
+    per core, pulled by one thread per core); offered only when numba is installed and the
+    array has at least :data:`NUMBA_MIN_BYTES`. Its point is fusion: greedy k-center and BADGE then fold
     each row into their distances in the same read (:mod:`activelab.selection.kcenter`,
     :mod:`activelab.selection.badge`), where the other kernels are followed by O(N) NumPy
     steps.
@@ -67,6 +68,7 @@ __all__ = [
     "DEVICE_KERNELS",
     "choose_kernel",
     "chunk_rows",
+    "compiled_rows",
     "clear_kernel_cache",
     "forced_kernel",
     "kernel_choices",
@@ -196,12 +198,31 @@ def _einsum_threads(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
     run_chunks(-(-n // step), work)
 
 
+NUMBA_SERIAL_BYTES = 4 * 2**20
+"""Below this size the compiled kernels make their pass on the calling thread alone: a
+cache-resident pass takes tens of microseconds, what handing chunks to a second thread costs."""
+
+
+def compiled_rows(x: np.ndarray, align: int = 1) -> int:
+    """Rows per call of the compiled (``numba``) kernels on ``x``: a multiple of ``align``.
+
+    All the rows below :data:`NUMBA_SERIAL_BYTES`; otherwise about a quarter of a core's share,
+    so each thread makes a few calls per pass (a thread that loses its core delays only its
+    current range, and the per-call cost of a few microseconds stays small).
+    """
+    n = int(x.shape[0])
+    if x.nbytes < NUMBA_SERIAL_BYTES:
+        return max(align, -(-n // align) * align)
+    per_call = -(-n // (4 * (os.cpu_count() or 1)))
+    return max(align, -(-per_call // align) * align)
+
+
 def _numba_matvec(xa: np.ndarray, v: np.ndarray, o: np.ndarray) -> None:
-    """``o ← xa @ v`` by the compiled loop of :mod:`._jit` on chunks of rows, one thread per core pulling chunks."""
+    """``o ← xa @ v`` by the compiled loop of :mod:`._jit` on ranges of rows (:func:`compiled_rows`), pulled by one thread per core."""
     n = xa.shape[0]
     if n == 0:
         return
-    step = chunk_rows(xa)
+    step = compiled_rows(xa)
 
     def work(c: int) -> None:
         s = c * step

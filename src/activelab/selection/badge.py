@@ -19,7 +19,7 @@ import torch
 
 from .._validation import check_k, check_probs
 from ..neighbors._jit import badge_chunk
-from ..neighbors.kernels import choose_kernel, record, recording_active, row_products, run_chunks
+from ..neighbors.kernels import choose_kernel, compiled_rows, record, recording_active, row_products, run_chunks
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["badge"]
@@ -215,15 +215,17 @@ def badge(
 
         run_chunks(n_blocks, work, parallel=h_kernel == "einsum-threads")
 
+    step = compiled_rows(h_np, align=_BLOCK) if compiled else _BLOCK  # whole blocks per compiled call
+
     def compiled_sweep(j: int) -> None:
-        """Both products, the distance, the fold and the block sums: one compiled loop per block."""
+        """Both products, the distance, the fold and the block sums: one compiled loop per range of blocks."""
         g_sq_np = g_sq.numpy()
 
-        def work(b: int) -> None:
-            s = b * _BLOCK
-            block_sums[b] = badge_chunk(h_np, a_rows, g_sq_np, weights, j, s, min(n, s + _BLOCK))
+        def work(c: int) -> None:
+            s = c * step
+            badge_chunk(h_np, a_rows, g_sq_np, weights, j, s, min(n, s + step), _BLOCK, block_sums)
 
-        run_chunks(n_blocks, work)
+        run_chunks(-(-n // step), work)
 
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""

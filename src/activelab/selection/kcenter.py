@@ -20,6 +20,7 @@ from ..neighbors._jit import kcenter_chunk
 from ..neighbors.kernels import (
     choose_kernel,
     chunk_rows,
+    compiled_rows,
     matvec,
     record,
     recording_active,
@@ -254,12 +255,13 @@ def _fused_picks(
     is the first chunk maximum (so the first maximum of ``m``, as ``m.argmax()``). With
     ``einsum-threads`` one thread per core pulls chunks (:func:`~activelab.neighbors.kernels.run_chunks`).
     Every value equals the unfused loop's with ``einsum`` (the same per-row sums and steps),
-    so the picks do too. With ``numba`` each chunk is one compiled loop
-    (:func:`activelab.neighbors._jit.kcenter_chunk`: each row read once, no buffer), chunks
-    pulled by one thread per core. Extra memory: one chunk-sized buffer per thread, O(N / chunk).
+    so the picks do too. With ``numba`` each range of rows is one compiled loop
+    (:func:`activelab.neighbors._jit.kcenter_chunk`: each row read once, no buffer), on the
+    calling thread below 4 MiB and otherwise a few ranges per core
+    (:func:`~activelab.neighbors.kernels.compiled_rows`). Extra memory: one chunk-sized buffer per thread, O(N / chunk).
     """
     n = len(m)
-    step = chunk_rows(xa)
+    step = compiled_rows(xa) if kernel == "numba" else chunk_rows(xa)
     n_chunks = -(-n // step)
     chunk_max = np.empty(n_chunks, dtype=m.dtype)
     chunk_arg = np.empty(n_chunks, dtype=np.int64)
