@@ -35,9 +35,10 @@ def test_choice_is_measured_once_per_size_class(monkeypatch: pytest.MonkeyPatch)
     calls: list[tuple[int, ...]] = []
     real = kernels.time_kernels
 
-    def counting(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int | None = None):
+    def counting(x: torch.Tensor, rounds: int | None = None, *, probe_bytes: int | None = None, burst: int = 1):
         calls.append(tuple(x.shape))
-        return real(x, rounds, probe_bytes=probe_bytes)
+        assert burst == 3  # bursts of back-to-back passes, as a pick loop makes them
+        return real(x, rounds, probe_bytes=probe_bytes, burst=burst)
 
     monkeypatch.setattr(kernels, "time_kernels", counting)
     x = torch.from_numpy(np.ones((500, 8), dtype=np.float32))
@@ -54,7 +55,7 @@ def test_choice_is_measured_once_per_size_class(monkeypatch: pytest.MonkeyPatch)
 def test_the_fastest_measured_kernel_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     # the fastest median pass wins (one lucky pass does not), the best pass breaks ties
     fake = {"numpy": [3.0, 3.0, 3.0], "einsum": [4.0, 0.1, 4.0], "torch.mv": [1.0, 9.0, 1.0]}
-    monkeypatch.setattr(kernels, "time_kernels", lambda x, rounds=None, probe_bytes=None: fake)
+    monkeypatch.setattr(kernels, "time_kernels", lambda x, rounds=None, probe_bytes=None, burst=1: fake)
     assert kernels.choose_kernel(torch.zeros((4, 2))) == "torch.mv"
     fake["einsum"] = [1.0, 0.5, 1.0]
     kernels.clear_kernel_cache()
@@ -164,3 +165,14 @@ def test_numba_is_measured_from_its_minimum_size(monkeypatch: pytest.MonkeyPatch
     assert "numba" in kernels.time_kernels(x, 1)  # the test extra installs numba
     monkeypatch.setattr(kernels, "NUMBA_MIN_BYTES", 64_001)
     assert "numba" not in kernels.time_kernels(x, 1)
+
+
+def test_bursts_time_back_to_back_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(kernels, "_run", lambda kernel, x, v, out: calls.append(kernel))
+    x = torch.zeros((10, 3))
+    times = kernels.time_kernels(x, 2, kernels=("numpy", "einsum"), burst=4)
+    assert calls == ["numpy", "einsum"] + (["numpy"] * 4 + ["einsum"] * 4) * 2  # warm-up, then bursts
+    assert {k: len(t) for k, t in times.items()} == {"numpy": 2, "einsum": 2}
+    with pytest.raises(ValueError, match="burst must be >= 1, got 0"):
+        kernels.time_kernels(x, 1, burst=0)

@@ -36,16 +36,24 @@ runs the kernel :func:`choose_kernel` picks:
     the same ATen ``mv`` kernel as ``torch.mv``.
 
 The choice is measured once per process for each (device, dtype, width D, size class) and
-cached: every candidate makes a few interleaved passes over ``x`` itself (at most its first
-64 MiB), the fastest median pass wins. The median, not the best pass: on a busy machine a
-threaded kernel is fast while its threads all run and many times slower when one waits for a
-core (bimodal), and the median sees which case is typical. Different kernels sum in
-different orders, so their results may differ in the last bits of float32; a choice is fixed
-for the rest of the process, so one process always gives the same results. ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or
-:func:`forced_kernel` in code, skips the measurement (tests, and reproducing a run bit for bit).
+cached: every candidate makes interleaved bursts of 3 back-to-back passes over at most the
+first 256 MiB of ``x`` itself, and the fastest median burst wins. Bursts, because a selection
+makes its passes back to back (a threaded kernel timed on lone passes pays its threads'
+wake-up each time). 256 MiB, because a smaller probe is partly cache-resident and ranks the
+kernels otherwise than the memory-bound pass over a large array: at 1M × 256 a 64 MiB probe
+timed ``numpy`` 5.6 ms and ``numba`` 6.0 ms a pass, the whole array 85 and 51 ms (2-core VM,
+docs/benchmarks.md, issue 17). The median, not the best burst: on a busy machine a threaded
+kernel is fast while its threads all run and many times slower when one waits for a core
+(bimodal), and the median sees which case is typical. Different kernels sum in different
+orders, so their results may differ in the last bits of float32; a choice is fixed for the
+rest of the process, so one process always gives the same results.
+``ACTIVELAB_MATVEC=<kernel>`` in the environment, or :func:`forced_kernel` in code, skips the
+measurement (tests, and reproducing a run bit for bit).
 
-Cost of a measurement: ``4 × (1 + 3)`` passes (``4 × (1 + 5)`` below 32 MiB) over
-``min(x, 64 MiB)``, once per size class; no extra memory beyond one output vector.
+Cost of a measurement: ``k × (1 + 3 × r)`` passes for ``k`` candidates over ``min(x, 256 MiB)``,
+``r`` = 2 rounds from 128 MiB, 3 from 43 MiB and up to 5 below, once per size class (about
+1 s at 256 MiB on the 2-core VM, numba's first load included); no extra memory beyond one
+output vector.
 """
 
 from __future__ import annotations
@@ -94,8 +102,9 @@ NUMBA_MIN_BYTES = 2 * 2**20
 """Arrays (as probed) below this size never get the ``numba`` kernel by measurement: the whole
 selection then takes milliseconds, and numba's start in a fresh process (import, then loading
 or compiling the kernels: 1 to 2 s on the 2-core VM) could not pay for itself."""
-_PROBE_BYTES = 64 * 2**20  # the measurement reads at most this prefix of x (twice a 32 MiB L3)
+_PROBE_BYTES = 256 * 2**20  # the measurement reads at most this prefix of x (8 times a 32 MiB L3: DRAM-bound)
 _ROUNDS = 3  # timed rounds after one warm-up round; more for small arrays (see _rounds)
+_BURST = 3  # passes per timing in choose_kernel: back to back, as a selection makes them
 
 _cache: dict[tuple[str, str, int, int], str] = {}
 _forced: list[str] = []
@@ -254,8 +263,8 @@ def _size_class(x: torch.Tensor) -> int:
 
 
 def _rounds(nbytes: int) -> int:
-    """Timed rounds: 3 for large arrays, up to 5 for small ones."""
-    return max(_ROUNDS, min(5, (128 * 2**20) // max(1, nbytes)))
+    """Timed rounds: 2 from 128 MiB, 3 from 43 MiB, up to 5 for small arrays."""
+    return 2 if nbytes >= 128 * 2**20 else max(_ROUNDS, min(5, (128 * 2**20) // max(1, nbytes)))
 
 
 def time_kernels(
@@ -264,12 +273,13 @@ def time_kernels(
     *,
     probe_bytes: int | None = None,
     kernels: tuple[str, ...] | None = None,
+    burst: int = 1,
 ) -> dict[str, list[float]]:
-    """Seconds of single passes ``x @ v`` by each kernel (default: the measured candidates of ``x``'s device).
+    """Seconds of a pass ``x @ v`` by each kernel (default: the measured candidates of ``x``'s device).
 
-    One warm-up pass each, then ``rounds`` rounds in which every kernel makes one pass (so a
-    change of the machine's load falls on all of them alike). ``x`` is cut to its first
-    ``probe_bytes`` (default: all of it).
+    One warm-up pass each, then ``rounds`` rounds in which every kernel makes ``burst`` passes
+    back to back, timed together (so a change of the machine's load falls on all of them
+    alike). ``x`` is cut to its first ``probe_bytes`` (default: all of it).
 
     Args:
         x: ``(N, D)`` C-contiguous float tensor.
@@ -277,10 +287,14 @@ def time_kernels(
         probe_bytes: Read at most this many bytes of ``x`` per pass.
         kernels: The kernels to time (default: :func:`measured_kernels`, without ``numba``
             below :data:`NUMBA_MIN_BYTES`; ``CPU_KERNELS`` times every CPU kernel).
+        burst: Passes per timing, back to back as a selection makes them (a threaded kernel
+            whose threads have gone to sleep pays their wake-up on a lone pass only).
 
     Returns:
-        ``{kernel: [seconds of each timed pass]}``.
+        ``{kernel: [mean seconds of a pass in each timed burst]}``.
     """
+    if burst < 1:
+        raise ValueError(f"burst must be >= 1, got {burst}.")
     if probe_bytes is not None:
         rows = max(1, min(x.shape[0], probe_bytes // max(1, x.shape[1] * x.element_size())))
         x = x[:rows]
@@ -298,9 +312,10 @@ def time_kernels(
         for kernel in kernels:
             _sync(x.device)
             t0 = time.perf_counter()
-            _run(kernel, x, v, out)
+            for _ in range(burst):
+                _run(kernel, x, v, out)
             _sync(x.device)
-            times[kernel].append(time.perf_counter() - t0)
+            times[kernel].append((time.perf_counter() - t0) / burst)
     return times
 
 
@@ -320,7 +335,7 @@ def choose_kernel(x: torch.Tensor) -> str:
     key = (x.device.type, str(x.dtype), int(x.shape[1]), _size_class(x))
     kernel = _cache.get(key)
     if kernel is None:
-        times = time_kernels(x, probe_bytes=_PROBE_BYTES)
+        times = time_kernels(x, probe_bytes=_PROBE_BYTES, burst=_BURST)
         kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
         _cache[key] = kernel
     return kernel
