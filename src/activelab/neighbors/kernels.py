@@ -25,7 +25,7 @@ runs the kernel :func:`choose_kernel` picks:
     a loop compiled by numba (``pip install 'activelab[fast]'``, :mod:`._jit`) on ranges of
     rows (:func:`compiled_rows`: the whole array on one thread below 4 MiB, else a few ranges
     per core, pulled by one thread per core); offered only when numba is installed and the
-    array has at least :data:`NUMBA_MIN_BYTES`. Its point is fusion: greedy k-center and BADGE then fold
+    array has at least :data:`NUMBA_MIN_BYTES` (256 MiB). Its point is fusion: greedy k-center and BADGE then fold
     each row into their distances in the same read (:mod:`activelab.selection.kcenter`,
     :mod:`activelab.selection.badge`), where the other kernels are followed by O(N) NumPy
     steps.
@@ -36,24 +36,25 @@ runs the kernel :func:`choose_kernel` picks:
     the same ATen ``mv`` kernel as ``torch.mv``.
 
 The choice is measured once per process for each (device, dtype, width D, size class) and
-cached: every candidate makes interleaved bursts of 3 back-to-back passes over at most the
-first 256 MiB of ``x`` itself, and the fastest median burst wins. Bursts, because a selection
-makes its passes back to back (a threaded kernel timed on lone passes pays its threads'
-wake-up each time). 256 MiB, because a smaller probe is partly cache-resident and ranks the
-kernels otherwise than the memory-bound pass over a large array: at 1M × 256 a 64 MiB probe
-timed ``numpy`` 5.6 ms and ``numba`` 6.0 ms a pass, the whole array 85 and 51 ms (2-core VM,
-docs/benchmarks.md, issue 17). The median, not the best burst: on a busy machine a threaded
-kernel is fast while its threads all run and many times slower when one waits for a core
-(bimodal), and the median sees which case is typical. Different kernels sum in different
-orders, so their results may differ in the last bits of float32; a choice is fixed for the
-rest of the process, so one process always gives the same results.
+cached: every candidate makes interleaved bursts of 3 back-to-back passes over a prefix of
+``x`` itself, and the fastest median burst wins. Bursts, because a selection makes its passes
+back to back (a threaded kernel timed on lone passes pays its threads' wake-up each time).
+The prefix is 64 MiB, or 256 MiB from :data:`NUMBA_MIN_BYTES`, where ``numba`` is a
+candidate: a 64 MiB probe is partly cache-resident and ranks the kernels otherwise than the
+memory-bound pass over a large array (at 1M × 256 it timed ``numpy`` 5.6 ms and ``numba``
+6.0 ms a pass, the whole array 85 and 51 ms; 2-core VM, docs/benchmarks.md, issue 17). The
+median, not the best burst: on a busy machine a threaded kernel is fast while its threads
+all run and many times slower when one waits for a core (bimodal), and the median sees which
+case is typical. Different kernels sum in different orders, so their results may differ in
+the last bits of float32; a choice is fixed for the rest of the process, so one process
+always gives the same results.
 ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or :func:`forced_kernel` in code, skips the
 measurement (tests, and reproducing a run bit for bit).
 
-Cost of a measurement: ``k × (1 + 3 × r)`` passes for ``k`` candidates over ``min(x, 256 MiB)``,
-``r`` = 2 rounds from 128 MiB, 3 from 43 MiB and up to 5 below, once per size class (about
-1 s at 256 MiB on the 2-core VM, numba's first load included); no extra memory beyond one
-output vector.
+Cost of a measurement: ``k × (1 + 3 × r)`` passes for ``k`` candidates over the prefix,
+``r`` = 2 rounds from 128 MiB, 3 from 43 MiB and up to 5 below, once per size class (on the
+2-core VM about 0.2 s at 64 MiB, and 1.5 s at 256 MiB with numba's start); no extra memory
+beyond one output vector.
 """
 
 from __future__ import annotations
@@ -98,11 +99,13 @@ DEVICE_KERNELS = ("torch.mv", "torch.matmul")
 _SAME_AS_MV = "torch.matmul"  # dispatches to torch.mv for a matrix and a vector: never measured
 ENV_VAR = "ACTIVELAB_MATVEC"
 
-NUMBA_MIN_BYTES = 2 * 2**20
-"""Arrays (as probed) below this size never get the ``numba`` kernel by measurement: the whole
-selection then takes milliseconds, and numba's start in a fresh process (import, then loading
-or compiling the kernels: 1 to 2 s on the 2-core VM) could not pay for itself."""
-_PROBE_BYTES = 256 * 2**20  # the measurement reads at most this prefix of x (8 times a 32 MiB L3: DRAM-bound)
+NUMBA_MIN_BYTES = 256 * 2**20
+"""Arrays below this size never get the ``numba`` kernel by measurement. Starting numba in a
+process (import, then loading the compiled kernels from numba's cache) took about 0.85 s on
+the 2-core VM, and its fused picks saved 20–40 % of a pass: from about 256 MiB, 100 picks
+save more than that start costs; below it, a call of a few seconds would be slower."""
+_PROBE_BYTES = 64 * 2**20  # the measurement reads at most this prefix of x (twice a 32 MiB L3) ...
+_PROBE_BYTES_LARGE = 256 * 2**20  # ... or this one from NUMBA_MIN_BYTES, where numba is a candidate
 _ROUNDS = 3  # timed rounds after one warm-up round; more for small arrays (see _rounds)
 _BURST = 3  # passes per timing in choose_kernel: back to back, as a selection makes them
 
@@ -258,7 +261,7 @@ def _sync(device: torch.device) -> None:
 
 def _size_class(x: torch.Tensor) -> int:
     """log2 of the bytes a pass reads, capped at the probe size: small arrays live in cache."""
-    nbytes = min(x.numel() * x.element_size(), _PROBE_BYTES)
+    nbytes = min(x.numel() * x.element_size(), _PROBE_BYTES_LARGE)
     return int(nbytes).bit_length()
 
 
@@ -335,7 +338,8 @@ def choose_kernel(x: torch.Tensor) -> str:
     key = (x.device.type, str(x.dtype), int(x.shape[1]), _size_class(x))
     kernel = _cache.get(key)
     if kernel is None:
-        times = time_kernels(x, probe_bytes=_PROBE_BYTES, burst=_BURST)
+        large = _jit.AVAILABLE and x.numel() * x.element_size() >= NUMBA_MIN_BYTES
+        times = time_kernels(x, probe_bytes=_PROBE_BYTES_LARGE if large else _PROBE_BYTES, burst=_BURST)
         kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
         _cache[key] = kernel
     return kernel
