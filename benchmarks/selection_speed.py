@@ -304,12 +304,12 @@ class FloorTiming:
     pass_in_run: float  # median seconds of the method's own passes over the embeddings
     run_kernel: str  # the kernel the method used (activelab.neighbors.kernels.choose_kernel)
     n_passes: int
-    seconds_in_passes: float
+    seconds_in_passes: float  # per call
     result: Any
 
 
-def timed_against_floor(emb: np.ndarray, fn: Callable[[], Any]) -> FloorTiming:
-    """Run a sequential method once and measure its floor.
+def timed_against_floor(emb: np.ndarray, fn: Callable[[], Any], repeats: int = 1) -> FloorTiming:
+    """Run a sequential method (the median of ``repeats`` calls) and measure its floor.
 
     The floor's pass is the fastest any kernel makes over the embeddings (every candidate of
     ``kernels.time_kernels``, in bursts right before and after the method: :func:`burst_pass_times`,
@@ -319,13 +319,21 @@ def timed_against_floor(emb: np.ndarray, fn: Callable[[], Any]) -> FloorTiming:
     """
     before = burst_pass_times(emb)
     with kernels.recording() as rec:
-        sec, peak, result = measure(fn)
+        sec, peak, result = measure(fn, repeats=repeats)
     after = burst_pass_times(emb)
     kernel, fast = fastest_pass({k: before[k] + after[k] for k in before})
     own = [(k, t) for shape, k, t in rec if shape == tuple(emb.shape)]
     in_run = statistics.median(t for _, t in own) if own else float("nan")
     run_kernel = own[0][0] if own else "—"
-    return FloorTiming(sec, peak, fast, kernel, in_run, run_kernel, len(own), sum(t for _, t in own), result)
+    per_call = len(own) // max(1, repeats)  # the passes of one call (every call makes the same ones)
+    return FloorTiming(sec, peak, fast, kernel, in_run, run_kernel, per_call, sum(t for _, t in own) / max(1, repeats), result)
+
+
+def _repeats(estimate: float) -> int:
+    """Calls of a method to time: the median of 3 where it should take under about 2 s (one call
+    at 10k rows lasts milliseconds, and a single one is at the mercy of the moment), else one.
+    """
+    return 3 if estimate < 2.0 else 1
 
 
 def _floor_notes(t: FloorTiming, n_floor: int) -> str:
@@ -565,7 +573,7 @@ def bench_size(
         if "kcenter" in methods:
             log(f"  kcenter_greedy k={k} (about {k * mv:.0f} s at the floor)")
             gemm_lib, gemm_s = gemm_time(emb, labelled_idx)
-            t = timed_against_floor(emb, lambda k=k: kcenter_greedy(emb, labelled, k, rng()))
+            t = timed_against_floor(emb, lambda k=k: kcenter_greedy(emb, labelled, k, rng()), repeats=_repeats(k * mv))
             sec, picks = t.seconds, t.result
             work = gemm_s + k * t.fastest
             add(
@@ -595,7 +603,7 @@ def bench_size(
                 )
         if "badge" in methods:
             log(f"  badge k={k} (about {k * mv:.0f} s at the floor)")
-            t = timed_against_floor(emb, lambda k=k: badge(probs, emb, k, rng()))
+            t = timed_against_floor(emb, lambda k=k: badge(probs, emb, k, rng()), repeats=_repeats(k * mv))
             add(Row(n, k, "badge", t.seconds, t.peak_mb, floor=k * t.fastest, emb_mb=emb_mb, notes=_floor_notes(t, k)))
     # The inputs die with this frame (the timed closures that read them run synchronously above);
     # the caller trims the heap once they are gone.
