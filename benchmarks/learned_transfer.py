@@ -193,10 +193,11 @@ DECLARED: dict[str, Any] = {
         "cold": {"initial": 0, "query_size": 10, "budget": 100},
         "warm": {"initial": 20, "query_size": 10, "budget": 120},
     },
-    "initial_strategy": "random",
+    "initial_strategy": "own",
     "initial_strategy_note": (
-        "with initial 0 the first batch of 10 is a uniform draw, the same for every strategy of a seed "
-        "(no model exists yet); each strategy chooses from the second batch on"
+        "with initial 0 each strategy picks its first batch of 10 by its own cold start (--initial-strategy own): "
+        "typiclust and probcover themselves, tcm its low-budget side (typiclust), strategies that need a model "
+        "(margin, badge, albl, tailor, policy) and random a uniform draw, the same for all of them within a seed"
     ),
     "epochs": {"mlp": 50, "cnn": None},
     "policy": "policy",

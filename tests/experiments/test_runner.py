@@ -444,3 +444,36 @@ def test_summary_counts_early_stops_and_labels_reached() -> None:
                        "stop_reason": ["", "accuracy_plateau: flat", "", "", "budget: 30 labels"]})
     row = summarise(df).iloc[0]
     assert (row["labels_mean"], row["n_stopped_early"], row["stop_reasons"]) == (25.0, 1, "accuracy_plateau: 1")
+
+
+def test_own_initial_strategy_gives_each_strategy_its_cold_start(tmp_path: Path) -> None:
+    """--initial-strategy own: typiclust and tcm pick their first batch by TypiClust, margin by a uniform draw."""
+    import pandas as pd
+
+    from activelab.engine import own_initial_strategy
+    from activelab.strategies import make
+
+    assert own_initial_strategy(make("margin")) == "random"
+    assert strategy_name_of(own_initial_strategy(make("tcm"))) == "typiclust"
+    typi = make("typiclust")
+    assert own_initial_strategy(typi) is typi
+
+    def first_batches(initial_strategy: str, out: Path) -> dict[str, list[int]]:
+        run_experiments(tiny_config(out, strategies=("typiclust", "tcm", "margin"), seeds=1, initial=0, budget=20,
+                                    initial_strategy=initial_strategy), progress=False)
+        q = pd.read_csv(out / "queries.csv")
+        first = q[q["round"] == q["round"].min()]
+        return {s: sorted(g["index"].tolist()) for s, g in first.groupby("strategy")}
+
+    own = first_batches("own", tmp_path / "own")
+    typiclust = first_batches("typiclust", tmp_path / "typiclust")
+    uniform = first_batches("random", tmp_path / "random")
+    assert own["typiclust"] == typiclust["typiclust"] and own["tcm"] == typiclust["tcm"] == own["typiclust"]
+    assert own["margin"] == uniform["margin"] != own["typiclust"]
+    assert json.loads((tmp_path / "own" / "config.json").read_text())["initial_strategy"] == "own"
+
+
+def strategy_name_of(spec: object) -> str:
+    from activelab.strategies.base import strategy_name
+
+    return spec if isinstance(spec, str) else strategy_name(spec)

@@ -11,7 +11,7 @@ Drivers: :class:`activelab.loop.ActiveLearner` (simulation), :class:`activelab.l
 """
 
 from .checkpoint import CHECKPOINT_FILE, read_checkpoint, write_checkpoint, write_npz_atomic
-from .core import ENGINE_FORMAT, Engine, OpenRound, input_features, resolve_initial_strategy
+from .core import ENGINE_FORMAT, OWN_INITIAL, Engine, OpenRound, input_features, own_initial_strategy, resolve_initial_strategy
 from .driver import RoundLoop
 from .records import COUNT_UNITS, Callback, History, RoundRecord
 from .streams import STREAMS, StreamSpec, stream_key, stream_rng
@@ -20,6 +20,7 @@ __all__ = [
     "CHECKPOINT_FILE",
     "COUNT_UNITS",
     "ENGINE_FORMAT",
+    "OWN_INITIAL",
     "STREAMS",
     "Callback",
     "Engine",
@@ -29,6 +30,7 @@ __all__ = [
     "RoundRecord",
     "StreamSpec",
     "input_features",
+    "own_initial_strategy",
     "read_checkpoint",
     "resolve_initial_strategy",
     "stream_key",

@@ -70,6 +70,29 @@ def input_features(X: Any, *, chunk_size: int = 8192) -> np.ndarray:
     return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
+OWN_INITIAL = "own"
+"""``--initial-strategy own``: every strategy picks its first batch by its own cold start
+(:func:`own_initial_strategy`)."""
+
+_MODEL_FREE_VIEWS = ("embeddings", "inputs")  # before any model, both are the input features
+
+
+def own_initial_strategy(strategy: Strategy) -> str | Strategy:
+    """What picks ``strategy``'s first batch when nothing is labelled (``initial_strategy="own"``).
+
+    The strategy's declared ``cold_start`` if it has one (TCM and SelectAL: their low-budget
+    side), else the strategy itself when it needs no model's view (TypiClust, ProbCover,
+    k-center, random...), else ``"random"`` (a uniform draw: margin, BADGE, the bandits and
+    the learned policy need a model's outputs, and no model exists before the first labels).
+    """
+    declared = getattr(strategy, "cold_start", None)
+    if declared is not None:
+        return resolve_initial_strategy(declared)
+    if all(v in _MODEL_FREE_VIEWS for v in getattr(strategy, "needs", ("probs",))) and not hasattr(strategy, "state_dict"):
+        return strategy
+    return "random"
+
+
 def resolve_initial_strategy(spec: str | Strategy) -> str | Strategy:
     """``"random"`` stays a string (a uniform draw); other names become strategy objects.
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._registry import lookup
 from ..data.base import SCALES
-from ..engine import resolve_initial_strategy
+from ..engine import OWN_INITIAL, resolve_initial_strategy
 from ..models.torch import UPDATE_POLICIES
 from ..stopping import STOPPING
 from .options import (
@@ -188,7 +188,8 @@ class RunConfig:
         None, help="Update policy of torch models: retrain, warm_start or finetune (default: the model's).", protocol=True
     )
     initial_strategy: str = option(
-        "random", help="How the initial set is chosen, on the input features: random, kmeans, typiclust or probcover.",
+        "random", help="How the initial set is chosen, on the input features: random, kmeans, typiclust, probcover, "
+        "or own (each strategy's own cold start: itself if it needs no model, a switch's low-budget side, else random).",
         protocol=True,
     )
     strategy_options: Mapping[str, Mapping[str, Any]] = option(
@@ -241,7 +242,8 @@ class RunConfig:
         if not isinstance(self.initial_strategy, str):
             raise TypeError(f"initial_strategy (--initial-strategy) must be a name, got {type(self.initial_strategy).__name__}.")
         try:
-            resolve_initial_strategy(self.initial_strategy)
+            if self.initial_strategy != OWN_INITIAL:
+                resolve_initial_strategy(self.initial_strategy)
         except ValueError as err:
             raise ConfigError(f"initial_strategy (--initial-strategy): {err}") from err
         object.__setattr__(self, "strategy_options", _strategy_options(self.strategy_options, self.strategies, self.initial_strategy))

@@ -43,7 +43,7 @@ from ..checks import dry_run_strategy
 from ..data import load_dataset, with_test_split
 from ..data.base import Dataset, fingerprint, scale_features, split_indices
 from ..data.registry import DATASETS, FILE_SUFFIXES
-from ..engine import resolve_initial_strategy
+from ..engine import OWN_INITIAL, own_initial_strategy, resolve_initial_strategy
 from ..errors import ActiveLabError, DataWarning
 from ..loop import ActiveLearner, Budget
 from ..models.base import check_capabilities
@@ -166,7 +166,7 @@ def plan_jobs(config: RunConfig) -> list[Job]:
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}.")
     try:
         strategies = {s: make(s, **config.strategy_options.get(s, {})) for s in config.strategies}
-        initial = resolve_initial_strategy(_initial_strategy(config))
+        initial = None if config.initial_strategy == OWN_INITIAL else resolve_initial_strategy(_initial_strategy(config))
     except (TypeError, ValueError) as err:  # unknown names are KeyErrors and pass through
         if not config.strategy_options:
             raise
@@ -237,7 +237,7 @@ _DRY_ERRORS = (TypeError, ValueError, LookupError, RuntimeError, ActiveLabError)
 def _dry_run(name: str, strategy: Any, initial: Any, config: RunConfig) -> None:
     """One proposal of ``strategy`` on a small synthetic problem; a failure names the options."""
     try:
-        dry_run_strategy(strategy, initial_strategy=initial)
+        dry_run_strategy(strategy, initial_strategy=own_initial_strategy(strategy) if initial is None else initial)
     except _DRY_ERRORS as err:
         options = {k: v for k, v in config.strategy_options.items() if k in (name, config.initial_strategy)}
         given = f" with --strategy-options {options}" if options else ""
@@ -305,8 +305,14 @@ def _stopping(config: RunConfig) -> list[Any]:
     return [make_stopping(name, **kwargs) for name, kwargs in config.stopping.items()]
 
 
-def _initial_strategy(config: RunConfig) -> Any:
-    """The initial strategy's name, or the strategy built with its ``strategy_options``."""
+def _initial_strategy(config: RunConfig, strategy: Any = None) -> Any:
+    """The initial strategy's name, or the strategy built with its ``strategy_options``.
+
+    With ``initial_strategy="own"`` it is ``strategy``'s own cold start
+    (:func:`~activelab.engine.own_initial_strategy`).
+    """
+    if config.initial_strategy == OWN_INITIAL:
+        return own_initial_strategy(strategy)
     options = config.strategy_options.get(config.initial_strategy)
     return make(config.initial_strategy, **options) if options else config.initial_strategy
 
@@ -321,15 +327,16 @@ def run_job(job: Job, config: RunConfig, *, checkpoint_dir: Path | None = None) 
     if ds.X_test is None or ds.y_test is None:  # pragma: no cover  (with_test_split always makes one)
         raise ActiveLabError(f"dataset {job.dataset!r} has no test split.")
     model = make_model(job.model, ds.n_classes, epochs=config.epochs, device=config.device, update=config.update)
+    strategy = make(job.strategy, **config.strategy_options.get(job.strategy, {}))
     learner = ActiveLearner(
         model,
-        make(job.strategy, **config.strategy_options.get(job.strategy, {})),
+        strategy,
         SimulatedOracle(ds.y),
         ds.X,
         budget=Budget(config.initial, config.query_size, config.budget),
         seed=job.seed,
         evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
-        initial_strategy=_initial_strategy(config),
+        initial_strategy=_initial_strategy(config, strategy),
         stopping=_stopping(config),
         checkpoint_dir=checkpoint_dir,
     )

@@ -16,7 +16,9 @@ picks are exactly that strategy's picks. They differ in how they choose:
 and no model exists before the first label. The engine's *initial strategy* (``activelab run
 --initial-strategy``, ``ActiveLearner(initial_strategy=...)``; ``random`` by default) picks the
 first batch, as for every strategy that needs a model. To follow TCM from a cold start, make
-it TypiClust with the same options: ``--initial 0 --strategy tcm --initial-strategy typiclust``.
+it TypiClust with the same options: ``--initial 0 --strategy tcm --initial-strategy typiclust``,
+or ``--initial-strategy own``, which gives each strategy of a grid its own cold start (here the
+low-budget side, :attr:`_Switch.cold_start`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class _Switch:
         owner = type(self).__name__
         self.low_strategy = _build(low, low_options, owner, "low")
         self.high_strategy = _build(high, high_options, owner, "high")
+
+    @property
+    def cold_start(self) -> Strategy:
+        """The first batch from zero labels, with ``--initial-strategy own``: the low-budget side."""
+        return self.low_strategy
 
     @property
     def needs(self) -> tuple[str, ...]:
