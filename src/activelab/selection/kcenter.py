@@ -81,6 +81,13 @@ def _min_sq_dist_to_set(
     return out.clamp_(min=0.0)
 
 
+def _rows(x: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+    """``x[idx]``: gathered by NumPy on CPU (no torch op before the BLAS calls that follow), by torch elsewhere."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(x.numpy()[idx])
+    return x[torch.from_numpy(idx).to(x.device)]
+
+
 def _min_sq_dist_to_set_np(xa: np.ndarray, sq: np.ndarray, centres: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """:func:`_min_sq_dist_to_set` on CPU, in NumPy alone: one BLAS GEMM per block of rows.
 
@@ -167,11 +174,8 @@ def kcenter_greedy(
     taken = torch.from_numpy(mask.copy()).to(x.device)
     picks: list[int] = []
     kernel = choose_kernel(x)  # the fastest matrix-vector pass on this device (measured once, cached)
-    if len(lab_idx) and x.device.type == "cpu":  # NumPy alone: no torch op before the BLAS calls
-        xa = x.numpy()
-        min_d = torch.from_numpy(_min_sq_dist_to_set_np(xa, x_sq.numpy(), xa[lab_idx]))
-    elif len(lab_idx):
-        min_d = _min_sq_dist_to_set(x, x_sq, x[torch.from_numpy(lab_idx).to(x.device)])
+    if len(lab_idx):
+        min_d = _min_sq_dist_to_set(x, x_sq, _rows(x, lab_idx))
     else:
         first = int(rng.choice(n))
         picks.append(first)
@@ -325,6 +329,5 @@ def covering_radius(
         centres: int row indices (labelled ∪ picked).
     """
     x = as_tensor(embeddings, "embeddings", device)
-    idx = torch.from_numpy(np.asarray(centres, dtype=np.int64)).to(x.device)
-    min_d = _min_sq_dist_to_set(x, sq_norms(x), x[idx])
+    min_d = _min_sq_dist_to_set(x, sq_norms(x), _rows(x, np.asarray(centres, dtype=np.int64)))
     return float(min_d.max().sqrt())
