@@ -251,23 +251,10 @@ def burst_pass_times(emb: np.ndarray, rounds: int = 2) -> dict[str, list[float]]
 
     A sequential method makes its passes back to back, so the floor's pass is timed the same
     way (threads awake, the array as warm as it can be): bursts of 3 to 30 passes (about 64 MiB
-    × 30 read per burst at most), ``rounds`` bursts per kernel.
+    × 30 read per burst at most), ``rounds`` bursts per kernel (``kernels.time_kernels``).
     """
-    x = torch.from_numpy(emb)
-    v = x[x.shape[0] // 2].clone()
-    out = torch.empty(x.shape[0], dtype=x.dtype)
     burst = max(3, min(30, int(30 * 64 * MB // max(1, emb.nbytes))))
-    names = list(kernels.measured_kernels("cpu"))
-    times: dict[str, list[float]] = {k: [] for k in names}
-    for k in names:
-        kernels.matvec(x, v, out, k)  # warm-up (and the numba kernel's compilation)
-    for _ in range(rounds):
-        for k in names:
-            t0 = time.perf_counter()
-            for _ in range(burst):
-                kernels.matvec(x, v, out, k)
-            times[k].append((time.perf_counter() - t0) / burst)
-    return times
+    return kernels.time_kernels(torch.from_numpy(emb), rounds, kernels=kernels.measured_kernels("cpu"), burst=burst)
 
 
 def gemm_time(emb: np.ndarray, rows: np.ndarray, repeats: int = 3) -> tuple[str, float]:
