@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from activelab import ActiveLearner, Budget, SimulatedOracle, Views
 from activelab.data import load_dataset, with_test_split
-from activelab.experiments.metrics import learning_curve_auc
+from activelab.experiments.metrics import chunked_accuracy, learning_curve_auc
 from activelab.models import make_model
 from activelab.pool import Pool
 from activelab.selection import badge, covering_radius, kcenter_greedy
@@ -172,15 +172,6 @@ class HalfStorageBadge:
         return picked
 
 
-def _accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk_size: int = 8192) -> dict[str, float]:
-    """Test accuracy, predicted in chunks (the metric of ``activelab run``)."""
-    correct = 0
-    for start in range(0, len(X), chunk_size):
-        probs = model.predict_proba(X[start : start + chunk_size])
-        correct += int((np.argmax(probs, axis=1) == y[start : start + chunk_size]).sum())
-    return {"accuracy": correct / len(X)}
-
-
 def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
@@ -216,7 +207,7 @@ def run_pair(
             ds.X,
             budget=Budget(initial, query_size, budget),
             seed=seed,
-            evaluate=lambda m: _accuracy(m, X_test, y_test),
+            evaluate=lambda m: chunked_accuracy(m, X_test, y_test),
         )
         history = learner.run()
         out["seconds"][storage] = time.perf_counter() - t0

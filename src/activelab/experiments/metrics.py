@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["KEYS", "learning_curve_auc", "summarise"]
+__all__ = ["KEYS", "chunked_accuracy", "learning_curve_auc", "summarise"]
 
 #: Columns that identify one learning curve's group (one row of the summary).
 KEYS = ("dataset", "strategy", "model")
@@ -25,6 +26,19 @@ SUMMARY_COLUMNS = (
     "stop_reasons",
     "seconds_per_round",
 )
+
+
+def chunked_accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk_size: int = 8192) -> dict[str, float]:
+    """``{"accuracy": ...}`` of ``model.predict_proba`` on ``(X, y)``, predicted in chunks of rows.
+
+    The evaluation of every ``activelab run`` round. Cost: one prediction pass over ``X``;
+    memory O(chunk_size · C).
+    """
+    correct = 0
+    for start in range(0, len(X), chunk_size):
+        probs = model.predict_proba(X[start : start + chunk_size])
+        correct += int((np.argmax(probs, axis=1) == y[start : start + chunk_size]).sum())
+    return {"accuracy": correct / len(X)}
 
 
 def learning_curve_auc(acc: Sequence[float] | np.ndarray) -> float:

@@ -54,7 +54,7 @@ from ..strategies.registry import make
 from .config import PROTOCOL, ConfigError, RunConfig
 from .executors import make_executor
 from .grid import Executor, Grid, GridJob, run_grid, write_csv_atomic
-from .metrics import summarise
+from .metrics import chunked_accuracy, summarise
 from .plots import plot_curves
 
 __all__ = ["QUERY_COLUMNS", "ROUND_COLUMNS", "ConfigError", "Job", "RunConfig", "grid_of", "plan_jobs", "run_experiments"]
@@ -267,15 +267,6 @@ def _dry_fit(name: str, model: Any, ds: Dataset, label: str) -> None:
 
 
 # --------------------------------------------------------------------------------- one job
-def _accuracy(model: Any, X: np.ndarray, y: np.ndarray, chunk_size: int = 8192) -> dict[str, float]:
-    """Test accuracy, predicting in chunks."""
-    correct = 0
-    for start in range(0, len(X), chunk_size):
-        probs = model.predict_proba(X[start : start + chunk_size])
-        correct += int((np.argmax(probs, axis=1) == y[start : start + chunk_size]).sum())
-    return {"accuracy": correct / len(X)}
-
-
 # Per-process cache of the last loaded (source, seed, scale) split: consecutive jobs often share it.
 _WORKER_CACHE: dict[tuple[str, int, str], tuple[Dataset, np.ndarray]] = {}
 
@@ -335,7 +326,7 @@ def run_job(job: Job, config: RunConfig, *, checkpoint_dir: Path | None = None) 
         ds.X,
         budget=Budget(config.initial, config.query_size, config.budget),
         seed=job.seed,
-        evaluate=partial(_accuracy, X=ds.X_test, y=ds.y_test),
+        evaluate=partial(chunked_accuracy, X=ds.X_test, y=ds.y_test),
         initial_strategy=_initial_strategy(config, strategy),
         stopping=_stopping(config),
         checkpoint_dir=checkpoint_dir,
