@@ -102,4 +102,5 @@ def test_default_names_the_recommended_strategy() -> None:
     from activelab.clustering import make_pair_strategy
 
     default = make_pair_strategy("default")
-    assert default.name == "maxexp" and default.eps == 0.3 and default.max_violations is None
+    assert default.name == "anchor" and default.solver == {"prior_weight": 0.3, "merge": "answers"}
+    assert make_pair_strategy("anchor").solver == {}  # the bare strategy keeps the library's solver

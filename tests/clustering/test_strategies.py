@@ -229,7 +229,7 @@ def test_package_exports_and_protocol() -> None:
     for name in NAMES:
         strategy = make_pair_strategy(name)
         # "default" is an alias: it builds the recommended strategy under that strategy's name
-        assert isinstance(strategy, PairStrategy) and strategy.name == (name if name != "default" else "maxexp")
+        assert isinstance(strategy, PairStrategy) and strategy.name == (name if name != "default" else "anchor")
 
 
 def test_score_pair_strategy_is_a_public_extension_point() -> None:

@@ -10,6 +10,7 @@ stream and ``r``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,13 +23,16 @@ from ..engine import CHECKPOINT_FILE, Callback, History, RoundLoop, RoundRecord,
 from ..errors import ActiveLabError
 from .candidates import CandidateConfig
 from .oracle import PairAnswers
-from .solvers import local_search
+from .solvers import local_search, merge_by_answers, merge_clusters
 from .store import LowRankPrior, SimilarityStore, check_pairs, n_pairs
 from .strategies import ClusterState
 
 __all__ = ["ActiveClusterer", "clustering_metrics"]
 
 _FORMAT = 2
+
+#: ``merge`` choices: how clusters are merged after each local search (``None``: not at all).
+MERGES: dict[str | None, Any] = {None: None, "objective": merge_clusters, "answers": merge_by_answers}
 
 
 def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) -> dict[str, float]:
@@ -70,6 +74,16 @@ class ActiveClusterer(RoundLoop):
         warm_start: Restart 0 starts from the previous round's clustering; ``False`` starts every
             restart from a random partition with the previous number of clusters (the paper's solver).
         max_sweeps: Local-search sweeps per restart.
+        prior_weight: Multiplies the prior (the similarity of unqueried pairs, and its weight as
+            one answer in each pair's running mean), in ``(0, 1]``. The paper's ±0.1 partition
+            prior sums over a whole cluster, so it outweighs dozens of answers about one item;
+            ``0.3`` lets the answers move items sooner (``default``'s recommendation).
+        merge: After local search, merge clusters and run one more warm local search, since
+            single-item moves cannot join two halves of a true cluster: ``"objective"`` merges
+            clusters whose summed similarity is positive
+            (:func:`~activelab.clustering.solvers.merge_clusters`, never lowers the objective),
+            ``"answers"`` those whose answers say "same" at least twice more than "different"
+            (:func:`~activelab.clustering.solvers.merge_by_answers`); ``None``: no merging.
         beta: Mean-field inverse temperature (``entropy``, ``eig``, ``batch_ig``). The field of
             an item sums its similarities to all others, so a large ``beta`` makes the soft
             assignments near one-hot: the model is then sure of its mistakes and information
@@ -118,6 +132,8 @@ class ActiveClusterer(RoundLoop):
         n_restarts: int = 1,
         max_sweeps: int = 30,
         warm_start: bool = True,
+        prior_weight: float = 1.0,
+        merge: str | None = None,
         beta: float = 1.0,
         encoder: Any = None,
         evaluate: Callable[[np.ndarray], Mapping[str, float]] | None = None,
@@ -132,7 +148,13 @@ class ActiveClusterer(RoundLoop):
             raise TypeError(f"strategy must have select(state, k, rng), got {type(strategy).__name__}.")
         if not callable(getattr(oracle, "answer", None)):
             raise TypeError(f"oracle must have answer(pairs, rng), got {type(oracle).__name__}.")
-        self.store = SimilarityStore(prior, tau)
+        if isinstance(prior_weight, bool) or not isinstance(prior_weight, (int, float)) or not 0 < prior_weight <= 1:
+            raise ValueError(f"prior_weight must lie in (0, 1], got {prior_weight!r}.")
+        if merge not in MERGES:
+            raise ValueError(f"merge must be one of {', '.join(map(repr, MERGES))}, got {merge!r}.")
+        self.prior_weight = float(prior_weight)
+        self.merge = merge
+        self.store = SimilarityStore(self._weighted(prior), tau)
         n = self.store.n_items
         if budget > n_pairs(n) * tau:
             raise ValueError(
@@ -168,6 +190,12 @@ class ActiveClusterer(RoundLoop):
         self.objective = float("nan")
         self._init_loop(callbacks, checkpoint_dir)
 
+    def _weighted(self, prior: LowRankPrior) -> LowRankPrior:
+        """``prior`` times :attr:`prior_weight`."""
+        if self.prior_weight == 1.0:
+            return prior
+        return dataclasses.replace(prior, a=prior.a * self.prior_weight, b=prior.b * self.prior_weight)
+
     @property
     def n_items(self) -> int:
         """Number of items."""
@@ -202,6 +230,11 @@ class ActiveClusterer(RoundLoop):
         t = time.perf_counter()
         res = local_search(self.store, self.labels, rng=stream_rng(self.seed, "pair_solve", r),
                            n_restarts=self.n_restarts, max_sweeps=self.max_sweeps, warm_start=self.warm_start)
+        if self.merge is not None:
+            merged = MERGES[self.merge](self.store, res.labels)
+            if len(np.unique(merged)) < len(np.unique(res.labels)):
+                res = local_search(self.store, merged, rng=stream_rng(self.seed, "pair_solve", r), n_restarts=1,
+                                   max_sweeps=self.max_sweeps, warm_start=True)
         self.labels, self.objective = res.labels, res.objective
         seconds["solve"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -234,7 +267,7 @@ class ActiveClusterer(RoundLoop):
             if self.encoder is not None:
                 t = time.perf_counter()
                 self.encoder.update(self.store, stream_rng(self.seed, "encoder", r))
-                self.store.set_prior(self.encoder.prior())
+                self.store.set_prior(self._weighted(self.encoder.prior()))
                 seconds["update"] = time.perf_counter() - t
             if not ok.any() and self.store.n_queries == n_q:
                 self._stopped = True  # a person skipped the whole batch: stop rather than loop
@@ -255,6 +288,9 @@ class ActiveClusterer(RoundLoop):
             "budget": self.budget,
             "tau": self.store.tau,
             "strategy": self._strategy_name(),
+            # only when set, so that checkpoints written before these options still resume
+            **({"prior_weight": self.prior_weight} if self.prior_weight != 1.0 else {}),
+            **({"merge": self.merge} if self.merge is not None else {}),
         }
 
     def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
@@ -277,6 +313,6 @@ class ActiveClusterer(RoundLoop):
         self.labels = arrays["labels"].astype(np.int64)
         if "encoder" in objects and self.encoder is not None:
             self.encoder.load_state_dict(objects["encoder"])
-            self.store.set_prior(self.encoder.prior())
+            self.store.set_prior(self._weighted(self.encoder.prior()))
         self.history = History(RoundRecord.from_dict(d) for d in meta["history"])
         self.round_ = int(meta["round"])

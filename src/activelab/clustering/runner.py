@@ -54,7 +54,9 @@ INITS = {
 #: Fractions of all pairs at which the summary reports ARI.
 FRACTIONS = (0.02, 0.05, 0.10, 0.20)
 # Settings added after the first config files were written, with the value those runs used.
-_PROTOCOL_DEFAULTS = {"beta": 1.0, "init_partition": None, "restarts": 1, "warm_start": True}
+_PROTOCOL_DEFAULTS = {
+    "beta": 1.0, "init_partition": None, "restarts": 1, "warm_start": True, "prior_weight": None, "merge": None,
+}
 
 
 class ClusterConfigError(ConfigError):
@@ -89,6 +91,12 @@ class ClusterRunConfig:
             0.553 mean ARI over 0-20 % of pairs (docs/clustering.md).
         warm_start: Restart 0 of each round starts from the previous round's clustering;
             ``False`` starts every restart from a random partition, as the paper's solver does.
+        prior_weight: Multiplies the ±0.1 prior, in ``(0, 1]`` (see
+            :class:`~activelab.clustering.ActiveClusterer`); ``None``: the strategy's
+            recommendation (``default``: 0.3), else 1.
+        merge: ``"answers"``, ``"objective"`` or ``"off"``: how clusters are merged after each
+            local search (see :class:`~activelab.clustering.ActiveClusterer`); ``None``: the
+            strategy's recommendation (``default``: answers), else off.
         workers: Parallel processes (``backend="local"``).
         backend: ``"local"`` or ``"ray"`` (Ray tasks; see :mod:`activelab.experiments.ray_backend`); not
             part of the protocol.
@@ -124,6 +132,15 @@ class ClusterRunConfig:
         True, help="Restart 0 starts from the previous clustering (--no-warm-start: random starts only, as the paper).",
         flags=("--warm-start/--no-warm-start",), protocol=True,
     )
+    prior_weight: float | None = option(
+        None, help="Multiply the prior by this weight in (0, 1] (default: the strategy's choice; default: 0.3, others 1).",
+        cli_type=float | None, protocol=True,
+    )
+    merge: str | None = option(
+        None, help="Merge clusters after each local search: answers (when their answers say same), objective (when "
+        "their summed similarity is positive) or off (default: the strategy's choice; default: answers, others off).",
+        cli_type=str | None, protocol=True,
+    )
     workers: int = option(1, help="Parallel worker processes (--backend local).")
     backend: str = backend_option()
     address: str | None = address_option()
@@ -155,6 +172,13 @@ class ClusterRunConfig:
             raise ClusterConfigError(
                 f"budget_fraction (--budget-fraction) must lie in (0, tau={self.tau}], got {self.budget_fraction!r}."
             )
+        if self.prior_weight is not None and (
+            isinstance(self.prior_weight, bool) or not isinstance(self.prior_weight, (int, float))
+            or not 0 < self.prior_weight <= 1
+        ):
+            raise ClusterConfigError(f"prior_weight (--prior-weight) must lie in (0, 1], got {self.prior_weight!r}.")
+        if self.merge is not None and self.merge not in ("answers", "objective", "off"):
+            raise ClusterConfigError(f"merge (--merge) must be answers, objective or off, got {self.merge!r}.")
         if not isinstance(self.warm_start, bool):
             raise ClusterConfigError(f"warm_start (--warm-start/--no-warm-start) must be a bool, got {self.warm_start!r}.")
         if self.init_partition is not None:
@@ -267,10 +291,13 @@ def run_job(
     else:
         prior, start = make_prior(config.init, X, int(y.max()) + 1, stream_rng(seed, "prior"))
     budget = int(round(config.budget_fraction * n_pairs(n)))
+    pair_strategy = make_pair_strategy(strategy)
+    solver = solver_settings(config, pair_strategy)
     clusterer = ActiveClusterer(
-        make_pair_strategy(strategy), NoisyPairOracle(y, config.noise), prior,
+        pair_strategy, NoisyPairOracle(y, config.noise), prior,
         batch_size=config.batch, budget=budget, seed=seed, tau=config.tau, truth=y, initial_labels=start,
         beta=config.beta, checkpoint_dir=checkpoint_dir, n_restarts=config.restarts, warm_start=config.warm_start,
+        prior_weight=solver["prior_weight"], merge=solver["merge"],
     )
     history = clusterer.run()
     rows = pd.DataFrame(history.to_rows())
@@ -278,6 +305,24 @@ def run_job(
     rows.insert(0, "strategy", strategy)
     rows.insert(0, "dataset", label)
     return rows
+
+
+def solver_settings(config: ClusterRunConfig, strategy: Any) -> dict[str, Any]:
+    """``prior_weight`` and ``merge`` of a job: the config's where set, else the strategy's ``solver``
+    recommendation, else the library's (1.0, no merging).
+
+    Example:
+        >>> from activelab.clustering import make_pair_strategy
+        >>> cfg = ClusterRunConfig(("blobs10",), ("default",), out="/tmp/x")
+        >>> solver_settings(cfg, make_pair_strategy("default")), solver_settings(cfg, make_pair_strategy("maxexp"))
+        ({'prior_weight': 0.3, 'merge': 'answers'}, {'prior_weight': 1.0, 'merge': None})
+    """
+    rec = dict(getattr(strategy, "solver", None) or {})
+    merge = config.merge if config.merge is not None else rec.get("merge")
+    return {
+        "prior_weight": float(config.prior_weight if config.prior_weight is not None else rec.get("prior_weight", 1.0)),
+        "merge": None if merge in (None, "off") else merge,
+    }
 
 
 def _check_partition_size(labels: np.ndarray, spec: str, dataset: str, n: int) -> np.ndarray:
@@ -394,6 +439,14 @@ def _data_fingerprint(name: str) -> dict[str, Any]:
     return fingerprint(load_dataset(name, seed=0))
 
 
+def _strategy_meaning(config: ClusterRunConfig, name: str) -> dict[str, Any]:
+    """``{"pair strategy NAME": {...}}`` for strategies that recommend solver settings, else ``{}``."""
+    strategy = make_pair_strategy(name)
+    if getattr(strategy, "solver", None) is None:
+        return {}
+    return {f"pair strategy {name}": {"class": type(strategy).__name__, **solver_settings(config, strategy)}}
+
+
 def grid_of(config: ClusterRunConfig) -> Grid:
     """The grid of ``config``: dataset names and files checked and fingerprinted now, nothing run.
 
@@ -411,10 +464,13 @@ def grid_of(config: ClusterRunConfig) -> Grid:
             _check_partition_size(given, config.init_partition, d, len(items[d][0]))
             data[d] = {**data[d], "init_partition": fingerprint_arrays({"labels": given})}
     protocol = {k: getattr(config, k) for k in PROTOCOL}
+    # what a name stands for where it can change between versions (``default``): part of the
+    # job's fingerprint, so a finished job of another meaning is redone, never reused
+    meaning = {s: _strategy_meaning(config, s) for s in config.strategies}
     jobs = [
         GridJob(f"{labels[d]}/{s}/seed{seed}", f"{labels[d]}__{s}__seed{seed}.csv",
                 {"dataset": labels[d], "strategy": s, "seed": seed}, run_job, (config, d, s, seed), group=(d, seed),
-                data={labels[d]: data[d]}, resumable=True)
+                data={labels[d]: data[d], **meaning[s]}, resumable=True)
         for s in config.strategies for seed in range(config.seeds) for d in config.datasets
     ]
     order = {s: i for i, s in enumerate(config.strategies)}

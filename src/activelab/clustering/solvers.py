@@ -17,7 +17,10 @@ import scipy.sparse as sp
 
 from .store import SimilarityStore
 
-__all__ = ["CCResult", "correlation_objective", "gather_rows", "local_search", "mean_field", "same_cluster_prob"]
+__all__ = [
+    "CCResult", "correlation_objective", "gather_rows", "local_search", "mean_field", "merge_by_answers", "merge_clusters",
+    "same_cluster_prob",
+]
 
 
 @dataclass(frozen=True)
@@ -470,6 +473,136 @@ def local_search(
     if best is None:  # unreachable: n_restarts >= 1 was checked
         raise RuntimeError("local_search ran no restart.")
     return best
+
+
+def merge_clusters(store: SimilarityStore, labels: np.ndarray, delta: sp.csr_matrix | None = None) -> np.ndarray:
+    """Merge clusters while some two of them have a positive summed similarity.
+
+    Local search moves one item at a time, so it cannot join two halves of a true cluster when
+    each half holds together and the prior keeps them apart: every single move loses more than
+    it gains, although moving the whole half gains ``W[a, b] = sum of S over a x b``. This step
+    takes, in decreasing order of ``W``, disjoint pairs of clusters with ``W > 0`` that are
+    joined by at least one answered pair, merges them, and repeats until no such pair is left.
+    Every merge raises the correlation objective by its ``W``. Pairs of clusters joined only by
+    the prior are left to local search.
+
+    Time: ``O(q + K r)`` per pass for ``q`` answered pairs, ``K`` clusters and prior rank ``r``
+    (at most ``log2 K`` passes when every pass halves the clusters, ``K`` in the worst case);
+    memory ``O(q + K r)``, never ``K x K``.
+
+    Args:
+        store: Similarities.
+        labels: A clustering, int ``(n_items,)``.
+        delta: ``store.delta_csr()`` if the caller has it.
+
+    Returns:
+        The merged clustering, relabelled ``0..K'-1`` (``labels`` itself is not modified).
+
+    Example:
+        >>> from activelab.clustering.store import partition_prior
+        >>> store = SimilarityStore(partition_prior(np.array([0, 0, 1, 1]), 0.01))
+        >>> store.add([[0, 2], [1, 3]], [1.0, 1.0])
+        >>> merge_clusters(store, np.array([0, 0, 1, 1])).tolist()
+        [0, 0, 0, 0]
+    """
+    n = store.n_items
+    cur = _relabel(np.asarray(labels, dtype=np.int64))
+    if cur.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {cur.shape}.")
+    if not store.n_queried_pairs:
+        return cur
+    d = (store.delta_csr() if delta is None else delta).tocoo()
+    prior = store.prior
+    while True:
+        k = int(cur.max()) + 1
+        a, b = cur[d.row], cur[d.col]
+        keep = a < b
+        if not keep.any():
+            return cur
+        # the answered part of W between clusters joined by answered pairs
+        w = sp.coo_matrix((d.data[keep], (a[keep], b[keep])), shape=(k, k)).tocsr()
+        w.sum_duplicates()
+        wc = w.tocoo()
+        ca, cb = wc.row.astype(np.int64), wc.col.astype(np.int64)
+        # the prior's part: a * Phi_a . Phi_b + b * |a| |b| (the delta already holds S - prior)
+        sizes = np.bincount(cur, minlength=k).astype(np.float64)
+        total = wc.data + prior.b * sizes[ca] * sizes[cb]
+        if prior.phi.shape[1] and prior.a != 0.0:
+            phi_sums = prior.cluster_sums(cur, k)
+            total += prior.a * np.einsum("ij,ij->i", phi_sums[ca], phi_sums[cb])
+        pos = total > 1e-12
+        if not pos.any():
+            return cur
+        order = np.argsort(-total[pos], kind="stable")
+        into = np.arange(k)
+        used = np.zeros(k, dtype=bool)
+        for x, y in zip(ca[pos][order], cb[pos][order], strict=True):
+            if not used[x] and not used[y]:
+                used[x] = used[y] = True
+                into[y] = x
+        cur = _relabel(into[cur])
+
+
+def merge_by_answers(store: SimilarityStore, labels: np.ndarray, min_net: int = 2) -> np.ndarray:
+    """Merge two clusters when the answers between them say "same" at least ``min_net`` times more
+    often than "different".
+
+    The counterpart of :func:`merge_clusters` that trusts the answers over the prior: with a
+    partition prior, two halves of a true cluster are kept apart by a prior summed over
+    ``|A| |B|`` pairs, which only hundreds of answers outweigh, whereas two or three answers
+    between their most confirmed members already say that they are one cluster. Each answered
+    pair counts ``sign(S_uv)`` times its number of answers; clusters are merged in decreasing
+    order of that net count, disjoint pairs per pass, until no two clusters reach ``min_net``.
+    A wrong merge (two wrong answers in a row) is left to local search and later answers: the
+    objective still holds the prior, so the next sweep can split the cluster again.
+
+    Time: ``O(q log q)`` per pass for ``q`` answered pairs (at most ``K`` passes, usually one or
+    two); memory ``O(q)``.
+
+    Args:
+        store: Similarities.
+        labels: A clustering, int ``(n_items,)``.
+        min_net: Net "same" answers needed between two clusters (>= 1).
+
+    Returns:
+        The merged clustering, relabelled ``0..K'-1`` (``labels`` itself is not modified).
+
+    Example:
+        >>> from activelab.clustering.store import partition_prior
+        >>> store = SimilarityStore(partition_prior(np.repeat([0, 1], 20), 0.03))
+        >>> store.add([[0, 20], [1, 21]], [1.0, 1.0])
+        >>> merge_by_answers(store, np.repeat([0, 1], 20)).max()
+        np.int64(0)
+    """
+    if isinstance(min_net, bool) or not isinstance(min_net, (int, np.integer)) or min_net < 1:
+        raise ValueError(f"min_net must be an int >= 1, got {min_net!r}.")
+    cur = _relabel(np.asarray(labels, dtype=np.int64))
+    if cur.shape != (store.n_items,):
+        raise ValueError(f"labels must have shape ({store.n_items},), got {cur.shape}.")
+    if not store.n_queried_pairs:
+        return cur
+    qp = store.queried_pairs()
+    votes = np.sign(store.similarity(qp)) * store.counts
+    while True:
+        a, b = cur[qp[:, 0]], cur[qp[:, 1]]
+        keep = a != b
+        if not keep.any():
+            return cur
+        k = int(cur.max()) + 1
+        net = sp.coo_matrix((votes[keep], (np.minimum(a, b)[keep], np.maximum(a, b)[keep])), shape=(k, k)).tocsr()
+        net.sum_duplicates()
+        nc = net.tocoo()
+        pos = nc.data >= min_net
+        if not pos.any():
+            return cur
+        order = np.argsort(-nc.data[pos], kind="stable")
+        into = np.arange(k)
+        used = np.zeros(k, dtype=bool)
+        for x, y in zip(nc.row[pos][order], nc.col[pos][order], strict=True):
+            if not used[x] and not used[y]:
+                used[x] = used[y] = True
+                into[y] = x
+        cur = _relabel(into[cur])
 
 
 def _soft_field(store: SimilarityStore, delta: sp.csr_matrix, q: np.ndarray) -> np.ndarray:

@@ -13,12 +13,16 @@ Names (registry :data:`PAIR_STRATEGIES`, :func:`make_pair_strategy`):
 * ``maxmin`` / ``maxexp`` (Aronsson & Chehreghani, TMLR 2024): least certain edges of bad
   triangles through violated pairs, eps-greedy with ``frequency`` (:mod:`.triangles`).
 * ``entropy``, ``eig``, ``batch_ig``: mean-field information measures (:mod:`.information`).
+* ``anchor``: each item checked against its cluster's most confirmed members, other clusters
+  searched when rejected (:mod:`.anchor`); ``default`` is ``anchor`` with its recommended solver
+  settings (prior weight 0.3, cluster merging).
 
 Modules: :mod:`.base` (:class:`ClusterState`, :class:`PairStrategy` and the shared contract
 checks), :mod:`.selection` (top-``k`` with random tie-breaks), :mod:`.heuristic`,
-:mod:`.triangles`, :mod:`.information`, :mod:`.features` and :mod:`.registry`.
+:mod:`.triangles`, :mod:`.information`, :mod:`.anchor`, :mod:`.features` and :mod:`.registry`.
 """
 
+from .anchor import Anchor
 from .base import ClusterState, PairStrategy, ScorePairStrategy
 from .features import pair_features
 from .heuristic import Frequency, Uncertainty, Uniform
@@ -29,6 +33,7 @@ from .triangles import MaxTriangle, triangle_expected_cost
 
 __all__ = [
     "EIG",
+    "Anchor",
     "PAIR_STRATEGIES",
     "BatchIG",
     "ClusterState",
