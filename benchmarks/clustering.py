@@ -270,10 +270,13 @@ def scale(args: argparse.Namespace) -> None:
         t_knn = time.perf_counter() - t
         for strategy in args.strategies.split(","):
             tracemalloc.start()
+            pair_strategy = make_pair_strategy(strategy)
+            solver = getattr(pair_strategy, "solver", None) or {}  # default's prior weight and merging
             ac = ActiveClusterer(
-                make_pair_strategy(strategy), NoisyPairOracle(y, args.noise_level), partition_prior(init),
+                pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init),
                 batch_size=args.batch, budget=args.batch * args.rounds, seed=0, truth=y, initial_labels=init,
                 graph_pairs=graph, candidates=CandidateConfig(), ami=n <= 20_000,
+                prior_weight=solver.get("prior_weight", 1.0), merge=solver.get("merge"),
             )
             t = time.perf_counter()
             history = ac.run()

@@ -18,10 +18,15 @@ item by item instead:
   other clusters' anchors in turn, and against a new cluster (a singleton that the solver opened)
   when every other one has rejected it.
 * Among the anchors of the chosen cluster, an unasked pair comes before a repeated one.
+* Before the items, up to half the batch goes to *checks between clusters*: a pair of anchors of
+  every two clusters (of the 64 largest) with fewer than ``cross`` answers between them, or with
+  more "same" than "different" answers. A true class that the start split into two pure clusters
+  shows up there; ``ActiveClusterer(merge="answers")`` then joins the two.
 
 It uses only the answers and the current clustering, never the features. Cost per round: O(q)
 for the evidence (``q`` answered pairs, a sparse ``N x K`` matrix), O(N log N) for the orders,
-and O(k * 64) look-ups for ``k`` pairs; memory O(q + N).
+O(k (K log K + 64 log q)) for ``k`` pairs over ``K`` clusters, and O(q + min(K, 64)^2) for the
+checks between clusters; memory O(q + N + K).
 
 The recommended solver settings travel with it (:attr:`Anchor.solver`): see
 ``ActiveClusterer(prior_weight=..., merge=...)``.
@@ -50,9 +55,12 @@ class Anchor:
     Args:
         own_bias: Evidence bonus of an item's own cluster (ties between own and another
             cluster go to the own one; one negative answer already tips the balance).
+        cross: Answers wanted between the anchors of every two clusters (0: no checks between
+            clusters).
         solver: Solver settings recommended with this strategy; ``activelab cluster`` and
             ``benchmarks/clustering.py`` apply them unless the user sets them (``--prior-weight``,
-            ``--merge/--no-merge``). ``None`` keeps the library's (prior weight 1, no merging).
+            ``--merge``). Empty keeps the library's (prior weight 1, no merging); ``default`` is
+            ``Anchor(solver={"prior_weight": 0.3, "merge": "answers"})``.
 
     Example:
         >>> from activelab.clustering import ActiveClusterer, NoisyPairOracle, partition_prior
