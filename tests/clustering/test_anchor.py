@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -226,8 +227,7 @@ def test_cli_flags_reach_the_config(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     rounds = pd.read_csv(out / "rounds.csv")
     assert set(rounds["strategy"]) == {"default"} and len(rounds) > 1
-    import json
-
-    settings = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
-    if settings is not None:
-        assert "0.5" in json.dumps(settings) and "objective" in json.dumps(settings)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["prior_weight"], config["merge"]) == (0.5, "objective")
+    job = json.loads((out / "jobs" / "blobs10__default__seed0.json").read_text())
+    assert job["fingerprint"]["data"]["pair strategy default"] == {"class": "Anchor", "prior_weight": 0.5, "merge": "objective"}
