@@ -196,7 +196,9 @@ def repro_pack(args: argparse.Namespace) -> None:
                 print(f"\n### noise {noise}, init {init}: no finished job yet\n")
                 continue
             summary = pd.concat(parts, ignore_index=True)
-            pub = published[(published["noise"] == noise) & (published["init"] == init)]
+            # the pack names the random start "random_clustering" (the paper's code's name)
+            pub_init = {"random": "random_clustering"}.get(init, init)
+            pub = published[(published["noise"] == noise) & (published["init"] == pub_init)]
             # a strategy the paper did not run (ours, `default`) is compared with its best, maxexp
             summary["vs"] = summary["strategy"].where(summary["strategy"].isin(set(pub["strategy"])), "maxexp")
             pub = pub.rename(columns={"strategy": "vs"})
