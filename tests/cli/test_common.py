@@ -44,7 +44,7 @@ def test_the_protocol_is_the_fields_declared_so():
     assert PROTOCOL == ("initial", "query_size", "budget", "epochs", "update", "initial_strategy", "strategy_options", "scale",
                         "stopping")
     assert CLUSTER_PROTOCOL == ("noise", "batch", "init", "budget_fraction", "n_items", "tau", "beta", "init_partition",
-                                "restarts", "warm_start")
+                                "restarts", "warm_start", "prior_weight", "merge")
 
 
 def test_the_cli_builds_the_same_config_as_python(tmp_path: Path):
