@@ -38,7 +38,7 @@ from activelab.clustering import (
     make_pair_strategy,
     partition_prior,
 )
-from activelab.clustering.runner import FRACTIONS, ClusterRunConfig, run_clustering, summarise_clustering
+from activelab.clustering.runner import FRACTIONS, ClusterRunConfig, resolve_solver, run_clustering, summarise_clustering
 
 #: Published means over ten datasets, noise 0.2, k-means init (ARI at 2/5/10/20 %), TMLR 2024.
 PUBLISHED = {
@@ -273,12 +273,12 @@ def scale(args: argparse.Namespace) -> None:
         for strategy in args.strategies.split(","):
             tracemalloc.start()
             pair_strategy = make_pair_strategy(strategy)
-            solver = getattr(pair_strategy, "solver", None) or {}  # default's prior weight and merging
+            solver = resolve_solver(pair_strategy)  # default's prior weight and merging
             ac = ActiveClusterer(
                 pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init),
                 batch_size=args.batch, budget=args.batch * args.rounds, seed=0, truth=y, initial_labels=init,
                 graph_pairs=graph, candidates=CandidateConfig(), ami=n <= 20_000,
-                prior_weight=solver.get("prior_weight", 1.0), merge=solver.get("merge"),
+                **solver,
             )
             t = time.perf_counter()
             history = ac.run()

@@ -40,7 +40,9 @@ __all__ = [
     "grid_of",
     "load_items",
     "make_prior",
+    "resolve_solver",
     "run_clustering",
+    "solver_settings",
     "summarise_clustering",
 ]
 
@@ -317,10 +319,18 @@ def solver_settings(config: ClusterRunConfig, strategy: Any) -> dict[str, Any]:
         >>> solver_settings(cfg, make_pair_strategy("default")), solver_settings(cfg, make_pair_strategy("maxexp"))
         ({'prior_weight': 0.3, 'merge': 'answers'}, {'prior_weight': 1.0, 'merge': None})
     """
+    return resolve_solver(strategy, config.prior_weight, config.merge)
+
+
+def resolve_solver(strategy: Any, prior_weight: float | None = None, merge: str | None = None) -> dict[str, Any]:
+    """``prior_weight`` and ``merge`` for :class:`~activelab.clustering.ActiveClusterer`: the
+    given values where not ``None``, else ``strategy.solver``'s, else 1.0 and no merging
+    (``merge="off"`` is ``None``).
+    """
     rec = dict(getattr(strategy, "solver", None) or {})
-    merge = config.merge if config.merge is not None else rec.get("merge")
+    merge = merge if merge is not None else rec.get("merge")
     return {
-        "prior_weight": float(config.prior_weight if config.prior_weight is not None else rec.get("prior_weight", 1.0)),
+        "prior_weight": float(prior_weight if prior_weight is not None else rec.get("prior_weight", 1.0)),
         "merge": None if merge in (None, "off") else merge,
     }
 

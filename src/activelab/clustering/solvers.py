@@ -475,6 +475,22 @@ def local_search(
     return best
 
 
+def _merge_pass(cur: np.ndarray, ca: np.ndarray, cb: np.ndarray, weight: np.ndarray, keep: np.ndarray) -> np.ndarray | None:
+    """One pass of merging: cluster pairs ``(ca, cb)`` where ``keep``, in decreasing ``weight``,
+    each cluster merged at most once; the relabelled clustering, or ``None`` if nothing is kept.
+    """
+    if not keep.any():
+        return None
+    order = np.argsort(-weight[keep], kind="stable")
+    into = np.arange(int(cur.max()) + 1)
+    used = np.zeros(len(into), dtype=bool)
+    for x, y in zip(ca[keep][order], cb[keep][order], strict=True):
+        if not used[x] and not used[y]:
+            used[x] = used[y] = True
+            into[y] = x
+    return _relabel(into[cur])
+
+
 def merge_clusters(store: SimilarityStore, labels: np.ndarray, delta: sp.csr_matrix | None = None) -> np.ndarray:
     """Merge clusters while some two of them have a positive summed similarity.
 
@@ -530,17 +546,10 @@ def merge_clusters(store: SimilarityStore, labels: np.ndarray, delta: sp.csr_mat
         if prior.phi.shape[1] and prior.a != 0.0:
             phi_sums = prior.cluster_sums(cur, k)
             total += prior.a * np.einsum("ij,ij->i", phi_sums[ca], phi_sums[cb])
-        pos = total > 1e-12
-        if not pos.any():
+        merged = _merge_pass(cur, ca, cb, total, total > 1e-12)
+        if merged is None:
             return cur
-        order = np.argsort(-total[pos], kind="stable")
-        into = np.arange(k)
-        used = np.zeros(k, dtype=bool)
-        for x, y in zip(ca[pos][order], cb[pos][order], strict=True):
-            if not used[x] and not used[y]:
-                used[x] = used[y] = True
-                into[y] = x
-        cur = _relabel(into[cur])
+        cur = merged
 
 
 def merge_by_answers(store: SimilarityStore, labels: np.ndarray, min_net: int = 2) -> np.ndarray:
@@ -582,7 +591,7 @@ def merge_by_answers(store: SimilarityStore, labels: np.ndarray, min_net: int = 
     if not store.n_queried_pairs:
         return cur
     qp = store.queried_pairs()
-    votes = np.sign(store.similarity(qp)) * store.counts
+    votes = store.votes()
     while True:
         a, b = cur[qp[:, 0]], cur[qp[:, 1]]
         keep = a != b
@@ -592,17 +601,10 @@ def merge_by_answers(store: SimilarityStore, labels: np.ndarray, min_net: int = 
         net = sp.coo_matrix((votes[keep], (np.minimum(a, b)[keep], np.maximum(a, b)[keep])), shape=(k, k)).tocsr()
         net.sum_duplicates()
         nc = net.tocoo()
-        pos = nc.data >= min_net
-        if not pos.any():
+        merged = _merge_pass(cur, nc.row.astype(np.int64), nc.col.astype(np.int64), nc.data, nc.data >= min_net)
+        if merged is None:
             return cur
-        order = np.argsort(-nc.data[pos], kind="stable")
-        into = np.arange(k)
-        used = np.zeros(k, dtype=bool)
-        for x, y in zip(nc.row[pos][order], nc.col[pos][order], strict=True):
-            if not used[x] and not used[y]:
-                used[x] = used[y] = True
-                into[y] = x
-        cur = _relabel(into[cur])
+        cur = merged
 
 
 def _soft_field(store: SimilarityStore, delta: sp.csr_matrix, q: np.ndarray) -> np.ndarray:

@@ -336,6 +336,13 @@ class SimilarityStore:
                 s[found] = (s[found] + self.sums[p]) / (1.0 + self.counts[p])
         return s
 
+    def votes(self) -> np.ndarray:
+        """``sign(S) * answers`` of each queried pair in key order, float64 ``(q,)``: how many
+        answers the pair's estimate stands for, positive for "same". O(q r).
+        """
+        votes: np.ndarray = np.sign(self.similarity(self.queried_pairs())) * self.counts
+        return votes
+
     def deltas(self) -> np.ndarray:
         """``S - prior`` of each queried pair in key order, float64 ``(q,)``. O(q r)."""
         qp = self.queried_pairs()
