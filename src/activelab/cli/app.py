@@ -39,6 +39,7 @@ policy_app = typer.Typer(help="Train and evaluate learned acquisition policies."
 app.add_typer(policy_app, name="policy")
 policy_app.command("train")(policy_commands.train)
 policy_app.command("evaluate")(policy_commands.evaluate)
+policy_app.command("train-pairs")(policy_commands.train_pairs)
 app.add_typer(label_commands.label_app, name="label")
 
 

@@ -13,7 +13,7 @@ from ..learned.config import TrainConfig
 from .common import command_from_config, console, user_errors
 from .run import run_config
 
-__all__ = ["evaluate", "train"]
+__all__ = ["evaluate", "train", "train_pairs"]
 
 
 def _train(config: TrainConfig, extras: dict[str, Any]) -> None:
@@ -75,3 +75,27 @@ evaluate = command_from_config(
     ),
     prepare=_prepare,
 )
+
+
+def train_pairs(
+    out: Annotated[Path, typer.Option(help="Pair policy file to write (.pt).")],
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    iterations: Annotated[int, typer.Option(help="DAgger iterations.")] = 3,
+    episodes: Annotated[int, typer.Option(help="Clustering runs per iteration.")] = 12,
+    max_per_item: Annotated[int, typer.Option(help="Pairs per item per batch before the top-up.")] = 2,
+) -> None:
+    """Train the active-clustering pair policy (`cluster --strategy learned`) by imitation, on tasks outside the TMLR pack."""
+    import logging
+    import shlex
+
+    from ..learned.pairs import PairTrainConfig, train_pair_policy
+
+    with user_errors(validation=True):
+        config = PairTrainConfig(seed=seed, iterations=iterations, episodes=episodes, max_per_item=max_per_item)
+    command = shlex.join(["activelab", "policy", "train-pairs", "--out", str(out), "--seed", str(seed),
+                          "--iterations", str(iterations), "--episodes", str(episodes),
+                          "--max-per-item", str(max_per_item)])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with user_errors():
+        path = train_pair_policy(config, out, command=command)
+    console().print(f"wrote {path}", highlight=False)

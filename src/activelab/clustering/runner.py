@@ -454,7 +454,8 @@ def _strategy_meaning(config: ClusterRunConfig, name: str) -> dict[str, Any]:
     strategy = make_pair_strategy(name)
     if getattr(strategy, "solver", None) is None:
         return {}
-    return {f"pair strategy {name}": {"class": type(strategy).__name__, **solver_settings(config, strategy)}}
+    extra = strategy.meaning() if callable(getattr(strategy, "meaning", None)) else {}  # e.g. a policy file's hash
+    return {f"pair strategy {name}": {"class": type(strategy).__name__, **solver_settings(config, strategy), **extra}}
 
 
 def grid_of(config: ClusterRunConfig) -> Grid:

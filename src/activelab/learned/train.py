@@ -39,6 +39,7 @@ from .env import ALEnv, WEIGHT_FEATURES
 from .features import CANDIDATE_FEATURES, GLOBAL_FEATURES, N_FEATURES
 from .rollouts import RolloutRunner, collect_expert_data
 from .rollouts import _policy_action as _policy_action  # still importable from here (benchmarks/learned_ablation.py)
+from .imitation import behaviour_clone
 from .scorer import CandidateScorer
 from .strategy import save_policy
 from .config import TrainConfig
@@ -46,51 +47,6 @@ from .config import TrainConfig
 __all__ = ["TrainConfig", "behaviour_clone", "collect_expert_data", "train_policy"]
 
 log = logging.getLogger(__name__)
-
-
-def behaviour_clone(
-    scorer: CandidateScorer,
-    obs: np.ndarray,
-    scores: np.ndarray,
-    *,
-    epochs: int,
-    temperature: float,
-    rng: np.random.Generator,
-    lr: float = 3e-3,
-    batch_size: int = 128,
-) -> float:
-    """Fit ``scorer`` to the expert's soft targets ``softmax(scores / temperature)``.
-
-    Returns the final epoch's mean loss. Cost: O(epochs · n · K · H · (F + H)).
-    """
-    n = len(obs)
-    if n == 0:
-        raise ValueError("no imitation data; run collect_expert_data first.")
-    x = torch.as_tensor(obs.reshape(n, scores.shape[1], -1))
-    s = torch.as_tensor(scores, dtype=torch.float32)
-    finite = torch.isfinite(s)
-    best = torch.where(finite, s, torch.full_like(s, -1e30)).amax(dim=1, keepdim=True)
-    z = torch.where(finite, (s - best) / temperature, torch.full_like(s, -1e30))
-    target = torch.softmax(z, dim=1)
-    opt = torch.optim.Adam(scorer.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
-    loss_value = float("nan")
-    scorer.train()
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
-            logits, _ = scorer(x[idx])
-            logp = torch.log_softmax(logits, dim=1)
-            loss = -(target[idx] * torch.where(target[idx] > 0, logp, torch.zeros_like(logp))).sum(dim=1).mean()
-            opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
-            opt.step()
-            total += loss.item() * len(idx)
-        loss_value = total / n
-    scorer.eval()
-    return loss_value
 
 
 def _execution_fields() -> tuple[str, ...]:

@@ -16,10 +16,13 @@ Names (registry :data:`PAIR_STRATEGIES`, :func:`make_pair_strategy`):
 * ``anchor``: each item checked against its cluster's most confirmed members, other clusters
   searched when rejected (:mod:`.anchor`); ``default`` is ``anchor`` with its recommended solver
   settings (prior weight 0.3, cluster merging).
+* ``learned``: a pair policy trained by imitation (:mod:`.learned`, imported on first use since
+  it needs torch; trained by ``activelab policy train-pairs``).
 
 Modules: :mod:`.base` (:class:`ClusterState`, :class:`PairStrategy` and the shared contract
 checks), :mod:`.selection` (top-``k`` with random tie-breaks), :mod:`.heuristic`,
-:mod:`.triangles`, :mod:`.information`, :mod:`.anchor`, :mod:`.features` and :mod:`.registry`.
+:mod:`.triangles`, :mod:`.information`, :mod:`.anchor`, :mod:`.learned`, :mod:`.features` and
+:mod:`.registry`.
 """
 
 from .anchor import Anchor

@@ -19,6 +19,13 @@ __all__ = ["PAIR_STRATEGIES", "list_pair_strategies", "make_pair_strategy"]
 #: Solver settings that ``default`` recommends (applied unless the user sets them).
 DEFAULT_SOLVER: dict[str, Any] = {"prior_weight": 0.3, "merge": "answers"}
 
+def _learned(**kwargs: Any) -> Any:
+    """The shipped pair policy (torch is imported only when it is asked for)."""
+    from .learned import PairPolicy
+
+    return PairPolicy(**kwargs)
+
+
 #: Name -> (factory, description).
 PAIR_STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
     "uniform": (Uniform, "Uniformly random pairs."),
@@ -29,6 +36,10 @@ PAIR_STRATEGIES: dict[str, tuple[Callable[..., Any], str]] = {
     "entropy": (Entropy, "Binary entropy of the mean-field same-cluster probability."),
     "eig": (EIG, "Expected information gain on the two items' assignments (mean field)."),
     "batch_ig": (BatchIG, "EIG with power/Gumbel batch sampling and a per-item cap."),
+    "learned": (
+        _learned,
+        "The shipped pair policy, trained by imitation on tasks outside the TMLR pack (`activelab policy train-pairs`).",
+    ),
     "anchor": (Anchor, "Check each item against its cluster's most confirmed members; search other clusters when rejected."),
     # The recommendation, declared before the TMLR pack's "beat" runs of session 11 (docs/clustering.md):
     # anchor, with the prior weighted 0.3 and clusters merged by their answers (chosen on digits, Fashion-MNIST,
@@ -49,7 +60,7 @@ def make_pair_strategy(name: str, **kwargs: Any) -> Any:
         >>> make_pair_strategy("maxepx")
         Traceback (most recent call last):
         ...
-        activelab.errors.UnknownNameError: Unknown pair strategy 'maxepx'. Did you mean 'maxexp'? Available: anchor, batch_ig, default, eig, entropy, frequency, maxexp, maxmin, uncertainty, uniform.
+        activelab.errors.UnknownNameError: Unknown pair strategy 'maxepx'. Did you mean 'maxexp'? Available: anchor, batch_ig, default, eig, entropy, frequency, learned, maxexp, maxmin, uncertainty, uniform.
     """
     return lookup("pair strategy", name, PAIR_STRATEGIES)[0](**kwargs)
 
