@@ -1,4 +1,5 @@
-r"""Active clustering benchmarks: (1) the TMLR reproduction protocol, (2) scale to N = 100,000.
+r"""Active clustering benchmarks: (1) the TMLR reproduction protocol, (2) scale to N = 100,000,
+(3) the ARI curve at N = 10,000 against the dense (every-pair) baselines.
 
 Prints markdown tables. Examples::
 
@@ -9,6 +10,8 @@ Prints markdown tables. Examples::
         --noise 0.2,0.4 --init kmeans,random --seeds 8 --workers 2
     # scale: 10 rounds of 5,000 pairs on 100,000 blobs and all 70,000 MNIST digits
     python benchmarks/clustering.py scale
+    # ARI per round at N = 10,000 blobs: kNN candidates, and every pair for maxexp and uniform
+    python benchmarks/clustering.py curve --dataset blobs --n-items 10000 --rounds 20 --batch 5000
     # the paper's own data and protocol (TMLR pack), beside the published values; resumable
     python benchmarks/clustering.py repro --pack ../shared/data/acc_tmlr --noise 0.2 --init kmeans --seeds 8
 
@@ -303,6 +306,63 @@ def scale(args: argparse.Namespace) -> None:
     print(f"\nProcess peak RSS (ru_maxrss, includes torch/numpy libraries and the data): {rss:.0f} MB")
 
 
+def curve(args: argparse.Namespace) -> None:
+    """ARI per round at N = 10,000: each strategy on kNN candidates (sparse) and, for
+    ``--dense`` strategies, on every pair (the exhaustive mode of the paper's N = 500 protocol),
+    where that still fits; with seconds per round and peak traced memory.
+    """
+    import sklearn.metrics  # noqa: F401 - import once here so round 0's "evaluate" time is not the import
+
+    from activelab.neighbors import kmeans
+
+    X, y = _scale_data(args.dataset, args.n_items, 0)
+    n = len(X)
+    init, _ = kmeans(X, len(np.unique(y)), rng=np.random.default_rng(0))
+    graph = knn_pairs(X, args.knn)
+    all_pairs_count = n * (n - 1) // 2
+    runs = [(s, "sparse") for s in args.strategies.split(",")] + [(s, "dense") for s in args.dense.split(",") if s]
+    rows, curves = [], []
+    for strategy, mode in runs:
+        for seed in range(args.seeds):
+            tracemalloc.start()
+            pair_strategy = make_pair_strategy(strategy)
+            config = CandidateConfig(max_exhaustive_pairs=all_pairs_count) if mode == "dense" else CandidateConfig()
+            ac = ActiveClusterer(
+                pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init),
+                batch_size=args.batch, budget=args.batch * args.rounds, seed=seed, truth=y, initial_labels=init,
+                graph_pairs=None if mode == "dense" else graph, candidates=config, ami=False,
+                **resolve_solver(pair_strategy),
+            )
+            t = time.perf_counter()
+            try:
+                history = ac.run()
+            except MemoryError as err:
+                tracemalloc.stop()
+                print(f"{strategy} ({mode}) did not run: MemoryError {err}", file=sys.stderr)
+                continue
+            total = time.perf_counter() - t
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            ari = [r.metrics["ari"] for r in history]
+            curves += [{"strategy": strategy, "mode": mode, "seed": seed, "round": r.round_, "n_queries": r.n_queries,
+                        "ari": r.metrics["ari"]} for r in history]
+            rows.append({
+                "strategy": strategy, "mode": mode, "seed": seed, "ARI start": ari[0],
+                **{f"ARI r{q}": ari[min(q, len(ari) - 1)] for q in (args.rounds // 4, args.rounds // 2)},
+                "ARI end": ari[-1], "mean ARI": float(np.mean(ari)),
+                "s/round": total / max(len(history) - 1, 1), "peak traced MB": peak / 2**20,
+            })
+            print(markdown(pd.DataFrame(rows[-1:]), 3), file=sys.stderr, flush=True)
+    print(f"\n### ARI curve: {args.dataset}, N = {n}, {args.rounds} rounds of {args.batch} pairs "
+          f"(noise {args.noise_level}, k-means start, kNN k={args.knn})\n")
+    print(markdown(pd.DataFrame(rows), 3))
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(curves).to_csv(Path(args.out) / "curve.csv", index=False)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nProcess peak RSS (ru_maxrss): {rss:.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -332,6 +392,17 @@ def main() -> None:
     s.add_argument("--batch", type=int, default=5000)
     s.add_argument("--knn", type=int, default=10)
     s.add_argument("--noise-level", type=float, default=0.2)
+    c = sub.add_parser("curve", help="ARI per round at N=10,000: kNN candidates against every pair (dense).")
+    c.add_argument("--dataset", default="blobs")
+    c.add_argument("--strategies", default="default,learned,maxexp,uniform")
+    c.add_argument("--dense", default="maxexp,uniform", help="strategies also run on every pair (empty: none)")
+    c.add_argument("--n-items", type=int, default=10_000)
+    c.add_argument("--rounds", type=int, default=20)
+    c.add_argument("--batch", type=int, default=5000)
+    c.add_argument("--seeds", type=int, default=1)
+    c.add_argument("--knn", type=int, default=10)
+    c.add_argument("--noise-level", type=float, default=0.2)
+    c.add_argument("--out", default=None, help="folder for curve.csv (ARI per round)")
     parser_defaults = {"datasets": r.get_default("datasets"), "strategies": r.get_default("strategies")}
     args = parser.parse_args()
     if args.cmd == "repro" and args.pack:
@@ -344,6 +415,8 @@ def main() -> None:
         if args.quick:
             args.seeds, args.datasets, args.noise, args.init = 2, "blobs10,digits", "0.2", "kmeans"
         repro(args)
+    elif args.cmd == "curve":
+        curve(args)
     else:
         scale(args)
 
