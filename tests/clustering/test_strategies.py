@@ -219,6 +219,19 @@ def test_top_k_pairs_matches_a_full_sort_with_random_tie_break(k: int) -> None:
     np.testing.assert_array_equal(top_k_pairs(pairs, scores, k, np.random.default_rng(11)), reference)
 
 
+@pytest.mark.parametrize("case", ["all_tied", "few_values", "distinct", "noise_ties"])
+@pytest.mark.parametrize("k", [0, 1, 5, 63, 64, 200])
+def test_top_rows_matches_lexsort_when_scores_or_noise_tie(case: str, k: int) -> None:
+    from activelab.clustering.strategies import selection
+
+    gen = np.random.default_rng(k)
+    m = 64
+    scores = {"all_tied": np.zeros(m), "few_values": gen.integers(0, 3, m).astype(float),
+              "distinct": gen.random(m), "noise_ties": gen.integers(0, 2, m).astype(float)}[case]
+    noise = gen.integers(0, 4, m) / 4.0 if case == "noise_ties" else gen.random(m)
+    np.testing.assert_array_equal(selection.top_rows(scores, k, noise), np.lexsort((noise, -scores))[:k])
+
+
 def test_package_exports_and_protocol() -> None:
     """Every exported name resolves, and every registered strategy satisfies the PairStrategy protocol."""
     import activelab.clustering.strategies as strategies

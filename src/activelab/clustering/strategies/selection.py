@@ -26,17 +26,32 @@ def top_k_pairs(pairs: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Ge
 def top_rows(scores: np.ndarray, k: int, noise: np.ndarray) -> np.ndarray:
     """Rows of the ``k`` highest ``scores``, ties broken by ``noise``, best first.
 
-    Only rows scoring at least the k-th best can be chosen, so only those are sorted
-    (O(m + r log r)); the order is exactly that of ``np.lexsort((noise, -scores))[:k]``.
+    The order is exactly that of ``np.lexsort((noise, -scores))[:k]``, but only the rows that
+    can be chosen are sorted: the ``c`` rows strictly above the ``k``-th best score, and the
+    ``k - c`` rows of lowest noise among those tied with it (found by a partition, so a pool
+    where most scores tie, as ``frequency``'s zeros, is not sorted whole). Time O(m + k log k);
+    a tie in ``noise`` itself across the cut (measure zero for random floats) falls back to
+    sorting the tied rows.
 
     Example:
         >>> top_rows(np.array([1.0, 3.0, 3.0, 2.0]), 2, np.array([0.0, 0.9, 0.1, 0.0])).tolist()
         [2, 1]
     """
     neg = -np.asarray(scores, dtype=np.float64)
-    rows = np.arange(len(neg))
-    if 0 < k < len(neg):
-        keep = np.flatnonzero(neg <= np.partition(neg, k - 1)[k - 1])
-        if len(keep) >= k:
-            rows = keep
+    noise = np.asarray(noise, dtype=np.float64)
+    m = len(neg)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k >= m:
+        return np.lexsort((noise, neg))[:k]
+    kth = np.partition(neg, k - 1)[k - 1]
+    better = np.flatnonzero(neg < kth)
+    tied = np.flatnonzero(neg == kth)
+    need = k - len(better)
+    if need < len(tied):
+        tn = noise[tied]
+        cut = np.partition(tn, need - 1)[need - 1]
+        if np.count_nonzero(tn == cut) == 1:  # the cut is unambiguous: keep the rows below it
+            tied = tied[tn <= cut]
+    rows = np.concatenate([better, tied])
     return rows[np.lexsort((noise[rows], neg[rows]))][:k]
