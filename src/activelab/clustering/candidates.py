@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .._arrays import unique_ints
 from ..neighbors import knn
 from .solvers import gather_rows
 from .store import SimilarityStore, n_pairs, pair_keys
@@ -77,7 +78,7 @@ def all_pairs(n_items: int) -> np.ndarray:
 def _unique_pairs(pairs: np.ndarray, n_items: int) -> np.ndarray:
     pairs = np.sort(pairs, axis=1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    keys = np.unique(pair_keys(pairs, n_items))
+    keys = unique_ints(pair_keys(pairs, n_items))
     return np.stack([keys // n_items, keys % n_items], axis=1)
 
 
@@ -171,7 +172,7 @@ def _neighbour_thirds(
     kr = rng.integers(0, n, size=len(lr))
     p = np.concatenate([li, lj, lr])
     k = np.concatenate([ki, kj, kr])
-    keys = np.unique(p * np.int64(n) + k)
+    keys = unique_ints(p * np.int64(n) + k)
     p, k = keys // n, keys % n
     keep = (k != pairs[p, 0]) & (k != pairs[p, 1])
     return p[keep], k[keep]

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import unique_ints
 from ..engine import CHECKPOINT_FILE, Callback, History, RoundLoop, RoundRecord, read_checkpoint, stream_rng, write_checkpoint
 from ..errors import ActiveLabError
 from .candidates import CandidateConfig
@@ -47,7 +48,7 @@ def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) 
     out = {"ari": float(adjusted_rand_score(truth, labels))}
     if ami:
         out["ami"] = float(adjusted_mutual_info_score(truth, labels))
-    out["n_clusters"] = float(len(np.unique(labels)))
+    out["n_clusters"] = float(len(unique_ints(np.asarray(labels, dtype=np.int64))))
     return out
 
 
@@ -214,7 +215,7 @@ class ActiveClusterer(RoundLoop):
         except ValueError as err:
             raise ActiveLabError(f"pair strategy {name!r} returned invalid pairs: {err}") from err
         keys = pairs[:, 0] * self.n_items + pairs[:, 1]
-        if len(np.unique(keys)) != k:
+        if len(unique_ints(keys)) != k:
             raise ActiveLabError(f"pair strategy {name!r} returned duplicate pairs.")
         if k and (self.store.counts_of(pairs) >= self.store.tau).any():
             raise ActiveLabError(f"pair strategy {name!r} returned a pair already answered tau={self.store.tau} times.")
@@ -232,7 +233,7 @@ class ActiveClusterer(RoundLoop):
                            n_restarts=self.n_restarts, max_sweeps=self.max_sweeps, warm_start=self.warm_start)
         if self.merge is not None:
             merged = MERGES[self.merge](self.store, res.labels)
-            if len(np.unique(merged)) < len(np.unique(res.labels)):
+            if len(unique_ints(merged)) < len(unique_ints(res.labels)):
                 res = local_search(self.store, merged, rng=stream_rng(self.seed, "pair_solve", r), n_restarts=1,
                                    max_sweeps=self.max_sweeps, warm_start=True)
         self.labels, self.objective = res.labels, res.objective

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import unique_ints
 from ..engine import Engine
 from ..models.registry import make_model
 from ..oracles import Answers
@@ -248,7 +249,7 @@ def refresh_pairs(project: Project, *, now: float | None = None) -> int:
     leased = [item for item in store.leased_items(now=now) if item["idx"] >= n]
     leased_pairs = np.asarray([(d["a"], d["b"]) for d in store.items_by_index([i["idx"] for i in leased])],
                               dtype=np.int64).reshape(-1, 2)
-    exclude = np.unique(np.concatenate([_pair_keys(pairs[~is_label], n), _pair_keys(leased_pairs, n)]))
+    exclude = unique_ints(np.concatenate([_pair_keys(pairs[~is_label], n), _pair_keys(leased_pairs, n)]))
     t_solve = time.perf_counter() - t0
     chosen = _select_pairs(project, solved, cfg.batch, exclude, round_)
     t_select = time.perf_counter() - t0 - t_solve
