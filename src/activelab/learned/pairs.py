@@ -142,7 +142,8 @@ def sample_pair_task(
     else:
         X_all, y_all = _source_items(source)
         classes = int(rng.integers(3, 11))
-        keep_classes = rng.choice(np.unique(y_all), size=min(classes, len(np.unique(y_all))), replace=False)
+        present = np.unique(y_all)
+        keep_classes = rng.choice(present, size=min(classes, len(present)), replace=False)
         pool = np.flatnonzero(np.isin(y_all, keep_classes))
         idx = np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False))
         X, y = X_all[idx], np.unique(y_all[idx], return_inverse=True)[1].astype(np.int64)

@@ -132,14 +132,18 @@ def _item_stats(state: ClusterState) -> dict[str, np.ndarray]:
     return stats
 
 
+def _sorted_lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(found, value)`` of each of ``want`` in sorted ``keys`` (value 0 where not found). O(m log q)."""
+    if not len(keys):
+        return np.zeros(len(want), dtype=bool), np.zeros(len(want))
+    at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    found = keys[at] == want
+    return found, np.where(found, values[at], 0.0)
+
+
 def _evidence_of(stats: dict[str, np.ndarray], items: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """tanh(evidence / tau) of each item for the given cluster (0 where it has no answer there)."""
-    keys, values = stats["keys"], stats["values"]
-    if not len(keys):
-        return np.zeros(len(items))
-    want = items * int(stats["n_clusters"]) + clusters
-    at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-    return np.where(keys[at] == want, values[at], 0.0)
+    return _sorted_lookup(stats["keys"], stats["values"], items * int(stats["n_clusters"]) + clusters)[1]
 
 
 def policy_features(state: ClusterState, pairs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -156,10 +160,7 @@ def policy_features(state: ClusterState, pairs: np.ndarray, rng: np.random.Gener
     s = store.similarity(pairs)
     sizes = np.bincount(labels) / n
     p = same_cluster_prob(state.soft_assignments(), pairs)
-    keys, cost = _triangle_lookup(state, rng)
-    at = np.searchsorted(keys, pair_keys(pairs, n)) if len(keys) else np.zeros(len(pairs), np.int64)
-    at = np.minimum(at, max(len(keys) - 1, 0))
-    hit = (keys[at] == pair_keys(pairs, n)) if len(keys) else np.zeros(len(pairs), bool)
+    hit, cost = _sorted_lookup(*_triangle_lookup(state, rng), pair_keys(pairs, n))
     stats = _item_stats(state)
     conf, deg, other = stats["conf"], stats["deg"], stats["other"]
     cross_u, cross_v = _evidence_of(stats, u, labels[v]), _evidence_of(stats, v, labels[u])
@@ -177,7 +178,7 @@ def policy_features(state: ClusterState, pairs: np.ndarray, rng: np.random.Gener
         p,
         binary_entropy(p),
         hit.astype(np.float64),
-        np.where(hit, cost[at] if len(keys) else 0.0, 0.0),
+        cost,
         np.minimum(conf[u], conf[v]),
         np.maximum(conf[u], conf[v]),
         np.minimum(deg[u], deg[v]),
@@ -328,6 +329,7 @@ class PairPolicy:
     """
 
     name = "learned"
+    path: Path | None
 
     def __init__(self, path: str | Path | None = None, max_per_item: int | None = None) -> None:
         self.path = Path(path) if path is not None else default_pair_policy_path()
@@ -343,7 +345,7 @@ class PairPolicy:
     def from_scorer(cls, scorer: PairScorer, *, max_per_item: int, solver: dict[str, Any] | None = None) -> PairPolicy:
         """A policy around an in-memory scorer (training roll-ins), without a file."""
         self = cls.__new__(cls)
-        self.path = None  # type: ignore[assignment]
+        self.path = None
         self.scorer = scorer.eval()
         self.max_per_item = int(max_per_item)
         self.solver = dict(solver or {})
