@@ -42,6 +42,7 @@ from activelab.clustering import (
     partition_prior,
 )
 from activelab.clustering.runner import FRACTIONS, ClusterRunConfig, resolve_solver, run_clustering, summarise_clustering
+from activelab.engine import History
 
 #: Published means over ten datasets, noise 0.2, k-means init (ARI at 2/5/10/20 %), TMLR 2024.
 PUBLISHED = {
@@ -253,6 +254,29 @@ def _scale_data(name: str, n_items: int, seed: int) -> tuple[np.ndarray, np.ndar
     return (Xc @ vt[:50].T).astype(np.float32), y
 
 
+def _run_traced(
+    strategy: str, y: np.ndarray, init: np.ndarray, args: argparse.Namespace, *, seed: int = 0, prior: float = 0.1,
+    graph: np.ndarray | None, candidates: CandidateConfig, ami: bool,
+) -> tuple[History, float, float]:
+    """Run ``strategy`` with its recommended solver under tracemalloc: (history, seconds, peak traced MB)."""
+    tracemalloc.start()
+    try:
+        pair_strategy = make_pair_strategy(strategy)
+        ac = ActiveClusterer(
+            pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init, prior),
+            batch_size=args.batch, budget=args.batch * args.rounds, seed=seed, truth=y, initial_labels=init,
+            graph_pairs=graph, candidates=candidates, ami=ami,
+            **resolve_solver(pair_strategy),  # default's and learned's prior weight and merging
+        )
+        t = time.perf_counter()
+        history = ac.run()
+        total = time.perf_counter() - t
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return history, total, peak / 2**20
+
+
 def scale(args: argparse.Namespace) -> None:
     """Seconds per round and peak memory for N = 100,000 items and 5,000 pairs per round."""
     import sklearn.metrics  # noqa: F401 - import once here so round 0's "evaluate" time is not the import
@@ -274,20 +298,8 @@ def scale(args: argparse.Namespace) -> None:
         graph = knn_pairs(X, args.knn)
         t_knn = time.perf_counter() - t
         for strategy in args.strategies.split(","):
-            tracemalloc.start()
-            pair_strategy = make_pair_strategy(strategy)
-            solver = resolve_solver(pair_strategy)  # default's prior weight and merging
-            ac = ActiveClusterer(
-                pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init),
-                batch_size=args.batch, budget=args.batch * args.rounds, seed=0, truth=y, initial_labels=init,
-                graph_pairs=graph, candidates=CandidateConfig(), ami=n <= 20_000,
-                **solver,
-            )
-            t = time.perf_counter()
-            history = ac.run()
-            total = time.perf_counter() - t
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
+            history, total, peak_mb = _run_traced(strategy, y, init, args, graph=graph, candidates=CandidateConfig(),
+                                                  ami=n <= 20_000)
             per_round = [sum(r.seconds.values()) for r in history[:-1]]
             sec = {k: np.mean([r.seconds[k] for r in history[:-1]]) for k in history[0].seconds}
             rows.append({
@@ -295,7 +307,7 @@ def scale(args: argparse.Namespace) -> None:
                 "s/round mean": np.mean(per_round), "s/round max": np.max(per_round),
                 "solve": sec["solve"], "select": sec["select"], "label": sec["label"], "evaluate": sec["evaluate"],
                 "ARI start": history[0].metrics["ari"], "ARI end": history[-1].metrics["ari"],
-                "peak traced MB": peak / 2**20, "total s": total,
+                "peak traced MB": peak_mb, "total s": total,
                 "setup k-means s": t_kmeans, "setup kNN s": t_knn,
             })
             print(markdown(pd.DataFrame(rows[-1:]), 2), file=sys.stderr, flush=True)
@@ -324,25 +336,14 @@ def curve(args: argparse.Namespace) -> None:
     rows, curves = [], []
     for strategy, mode in runs:
         for seed in range(args.seeds):
-            tracemalloc.start()
-            pair_strategy = make_pair_strategy(strategy)
             config = CandidateConfig(max_exhaustive_pairs=all_pairs_count) if mode == "dense" else CandidateConfig()
-            ac = ActiveClusterer(
-                pair_strategy, NoisyPairOracle(y, args.noise_level), partition_prior(init, args.prior),
-                batch_size=args.batch, budget=args.batch * args.rounds, seed=seed, truth=y, initial_labels=init,
-                graph_pairs=None if mode == "dense" else graph, candidates=config, ami=False,
-                **resolve_solver(pair_strategy),
-            )
-            t = time.perf_counter()
             try:
-                history = ac.run()
+                history, total, peak_mb = _run_traced(strategy, y, init, args, seed=seed, prior=args.prior,
+                                                      graph=None if mode == "dense" else graph, candidates=config,
+                                                      ami=False)
             except MemoryError as err:
-                tracemalloc.stop()
                 print(f"{strategy} ({mode}) did not run: MemoryError {err}", file=sys.stderr)
                 continue
-            total = time.perf_counter() - t
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
             ari = [r.metrics["ari"] for r in history]
             curves += [{"strategy": strategy, "mode": mode, "seed": seed, "round": r.round_, "n_queries": r.n_queries,
                         "ari": r.metrics["ari"]} for r in history]
@@ -350,7 +351,7 @@ def curve(args: argparse.Namespace) -> None:
                 "strategy": strategy, "mode": mode, "seed": seed, "ARI start": ari[0],
                 **{f"ARI r{q}": ari[min(q, len(ari) - 1)] for q in (args.rounds // 4, args.rounds // 2)},
                 "ARI end": ari[-1], "mean ARI": float(np.mean(ari)),
-                "s/round": total / max(len(history) - 1, 1), "peak traced MB": peak / 2**20,
+                "s/round": total / max(len(history) - 1, 1), "peak traced MB": peak_mb,
             })
             print(markdown(pd.DataFrame(rows[-1:]), 3), file=sys.stderr, flush=True)
     print(f"\n### ARI curve: {args.dataset}, N = {n}, {args.rounds} rounds of {args.batch} pairs "
