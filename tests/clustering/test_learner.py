@@ -192,3 +192,11 @@ def test_runner_resumes_a_job_from_its_last_checkpointed_round(tmp_path, monkeyp
     assert steps[0] == 3 and "resuming 1 job from its last checkpointed round" in capsys.readouterr().err
     cols = [c for c in whole.columns if not c.startswith("seconds_")]
     pd.testing.assert_frame_equal(resumed[cols], whole[cols])
+
+
+def test_metrics_count_clusters_of_any_label_dtype() -> None:
+    from activelab.clustering import clustering_metrics
+
+    truth = np.array([0, 0, 1, 1])
+    assert clustering_metrics(truth, np.array([7, 7, 3, 9]), ami=False)["n_clusters"] == 3.0
+    assert clustering_metrics(truth, np.array(["b", "b", "a", "c"]), ami=False)["n_clusters"] == 3.0

@@ -48,7 +48,9 @@ def clustering_metrics(truth: np.ndarray, labels: np.ndarray, ami: bool = True) 
     out = {"ari": float(adjusted_rand_score(truth, labels))}
     if ami:
         out["ami"] = float(adjusted_mutual_info_score(truth, labels))
-    out["n_clusters"] = float(len(unique_ints(np.asarray(labels, dtype=np.int64))))
+    labels = np.asarray(labels)
+    distinct = unique_ints(labels) if np.issubdtype(labels.dtype, np.integer) else np.unique(labels)
+    out["n_clusters"] = float(len(distinct))
     return out
 
 
