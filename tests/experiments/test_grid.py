@@ -368,3 +368,41 @@ def test_local_executor_workers_die_when_the_parent_is_killed(tmp_path):
     finally:
         parent.kill()
         parent.wait()
+
+
+def _strip_protocol_key(out: Path, key: str) -> None:
+    """Make ``out`` look written before ``key`` joined the protocol (config.json and every manifest)."""
+    config = json.loads((out / CONFIG_FILE).read_text())
+    del config[key]
+    (out / CONFIG_FILE).write_text(json.dumps(config))
+    for manifest_path in (out / "jobs").glob("*.json"):
+        manifest = json.loads(manifest_path.read_text())
+        del manifest["fingerprint"]["protocol"][key]
+        manifest_path.write_text(json.dumps(manifest))
+
+
+def test_jobs_written_before_a_protocol_key_existed_are_reused_when_its_default_applies(tmp_path, capsys):
+    grid = _grid(tmp_path, protocol={"p": 1, "added": None})
+    grid.protocol_defaults = {"added": None}
+    run_grid(grid, progress=False)
+    _strip_protocol_key(tmp_path, "added")
+    executor = CountingExecutor()
+    run_grid(grid, executor, progress=True)
+    assert executor.ran == [] and _redo_lines(capsys) == []
+    # without the declared default, the same files are redone, and the reason names the new key
+    bare = _grid(tmp_path, protocol={"p": 1, "added": None})
+    executor = CountingExecutor()
+    run_grid(bare, executor, progress=True)
+    assert len(executor.ran) == 3
+    assert _redo_lines(capsys)[0].endswith("the protocol changed (added was absent, now None)")
+
+
+def test_jobs_written_before_a_protocol_key_existed_are_redone_when_the_value_differs(tmp_path, capsys):
+    grid = _grid(tmp_path, protocol={"p": 1, "added": None})
+    grid.protocol_defaults = {"added": None}
+    run_grid(grid, progress=False)
+    _strip_protocol_key(tmp_path, "added")
+    changed = _grid(tmp_path, protocol={"p": 1, "added": 0.5})
+    changed.protocol_defaults = {"added": None}
+    with pytest.raises(ConfigError, match=r"another protocol \(added was None, now 0.5\)"):
+        run_grid(changed, CountingExecutor(), progress=False)

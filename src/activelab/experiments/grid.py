@@ -408,8 +408,9 @@ class Grid:
         finish: ``(rounds, out) -> None`` writes the summary and the plot.
         describe: ``table -> str``, one line about a finished job (e.g. its AUC).
         dtypes: Column dtypes when reading job files back (e.g. names as ``str``).
-        protocol_defaults: Protocol keys that older ``config.json`` files lack, with the value
-            those runs used.
+        protocol_defaults: Protocol keys that older ``config.json`` files and job manifests
+            lack, with the value those runs used: a stored file without such a key counts as
+            having run with that value (its jobs are reused when the current value equals it).
         sort: Optional ``rounds -> rounds`` applied before ``rounds.csv`` is written.
         tables: Names of the jobs' other tables (e.g. ``("queries",)``): each job writes
             ``OUT/jobs/<name>.<table>.csv`` and they are combined into ``OUT/<table>.csv``.
@@ -552,8 +553,26 @@ def _fingerprint_change(stored: Any, current: Mapping[str, Any]) -> str:
     if stored.get("activelab") != current.get("activelab"):
         return f"{{they}} ran with activelab {stored.get('activelab')}, this is {current.get('activelab')}"
     then, now = stored.get("protocol") or {}, current.get("protocol") or {}
-    diff = [f"{k} was {then.get(k)!r}, now {now.get(k)!r}" for k in sorted(set(then) | set(now)) if then.get(k) != now.get(k)]
+    absent = object()
+    diff = [
+        f"{k} was {'absent' if a is absent else repr(a)}, now {'absent' if b is absent else repr(b)}"
+        for k in sorted(set(then) | set(now), key=str)
+        if (a := then.get(k, absent)) != (b := now.get(k, absent))
+    ]
     return f"the protocol changed ({', '.join(diff)})" if diff else "the fingerprint differs"
+
+
+def _with_protocol_defaults(stored: Any, defaults: Mapping[str, Any]) -> Any:
+    """A stored job fingerprint with the protocol keys it predates filled in (see ``Grid.protocol_defaults``).
+
+    A key a later version added to the protocol is absent from the fingerprints that older
+    versions wrote; those runs used the value ``defaults`` gives, so they did the same work when
+    the current value equals it (exactly what :func:`check_out` applies to ``config.json``).
+    """
+    if not isinstance(stored, Mapping) or not isinstance(stored.get("protocol"), Mapping) or not defaults:
+        return stored
+    protocol = {**{k: v for k, v in defaults.items() if k not in stored["protocol"]}, **stored["protocol"]}
+    return {**stored, "protocol": _plain(protocol)}
 
 
 def verify_job(grid: Grid, job: GridJob, jobs_dir: Path) -> tuple[JobTables | None, str | None]:
@@ -601,6 +620,7 @@ def verify_job(grid: Grid, job: GridJob, jobs_dir: Path) -> tuple[JobTables | No
             except ConfigError as err:
                 return None, str(err).split(";")[0].replace(f"job file {path}", f"file {path.name}")
         tables[table] = df
+    stored = _with_protocol_defaults(stored, grid.protocol_defaults)
     if _plain(stored) != _plain(job.fingerprint):
         return None, _fingerprint_change(stored, job.fingerprint)
     return tables, None
