@@ -131,11 +131,18 @@ def test_mean_field_matches_naive_dense_iteration(rng: np.random.Generator) -> N
 # The small-pool sweep (_sweep_small) against the block sweep it replaces for N <= 4096 (_sweep,
 # still the large-N path): the same labels, bit for bit, the same objective and sweep count.
 
+@pytest.fixture
+def numpy_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NumPy sweeps only (the compiled one is compared with them below)."""
+    monkeypatch.setattr(solvers, "_USE_JIT", False)
+
+
 def _old_path(store: SimilarityStore, labels, monkeypatch: pytest.MonkeyPatch, **kwargs):
-    """local_search on the block sweep of every N (the code before the small-pool path)."""
+    """local_search on the NumPy block sweep of every N (the code before the small-pool path)."""
     with monkeypatch.context() as m:
         m.setattr(solvers, "_SMALL_POOL_MAX_ITEMS", 0)
         m.setattr(solvers, "_sweep_small", _refuse)
+        m.setattr(solvers, "_USE_JIT", False)
         return local_search(store, labels, **kwargs)
 
 
@@ -168,7 +175,7 @@ def _random_case(seed: int) -> tuple[SimilarityStore, np.ndarray | None, dict]:
     return store, labels, kwargs
 
 
-def test_small_pool_sweep_is_bit_identical_to_the_block_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_pool_sweep_is_bit_identical_to_the_block_sweep(monkeypatch: pytest.MonkeyPatch, numpy_sweeps: None) -> None:
     """240 random stores (zero, partition and feature priors; no to all pairs answered; warm and
     random starts, singletons; block sizes default, 1, 3 and N; 1-3 restarts)."""
     multi_sweep = 0
@@ -186,7 +193,7 @@ def test_small_pool_sweep_is_bit_identical_to_the_block_sweep(monkeypatch: pytes
 @pytest.mark.parametrize("kind", ["zeros", "partition", "features"])
 @pytest.mark.parametrize("warm_start", [True, False])
 def test_small_pool_sweep_opens_clusters_like_the_block_sweep(
-    kind: str, warm_start: bool, monkeypatch: pytest.MonkeyPatch
+    kind: str, warm_start: bool, monkeypatch: pytest.MonkeyPatch, numpy_sweeps: None
 ) -> None:
     """One prior group, four true clusters: the search opens new clusters, on both paths alike."""
     truth = np.repeat([0, 1, 2, 3], 40)
@@ -220,7 +227,7 @@ def test_small_pool_objective_is_bit_identical(rng: np.random.Generator) -> None
             assert solvers._objective(store, consts, labels) == correlation_objective(store, labels)
 
 
-def test_large_pools_keep_the_block_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_pools_keep_the_block_sweep(monkeypatch: pytest.MonkeyPatch, numpy_sweeps: None) -> None:
     """Above _SMALL_POOL_MAX_ITEMS the block sweep runs, unchanged; at it the small-pool one."""
     store = random_store(40, np.random.default_rng(1), "partition")
     calls: list[str] = []
@@ -242,3 +249,96 @@ def test_large_pools_keep_the_block_sweep(monkeypatch: pytest.MonkeyPatch) -> No
     local_search(store, rng=np.random.default_rng(0), n_restarts=2)
     assert calls and set(calls) == {"small"}
     assert solvers._SMALL_POOL_MAX_ITEMS == 40 and block_sweep is not small_sweep
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled sweep (_sweep_jit.sweep_counts, numba) against both NumPy sweeps: the same labels,
+# objective and sweep count, bit for bit, for partition and zero priors on small and large pools.
+
+needs_numba = pytest.mark.skipif(not solvers._sweep_jit.AVAILABLE, reason="numba is not installed (activelab[fast])")
+
+
+def _numpy_small(store: SimilarityStore, labels, monkeypatch: pytest.MonkeyPatch, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(solvers, "_USE_JIT", False)
+        return local_search(store, labels, **kwargs)
+
+
+def _compiled_path(store: SimilarityStore, labels, monkeypatch: pytest.MonkeyPatch, *, large: bool = False, **kwargs):
+    """local_search with every sweep compiled (on the large-pool path if ``large``)."""
+    with monkeypatch.context() as m:
+        m.setattr(solvers, "_USE_JIT", True)
+        m.setattr(solvers, "_sweep_small", _refuse)
+        m.setattr(solvers, "_sweep", _refuse)
+        if large:
+            m.setattr(solvers, "_SMALL_POOL_MAX_ITEMS", 0)
+        return local_search(store, labels, **kwargs)
+
+
+@needs_numba
+def test_compiled_sweep_is_bit_identical_to_the_numpy_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 240 random stores of the small-pool test, on the small- and the large-pool path."""
+    compared = 0
+    for seed in range(240):
+        store, labels, kwargs = _random_case(seed)
+        if store.prior.kind == "features":  # no exact prior term to count: the NumPy sweeps run
+            assert solvers._compiled_inputs(store, store.delta_csr()) is None
+            continue
+        ref = _numpy_small(store, labels, monkeypatch, rng=np.random.default_rng(seed), **kwargs)
+        block = _old_path(store, labels, monkeypatch, rng=np.random.default_rng(seed), **kwargs)
+        for large in (False, True):
+            new = _compiled_path(store, labels, monkeypatch, large=large, rng=np.random.default_rng(seed), **kwargs)
+            for other in (ref, block):
+                np.testing.assert_array_equal(new.labels, other.labels, err_msg=f"seed {seed}")
+                assert new.objective == other.objective, seed
+                assert new.n_sweeps == other.n_sweeps, seed
+        compared += 1
+    assert compared == 180
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", ["zeros", "partition"])
+@pytest.mark.parametrize("block_size", [1, 7, 160])
+def test_compiled_sweep_opens_clusters_like_the_numpy_sweep(
+    kind: str, block_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everything starts in one cluster: the sweeps open clusters (and grow their tables) alike."""
+    truth = np.repeat(np.arange(8), 20)
+    n = len(truth)
+    rng = np.random.default_rng(4)
+    prior = zero_prior(n) if kind == "zeros" else partition_prior(rng.integers(0, 3, n), 0.1)
+    store = SimilarityStore(prior, tau=1)
+    iu = np.triu_indices(n, 1)
+    chosen = rng.random(len(iu[0])) < 0.3
+    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
+    same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
+    store.add(pairs, np.where(same ^ (rng.random(len(pairs)) < 0.1), 1.0, -1.0))
+    start = np.zeros(n, dtype=np.int64)
+    kwargs = {"n_restarts": 2, "warm_start": True, "block_size": block_size}
+    ref = _numpy_small(store, start, monkeypatch, rng=np.random.default_rng(5), **kwargs)
+    new = _compiled_path(store, start, monkeypatch, rng=np.random.default_rng(5), **kwargs)
+    np.testing.assert_array_equal(new.labels, ref.labels)
+    assert new.objective == ref.objective and new.n_sweeps == ref.n_sweeps
+    assert new.labels.max() + 1 >= 6
+
+
+@needs_numba
+def test_compiled_sweep_runs_where_it_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partition and zero priors take the compiled sweep; a feature prior, or _USE_JIT off, NumPy's."""
+    rng = np.random.default_rng(2)
+    calls: list[str] = []
+    compiled = solvers._sweep_compiled
+
+    def spy(*args, **kwargs):
+        calls.append("compiled")
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "_sweep_compiled", spy)
+    for kind, expected in (("partition", True), ("zeros", True), ("features", False)):
+        calls.clear()
+        local_search(random_store(30, rng, kind), rng=np.random.default_rng(0), n_restarts=2)
+        assert bool(calls) == expected, kind
+    monkeypatch.setattr(solvers, "_USE_JIT", False)
+    calls.clear()
+    local_search(random_store(30, rng, "partition"), rng=np.random.default_rng(0), n_restarts=2)
+    assert calls == []

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .store import SimilarityStore
+from . import _sweep_jit
+from .store import LowRankPrior, SimilarityStore
 
 __all__ = [
     "CCResult", "correlation_objective", "gather_rows", "local_search", "mean_field", "merge_by_answers", "merge_clusters",
@@ -204,20 +205,77 @@ class _Constants:
     groups: np.ndarray | None
 
 
-def _constants(store: SimilarityStore, delta: sp.csr_matrix) -> _Constants:
-    prior = store.prior
+def _partition_groups(prior: LowRankPrior) -> np.ndarray | None:
+    """The prior's groups, int64 ``(N,)``, if its features are exactly their one-hot encoding; else ``None``. O(N r)."""
     n, r = prior.phi.shape
-    self_term = prior.self_term(np.arange(n))
-    pairs = store.queried_pairs() if store.n_queried_pairs else np.empty((0, 2), np.int64)
-    deltas = store.deltas() if store.n_queried_pairs else np.empty(0)
-    groups = None
     g = prior.groups
     if g is not None and r and g.shape == (n,) and g.min() >= 0 and g.max() < r:
         onehot = np.zeros((n, r), dtype=prior.phi.dtype)
         onehot[np.arange(n), g] = 1
         if np.array_equal(onehot, prior.phi):
-            groups = np.asarray(g, dtype=np.int64)
+            return np.asarray(g, dtype=np.int64)
+    return None
+
+
+def _constants(store: SimilarityStore, delta: sp.csr_matrix) -> _Constants:
+    prior = store.prior
+    n = prior.phi.shape[0]
+    self_term = prior.self_term(np.arange(n))
+    pairs = store.queried_pairs() if store.n_queried_pairs else np.empty((0, 2), np.int64)
+    deltas = store.deltas() if store.n_queried_pairs else np.empty(0)
+    groups = _partition_groups(prior)
     return _Constants(delta, prior.phi.astype(np.float64), self_term, float(self_term.sum()), pairs, deltas, groups)
+
+
+#: Sweep with the compiled kernel of :mod:`._sweep_jit` where it applies (numba installed, a
+#: partition or zero prior). Its results are bit-identical to the NumPy sweeps; the tests and
+#: ``benchmarks/clustering_solver_speed.py`` switch it off to compare.
+_USE_JIT = True
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What :func:`_sweep_compiled` reads, computed once per :func:`local_search` call."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    self_term: np.ndarray
+    groups: np.ndarray  # prior group per item (zeros for a zero prior)
+    n_groups: int
+    use_counts: bool
+
+
+def _compiled_inputs(store: SimilarityStore, delta: sp.csr_matrix) -> _Compiled | None:
+    """Inputs of the compiled sweep, or ``None`` where it does not apply (no numba; a feature prior)."""
+    if not (_USE_JIT and _sweep_jit.AVAILABLE):
+        return None
+    prior = store.prior
+    n, r = prior.phi.shape
+    use_phi = bool(r) and prior.a != 0.0
+    groups = _partition_groups(prior) if use_phi else None
+    if use_phi and groups is None:
+        return None
+    return _Compiled(
+        delta.indptr.astype(np.int64), delta.indices.astype(np.int64), delta.data.astype(np.float64),
+        prior.self_term(np.arange(n)), groups if groups is not None else np.zeros(n, np.int64),
+        r if groups is not None else 1, groups is not None,
+    )
+
+
+def _sweep_compiled(
+    store: SimilarityStore, c: _Compiled, labels: np.ndarray, block_size: int, rng: np.random.Generator, tol: float
+) -> tuple[np.ndarray, int]:
+    """:func:`_sweep` by :func:`._sweep_jit.sweep_counts`: the same visit order, moves and labels. O(N K + q)."""
+    labels = _relabel(labels)
+    k = int(labels.max()) + 1
+    order = rng.permutation(store.n_items)
+    prior = store.prior
+    moves = _sweep_jit.sweep_counts(
+        order, c.indptr, c.indices, c.data, c.self_term, c.groups, c.n_groups, float(prior.a), float(prior.b),
+        c.use_counts, labels, k, int(block_size), float(tol),
+    )
+    return _relabel(labels), int(moves)
 
 
 def _objective(store: SimilarityStore, c: _Constants, labels: np.ndarray) -> float:
@@ -442,6 +500,7 @@ def local_search(
     delta = store.delta_csr()
     small = n <= _SMALL_POOL_MAX_ITEMS
     consts = _constants(store, delta) if small else None
+    compiled = _compiled_inputs(store, delta)
     best: CCResult | None = None
     for restart in range(n_restarts):
         if restart == 0 and warm_start:
@@ -454,7 +513,9 @@ def local_search(
         bs = int(block_size)
         sweeps = 0
         while sweeps < max_sweeps:
-            if consts is None:
+            if compiled is not None:
+                cand, moves = _sweep_compiled(store, compiled, cur, bs, rng, tol)
+            elif consts is None:
                 cand, moves = _sweep(store, delta, cur, bs, rng, tol)
             else:
                 cand, moves = _sweep_small(store, consts, cur, bs, rng, tol)

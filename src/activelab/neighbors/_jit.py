@@ -20,37 +20,14 @@ environment compiles (about a second per function and dtype).
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
+
+from .._numba import AVAILABLE, lazy_njit
 
 __all__ = ["AVAILABLE", "badge_chunk", "kcenter_chunk", "matvec_chunk"]
 
-AVAILABLE = importlib.util.find_spec("numba") is not None
-"""Whether numba is installed (``pip install 'activelab[fast]'``); it is imported on first use only."""
-
 _FLAGS = {"reassoc", "contract", "nsz", "arcp"}  # SIMD sums; inf and NaN keep their meaning
-_compiled: dict[str, Callable[..., Any]] = {}
-
-
-def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled by numba on its first call (importing numba costs about half a second)."""
-
-    def call(*args: Any) -> Any:
-        f = _compiled.get(fn.__name__)
-        if f is None:
-            if not AVAILABLE:
-                raise RuntimeError("the 'numba' kernel needs numba: pip install 'activelab[fast]'")
-            import numba
-
-            f = _compiled[fn.__name__] = numba.njit(nogil=True, fastmath=_FLAGS, cache=True)(fn)
-        return f(*args)
-
-    call.__doc__ = fn.__doc__
-    call.__name__ = fn.__name__
-    return call
+_jit = lazy_njit(_FLAGS)
 
 
 # Inside the kernels, ``x[s, 0] * np.float32(0.0)`` is a zero of the array's dtype (float32 stays
