@@ -262,3 +262,41 @@ def test_score_pair_strategy_is_a_public_extension_point() -> None:
         FirstItem().select(state, 16, np.random.default_rng(0))
     with pytest.raises(ValueError, match="non-negative int"):
         FirstItem().select(state, True, np.random.default_rng(0))
+
+
+def _row_wise_expected_cost(s: np.ndarray, beta: float) -> np.ndarray:
+    """triangle_expected_cost as it was written first: on (t, 5) rows (the bit-for-bit reference)."""
+    from activelab.clustering.strategies.triangles import _SAME
+
+    s = np.sort(s, axis=1)
+    cost = np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
+    logits = -beta * cost
+    logits -= logits.max(axis=1, keepdims=True)
+    w = np.exp(logits)
+    w /= w.sum(axis=1, keepdims=True)
+    return (w * cost).sum(axis=1)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 3.0])
+def test_triangle_expected_cost_is_bit_identical_to_the_row_wise_form(beta: float) -> None:
+    """Continuous edges, and edges from a small set of values (a +-0.1 prior and answer means, many ties)."""
+    rng = np.random.default_rng(7)
+    values = np.concatenate([[-1.0, 1.0, 0.0, 0.1, -0.1], np.arange(-12, 13) / 3 + 0.1, np.arange(-12, 13) / 3 - 0.1])
+    for s in (rng.normal(size=(20_000, 3)) * 3, rng.choice(values, size=(20_000, 3))):
+        assert np.array_equal(triangle_expected_cost(s, beta), _row_wise_expected_cost(s, beta))
+
+
+def test_first_argmin_and_max_per_key_match_their_numpy_forms() -> None:
+    from activelab.clustering.strategies.triangles import _first_argmin3, _max_per_key
+
+    rng = np.random.default_rng(8)
+    m = rng.integers(0, 3, size=(5000, 3)).astype(float)  # many ties: the first minimum wins
+    assert np.array_equal(_first_argmin3(m), np.argmin(m, axis=1))
+    n = 40
+    keys = rng.integers(0, n * n, 3000)
+    score = rng.choice([0.0, 0.5, 1.0, 2.5], 3000)
+    dense_keys, dense_score = _max_per_key(keys, score, n * n)
+    sort_keys, sort_score = _max_per_key(keys, score, None)
+    assert np.array_equal(dense_keys, sort_keys) and np.array_equal(dense_score, sort_score)
+    assert np.array_equal(dense_keys, np.unique(keys))
+    assert dense_score.tolist() == [score[keys == k].max() for k in dense_keys]

@@ -36,15 +36,33 @@ def _partition_costs(s: np.ndarray) -> np.ndarray:
 
     ``s`` is ``(t, 3)`` for edges ``(i, j), (i, k), (j, k)``. An edge inside a cluster costs
     ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``. Both cases are
-    ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``: one
-    ``(t, 3) @ (3, 5)`` product and no ``(t, 5, 3)`` temporaries.
+    ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``.
     """
-    costs: np.ndarray = np.maximum(s, 0.0).sum(axis=1, keepdims=True) - s @ _SAME.T
-    return costs
+    return np.stack(_cost_columns(s[:, 0], s[:, 1], s[:, 2]), axis=1)
+
+
+def _cost_columns(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The 5 columns of :func:`_partition_costs` from the 3 edge columns (sums left to right)."""
+    m = (np.maximum(s0, 0.0) + np.maximum(s1, 0.0)) + np.maximum(s2, 0.0)
+    # rows of _SAME: the edges inside a cluster are summed, the others contribute nothing
+    return m - ((s0 + s1) + s2), m - s1, m - s0, m - s2, m
+
+
+def _sorted3(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row of ``(t, 3)`` sorted, as three columns (a sorting network of min/max: exact)."""
+    a, b, c = s[:, 0], s[:, 1], s[:, 2]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    s0, x = np.minimum(lo, c), np.maximum(lo, c)
+    return s0, np.minimum(hi, x), np.maximum(hi, x)
 
 
 def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
     """Expected cost of each triangle under ``P(partition) ∝ exp(-beta cost)``, ``(t,)``.
+
+    Column by column (a triangle's 5 partitions are 5 arrays of length ``t``), with every sum
+    taken left to right as NumPy's row sums of ``(t, 5)`` arrays take them, so the result is
+    bit-identical to the row-wise form (tested) at about a quarter of its time. ``s`` must
+    not hold NaN. O(t) time and memory.
 
     Example:
         >>> triangle_expected_cost(np.array([[1.0, 1.0, 1.0], [1.0, 1.0, -1.0]])).round(3).tolist()
@@ -52,13 +70,45 @@ def triangle_expected_cost(s: np.ndarray, beta: float = 1.0) -> np.ndarray:
     """
     # The expected cost is symmetric in the three edges; sorting each row first makes it exactly
     # so in floating point, so equal triangles tie exactly and the random tie-break decides.
-    cost = _partition_costs(np.sort(np.asarray(s, dtype=np.float64).reshape(-1, 3), axis=1))
-    logits = -beta * cost
-    logits -= logits.max(axis=1, keepdims=True)
-    w = np.exp(logits)
-    w /= w.sum(axis=1, keepdims=True)
-    expected: np.ndarray = (w * cost).sum(axis=1)
+    costs = _cost_columns(*_sorted3(np.asarray(s, dtype=np.float64).reshape(-1, 3)))
+    logits = [-beta * c for c in costs]
+    top = logits[0]
+    for lg in logits[1:]:
+        top = np.maximum(top, lg)
+    w = [np.exp(lg - top) for lg in logits]
+    total = (((w[0] + w[1]) + w[2]) + w[3]) + w[4]
+    w = [wj / total for wj in w]
+    expected: np.ndarray = (((w[0] * costs[0] + w[1] * costs[1]) + w[2] * costs[2]) + w[3] * costs[3]) + w[4] * costs[4]
     return expected
+
+
+def _max_per_key(keys: np.ndarray, score: np.ndarray, n_keys: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` in increasing order and the maximum ``score`` of each (scores ``>= 0``).
+
+    With ``n_keys`` (all keys below it): one scatter into an ``(n_keys,)`` array, O(t + n_keys)
+    time and memory, for small pools whose ``N x N`` similarity matrix is held anyway; without:
+    a stable sort of the keys and the maximum over each run, O(t log t) time, O(t) memory.
+    """
+    if n_keys is not None:
+        best = np.full(n_keys, -np.inf)
+        np.maximum.at(best, keys, score)
+        found = np.flatnonzero(best > -np.inf)
+        return found, best[found]
+    order = np.argsort(keys, kind="stable")
+    keys, score = keys[order], score[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.maximum.reduceat(score, starts)
+
+
+def _first_argmin3(m: np.ndarray) -> np.ndarray:
+    """``np.argmin(m, axis=1)`` of a NaN-free ``(t, 3)`` array, column-wise (ties: the first)."""
+    which = np.zeros(len(m), dtype=np.int64)
+    best = m[:, 0]
+    for col in (1, 2):
+        better = m[:, col] < best
+        which[better] = col
+        best = np.where(better, m[:, col], best)
+    return which
 
 
 @dataclass
@@ -115,19 +165,16 @@ class MaxTriangle:
             return np.empty((0, 2), np.int64), np.empty(0)
         i, j, k = viol[tri.pair_index, 0], viol[tri.pair_index, 1], tri.k
         mag = np.abs(tri.s) + 1e-12 * rng.random(tri.s.shape)  # random tie-break
-        which = np.argmin(mag, axis=1)  # 0: (i, j), 1: (i, k), 2: (j, k)
+        which = _first_argmin3(mag)  # 0: (i, j), 1: (i, k), 2: (j, k)
         a = np.where(which == 2, j, i)
         b = np.where(which == 0, j, k)
         if self.name == "maxmin":
             score = np.abs(np.take_along_axis(tri.s, which[:, None], axis=1)[:, 0])
         else:
             score = triangle_expected_cost(tri.s, self.beta)
-        # Per edge, keep its best triangle: sort by key, then the maximum over each run.
+        # Per edge, keep its best triangle, edges in key order.
         keys = np.minimum(a, b) * np.int64(n) + np.maximum(a, b)
-        order = np.argsort(keys, kind="stable")
-        keys, score = keys[order], score[order]
-        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-        keys, score = keys[starts], np.maximum.reduceat(score, starts)
+        keys, score = _max_per_key(keys, score, n * n if dense is not None else None)
         edges = np.stack([keys // n, keys % n], axis=1)
         ok = store.counts_of(edges) < store.tau
         return edges[ok], score[ok]
