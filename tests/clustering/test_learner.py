@@ -80,6 +80,43 @@ def test_checkpoint_resume_is_exact(tmp_path) -> None:  # type: ignore[no-untype
         make(checkpoint_dir=tmp_path).run()
 
 
+def _rewrite_checkpoint(path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Apply ``edit(arrays, meta)`` to the checkpoint at ``path`` (meta is the JSON record)."""
+    import json
+
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(arrays["meta"].tobytes().decode())
+    edit(arrays, meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_checkpoint_keeps_the_asked_pairs_in_an_array_and_reads_the_older_layout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Pairs in ``history_queried`` (not the JSON); a file with them in each record still resumes exactly."""
+    full = make().run()
+    make(checkpoint_dir=tmp_path, callbacks=[StopAfter(3)]).run()
+    path = tmp_path / "checkpoint.npz"
+    with np.load(path) as data:
+        assert data["history_queried"].shape == (45, 2)  # rounds 0-2, 15 pairs each
+        assert b'"queried"' not in data["meta"].tobytes()
+    saved = path.read_bytes()
+
+    def older_layout(arrays, meta):  # type: ignore[no-untyped-def]
+        parts = np.split(arrays.pop("history_queried"), np.cumsum(meta.pop("history_queried_rows"))[:-1])
+        meta["history"] = [dict(d, queried=q.tolist()) for d, q in zip(meta["history"], parts, strict=True)]
+
+    _rewrite_checkpoint(path, older_layout)
+    resumed = make(checkpoint_dir=tmp_path).run()
+    for ra, rb in zip(full, resumed, strict=True):
+        np.testing.assert_array_equal(ra.queried, rb.queried)
+        assert ra.metrics == rb.metrics
+    path.write_bytes(saved)
+    _rewrite_checkpoint(path, lambda arrays, meta: meta.update(history_queried_rows=[15, 15, 14]))
+    with pytest.raises(CheckpointError, match="rounds' pairs do not add up"):
+        make(checkpoint_dir=tmp_path).run()
+
+
 def test_human_oracle_may_skip() -> None:
     oracle = CallbackPairOracle(lambda pairs: [None if p[0] % 2 else 1.0 for p in pairs])
     ac = ActiveClusterer(make_pair_strategy("uniform"), oracle, zero_prior(10), batch_size=5, budget=10, seed=0)

@@ -63,17 +63,21 @@ class RoundRecord:
             raise AttributeError(f"this record counts {self.unit!r}, not pair answers; read .count or .{self.unit}.")
         return self.count
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (the count under its unit's name)."""
-        queried = np.asarray(self.queried)
-        return {
-            "round": self.round_,
-            self.unit: self.count,
-            "queried": queried.astype(np.int64).tolist(),
+    def to_dict(self, *, queried: bool = True) -> dict[str, Any]:
+        """JSON-friendly form (the count under its unit's name).
+
+        ``queried=False`` leaves out the queried items or pairs, for a caller that stores them
+        as an array (:meth:`from_dict` then needs them under ``"queried"`` again).
+        """
+        out: dict[str, Any] = {"round": self.round_, self.unit: self.count}
+        if queried:
+            out["queried"] = np.asarray(self.queried).astype(np.int64).tolist()
+        out.update({
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "seconds": {k: float(v) for k, v in self.seconds.items()},
             "stop_reason": self.stop_reason,
-        }
+        })
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RoundRecord:
