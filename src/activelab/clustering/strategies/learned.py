@@ -253,22 +253,26 @@ def capped_top_k(pairs: np.ndarray, scores: np.ndarray, k: int, max_per_item: in
     noise = rng.random(len(scores))
     if k == 0:
         return pairs[:0]
-    used = np.zeros(int(pairs.max()) + 1, dtype=np.int64)
+    used = [0] * (int(pairs.max()) + 1)
     # Most batches fill from the best 8 k rows: order those first, more only if they run out.
     for head in sorted({min(len(scores), 8 * k), min(len(scores), 64 * k), len(scores)}):
         keep: list[int] = []
         skipped: list[int] = []  # rows over the cap, in score order
-        used[:] = 0
-        for r in top_rows(scores, head, noise).tolist():
-            a, b = pairs[r]
-            if used[a] < max_per_item and used[b] < max_per_item:
-                keep.append(r)
-                used[a] += 1
-                used[b] += 1
-                if len(keep) == k:
-                    break
-            else:
-                skipped.append(r)
+        used = [0] * len(used)
+        rows = top_rows(scores, head, noise)
+        for start in range(0, len(rows), 4096):  # plain ints in blocks: a fast loop that may stop early
+            block = rows[start:start + 4096]
+            for r, (a, b) in zip(block.tolist(), pairs[block].tolist(), strict=True):
+                if used[a] < max_per_item and used[b] < max_per_item:
+                    keep.append(r)
+                    used[a] += 1
+                    used[b] += 1
+                    if len(keep) == k:
+                        break
+                else:
+                    skipped.append(r)
+            if len(keep) == k:
+                break
         if len(keep) == k or head == len(scores):
             break
     keep += skipped[: k - len(keep)]
