@@ -267,7 +267,7 @@ def _sweep_compiled(
     store: SimilarityStore, c: _Compiled, labels: np.ndarray, block_size: int, rng: np.random.Generator, tol: float
 ) -> tuple[np.ndarray, int]:
     """:func:`_sweep` by :func:`._sweep_jit.sweep_counts`: the same visit order, moves and labels. O(N K + q)."""
-    labels = _relabel(labels)
+    labels = _relabel(labels)  # a new array (the caller's is kept): the kernel moves items in it
     k = int(labels.max()) + 1
     order = rng.permutation(store.n_items)
     prior = store.prior
