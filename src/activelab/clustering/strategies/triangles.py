@@ -31,20 +31,15 @@ _SAME = np.array([
 ], dtype=np.float64)
 
 
-def _partition_costs(s: np.ndarray) -> np.ndarray:
-    """Correlation-clustering cost of the 5 partitions of a triangle, ``(t, 5)``.
-
-    ``s`` is ``(t, 3)`` for edges ``(i, j), (i, k), (j, k)``. An edge inside a cluster costs
-    ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``. Both cases are
-    ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0)) - s @ inside``.
-    """
-    return np.stack(_cost_columns(s[:, 0], s[:, 1], s[:, 2]), axis=1)
-
-
 def _cost_columns(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The 5 columns of :func:`_partition_costs` from the 3 edge columns (sums left to right)."""
+    """Correlation-clustering cost of the 5 partitions of triangles (the rows of :data:`_SAME`), as 5 columns.
+
+    ``s0, s1, s2`` are the similarities of the edges ``(i, j), (i, k), (j, k)``. An edge inside
+    a cluster costs ``|s|`` if ``s < 0``; an edge across clusters costs ``|s|`` if ``s >= 0``.
+    Both cases are ``max(s, 0) - s * inside``, so a partition costs ``sum(max(s, 0))`` minus the
+    sum of its inside edges; sums are taken left to right.
+    """
     m = (np.maximum(s0, 0.0) + np.maximum(s1, 0.0)) + np.maximum(s2, 0.0)
-    # rows of _SAME: the edges inside a cluster are summed, the others contribute nothing
     return m - ((s0 + s1) + s2), m - s1, m - s0, m - s2, m
 
 
