@@ -72,10 +72,7 @@ def main() -> None:
         raise SystemExit(f"--repeats {args.repeats}: give at least 1.")
     if not solvers._sweep_jit.AVAILABLE:
         raise SystemExit("the compiled sweep needs numba: pip install 'activelab[fast]'.")
-    make_case(50)  # compile (or load from numba's cache) before timing
-    solvers._sweep_jit.sweep_counts(np.arange(2), np.zeros(3, np.int64), np.zeros(0, np.int64), np.zeros(0),
-                                    np.zeros(2), np.zeros(2, np.int64), 1, 0.0, 0.0, False,
-                                    np.zeros(2, np.int64), 1, 1, 1e-9)
+    timed(*make_case(50), "compiled", True, seed=0)  # compile (or load from numba's cache) before timing
     print("| N | warm start | sweeps | block sweep, wall / CPU ms | small-pool sweep, wall / CPU ms "
           "| compiled sweep, wall / CPU ms | compiled vs best NumPy (CPU) |")
     print("|---|---|---|---|---|---|---|")

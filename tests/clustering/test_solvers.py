@@ -9,7 +9,7 @@ import pytest
 
 from activelab.clustering import solvers
 from activelab.clustering.solvers import correlation_objective, local_search, mean_field, same_cluster_prob
-from activelab.clustering.store import SimilarityStore, feature_prior, partition_prior, zero_prior
+from activelab.clustering.store import LowRankPrior, SimilarityStore, feature_prior, partition_prior, zero_prior
 
 
 def set_partitions(n: int):
@@ -190,6 +190,18 @@ def test_small_pool_sweep_is_bit_identical_to_the_block_sweep(monkeypatch: pytes
     assert multi_sweep > 60  # the cases move items, not only stop after one sweep
 
 
+def _noisy_answers(prior: LowRankPrior, truth: np.ndarray, rng: np.random.Generator) -> SimilarityStore:
+    """A store (tau = 1) with about 30 % of the pairs answered once, 10 % of the answers flipped."""
+    n = len(truth)
+    store = SimilarityStore(prior, tau=1)
+    iu = np.triu_indices(n, 1)
+    chosen = rng.random(len(iu[0])) < 0.3
+    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
+    same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
+    store.add(pairs, np.where(same ^ (rng.random(len(pairs)) < 0.1), 1.0, -1.0))
+    return store
+
+
 @pytest.mark.parametrize("kind", ["zeros", "partition", "features"])
 @pytest.mark.parametrize("warm_start", [True, False])
 def test_small_pool_sweep_opens_clusters_like_the_block_sweep(
@@ -201,12 +213,7 @@ def test_small_pool_sweep_opens_clusters_like_the_block_sweep(
     rng = np.random.default_rng(3)
     prior = {"zeros": zero_prior(n), "partition": partition_prior(np.zeros(n, dtype=np.int64), 0.1),
              "features": feature_prior(rng.normal(size=(n, 4)), scale=0.2)}[kind]
-    store = SimilarityStore(prior, tau=1)
-    iu = np.triu_indices(n, 1)
-    chosen = rng.random(len(iu[0])) < 0.3
-    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
-    same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
-    store.add(pairs, np.where(same ^ (rng.random(len(pairs)) < 0.1), 1.0, -1.0))
+    store = _noisy_answers(prior, truth, rng)
     start = np.zeros(n, dtype=np.int64)
     kwargs = {"n_restarts": 3, "warm_start": warm_start, "block_size": 7}
     ref = _old_path(store, start, monkeypatch, rng=np.random.default_rng(5), **kwargs)
@@ -282,7 +289,7 @@ def test_compiled_sweep_is_bit_identical_to_the_numpy_sweeps(monkeypatch: pytest
     for seed in range(240):
         store, labels, kwargs = _random_case(seed)
         if store.prior.kind == "features":  # no exact prior term to count: the NumPy sweeps run
-            assert solvers._compiled_inputs(store, store.delta_csr()) is None
+            assert solvers._compiled_inputs(store, store.delta_csr(), None) is None
             continue
         ref = _numpy_small(store, labels, monkeypatch, rng=np.random.default_rng(seed), **kwargs)
         block = _old_path(store, labels, monkeypatch, rng=np.random.default_rng(seed), **kwargs)
@@ -307,12 +314,7 @@ def test_compiled_sweep_opens_clusters_like_the_numpy_sweep(
     n = len(truth)
     rng = np.random.default_rng(4)
     prior = zero_prior(n) if kind == "zeros" else partition_prior(rng.integers(0, 3, n), 0.1)
-    store = SimilarityStore(prior, tau=1)
-    iu = np.triu_indices(n, 1)
-    chosen = rng.random(len(iu[0])) < 0.3
-    pairs = np.stack([iu[0][chosen], iu[1][chosen]], axis=1)
-    same = truth[pairs[:, 0]] == truth[pairs[:, 1]]
-    store.add(pairs, np.where(same ^ (rng.random(len(pairs)) < 0.1), 1.0, -1.0))
+    store = _noisy_answers(prior, truth, rng)
     start = np.zeros(n, dtype=np.int64)
     kwargs = {"n_restarts": 2, "warm_start": True, "block_size": block_size}
     ref = _numpy_small(store, start, monkeypatch, rng=np.random.default_rng(5), **kwargs)

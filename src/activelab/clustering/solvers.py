@@ -246,19 +246,26 @@ class _Compiled:
     use_counts: bool
 
 
-def _compiled_inputs(store: SimilarityStore, delta: sp.csr_matrix) -> _Compiled | None:
-    """Inputs of the compiled sweep, or ``None`` where it does not apply (no numba; a feature prior)."""
+def _compiled_inputs(store: SimilarityStore, delta: sp.csr_matrix, consts: _Constants | None) -> _Compiled | None:
+    """Inputs of the compiled sweep, or ``None`` where it does not apply (no numba; a feature prior).
+
+    The self terms and the prior's groups are taken from ``consts`` when the small-pool path
+    has computed them already.
+    """
     if not (_USE_JIT and _sweep_jit.AVAILABLE):
         return None
     prior = store.prior
     n, r = prior.phi.shape
     use_phi = bool(r) and prior.a != 0.0
-    groups = _partition_groups(prior) if use_phi else None
-    if use_phi and groups is None:
-        return None
+    groups = None
+    if use_phi:
+        groups = consts.groups if consts is not None else _partition_groups(prior)
+        if groups is None:
+            return None
+    self_term = consts.self_term if consts is not None else prior.self_term(np.arange(n))
     return _Compiled(
         delta.indptr.astype(np.int64), delta.indices.astype(np.int64), delta.data.astype(np.float64),
-        prior.self_term(np.arange(n)), groups if groups is not None else np.zeros(n, np.int64),
+        self_term, groups if groups is not None else np.zeros(n, np.int64),
         r if groups is not None else 1, groups is not None,
     )
 
@@ -500,7 +507,7 @@ def local_search(
     delta = store.delta_csr()
     small = n <= _SMALL_POOL_MAX_ITEMS
     consts = _constants(store, delta) if small else None
-    compiled = _compiled_inputs(store, delta)
+    compiled = _compiled_inputs(store, delta, consts)
     best: CCResult | None = None
     for restart in range(n_restarts):
         if restart == 0 and warm_start:
