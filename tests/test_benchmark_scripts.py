@@ -70,3 +70,28 @@ def test_kill_drill_short(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout
+
+
+def test_pack_by_dataset_puts_ours_beside_published_and_marks_misses():
+    cl = _load("clustering")
+    rows = [
+        # dataset, strategy, vs, ours, published, within, seeds
+        ("ecoli", "uniform", "uniform", 0.46, 0.4599, True, 8),
+        ("ecoli", "maxexp", "maxexp", 0.60, 0.7219, False, 7),
+        ("yeast", "uniform", "uniform", 0.19, 0.188, True, 8),
+        ("yeast", "default", "maxexp", 0.85, 0.683, True, 8),
+    ]
+    summary = pd.DataFrame(
+        [{"dataset": d, "strategy": s, "vs": v, "ari_mean_0_20": o, "ari_mean_0_20_pub": p, "within": w,
+          "n_seeds": n, "noise": 0.2, "init": "kmeans"} for d, s, v, o, p, w, n in rows]
+    )
+    table = cl.pack_by_dataset(summary)
+    assert list(table["dataset"]) == ["ecoli", "yeast"]
+    ecoli, yeast = table.iloc[0], table.iloc[1]
+    assert ecoli["noise"] == "0.2" and ecoli["uniform"] == "0.460 (0.460)"
+    assert ecoli["maxexp"] == "0.600 (0.722)*"  # outside the tolerance: marked
+    assert ecoli["within"] == "1/2" and ecoli["seeds"] == 7
+    # a strategy the paper did not run is compared with maxexp, and "within" counts only the paper's
+    assert yeast["default (vs maxexp)"] == "0.850 (0.683)"
+    assert yeast["within"] == "1/1" and yeast["seeds"] == 8
+    assert pd.isna(yeast["maxexp"]) and pd.isna(ecoli["default (vs maxexp)"])
