@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -95,3 +96,23 @@ def test_pack_by_dataset_puts_ours_beside_published_and_marks_misses():
     assert yeast["default (vs maxexp)"] == "0.850 (0.683)"
     assert yeast["within"] == "1/1" and yeast["seeds"] == 8
     assert pd.isna(yeast["maxexp"]) and pd.isna(ecoli["default (vs maxexp)"])
+
+
+def test_teacher_headroom_rollout_teacher_with_margin_only_is_margin():
+    th = _load("teacher_headroom")
+    from activelab.learned.tasks import TaskSampler
+
+    task = TaskSampler(sources=("generated",), learners=("logreg",), query_sizes=(4,), rounds=(3, 3), n_items=300).sample(
+        np.random.default_rng(1)
+    )
+    margin = th.run_fixed(task, "margin", 7, ("margin", "random"))
+    # the branches are deep copies: trying actions leaves the real run where margin alone takes it
+    (val, test), taken = th.run_rollout_teacher(task, 7, ("margin",), horizon=1)
+    assert (val, test) == margin and [a for _, a in taken] == ["margin"] * 3
+    assert th.delta_auc(val, margin[0]) == 0.0
+    # with a second action the teacher takes, each round, the branch with the most validation gain
+    (val2, _), taken2 = th.run_rollout_teacher(task, 7, ("margin", "random"), horizon=0)
+    assert len(val2) == len(margin[0]) and {a for _, a in taken2} <= {"margin", "random"}
+    assert th.delta_auc([0.5, 0.7], [0.5, 0.6]) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="empty"):
+        th.delta_auc([], [0.5])

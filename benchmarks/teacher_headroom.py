@@ -1,0 +1,200 @@
+"""How much a teacher could gain over margin on training tasks (issue 16, item 3: "first measure").
+
+Before a policy imitates a teacher, the teacher must be worth imitating. This script runs, on
+tasks drawn by :class:`activelab.learned.tasks.TaskSampler` from the training sources only
+(never an evaluation set of ``benchmarks/learned_transfer.py``), with the task's proxy learner:
+
+* ``margin`` (the reference: every other curve is measured against it on the same task, seed
+  and initial set, so the comparison uses common random numbers);
+* each **fixed action** alone (every round the same heuristic, e.g. ``badge`` or ``typiclust``);
+* the **rollout teacher** over those actions: each round, for every action, a copy of the
+  environment takes that action and then ``--horizon`` rounds of margin; the action whose copy
+  ends with the most validation accuracy gained over margin's reference curve (summed over
+  those rounds) is taken for real. Ties go to margin. This is the teacher a round-level policy
+  anchored to margin would imitate (issue 16, items 2-3);
+* optionally (``--lookahead``) the **candidate-level look-ahead expert** of the shipped policy's
+  training (``ALEnv.expert_scores``: one proxy refit per candidate per pick, the costliest).
+
+The figure per run is ``Δ AUC``: the mean over the task's rounds of (accuracy − margin's
+accuracy on the same task and seed), in percentage points; the curves share round 0 (the
+initial set). The teacher chooses on the validation split, so its validation Δ is biased
+upwards (it picks the luckiest branch); the **test** Δ, on a split nothing reads, is the
+unbiased one and is printed first. Printed: per source, the mean Δ AUC of each runner with its
+standard error and win/tie/loss against margin (|Δ| <= 0.05 pp is a tie), and which action
+the rollout teacher took by the number of labels per class when it chose.
+
+    python benchmarks/teacher_headroom.py --episodes 12 --horizon 2
+    python benchmarks/teacher_headroom.py --episodes 4 --lookahead     # + the look-ahead expert
+
+Cost: the rollout teacher makes ``len(actions) × (horizon + 1)`` proxy fits per round; the
+look-ahead expert ``K`` fits per pick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from activelab.learned.env import ALEnv
+from activelab.learned.tasks import TRAIN_SOURCES, Task, TaskSampler
+
+#: The round-level actions: margin first (ties go to it), then the proven alternatives.
+ACTIONS = ("margin", "badge", "typiclust", "probcover", "random")
+TIE_PP = 0.05
+
+
+def delta_auc(curve: list[float], reference: list[float]) -> float:
+    """Mean over the rounds of (accuracy − reference accuracy), in percentage points.
+
+    Both curves start at the same round 0; a curve shorter than the reference (the pool ran
+    out) is compared on its own rounds.
+    """
+    n = min(len(curve), len(reference))
+    if n == 0:
+        raise ValueError("empty learning curve")
+    return 100.0 * float(np.mean(np.asarray(curve[:n]) - np.asarray(reference[:n])))
+
+
+Curves = tuple[list[float], list[float]]
+
+
+def run_fixed(task: Task, action: str, seed: int, actions: tuple[str, ...]) -> Curves:
+    """The validation and test curves of ``action`` taken every round on ``task``."""
+    env = ALEnv("heuristic", task=task, heuristics=actions, max_candidates=max(64, task.n_candidates))
+    test = [env.reset(seed=seed)[1]["test_accuracy"]]
+    a, done = actions.index(action), False
+    while not done:
+        _, _, done, _, info = env.step(a)
+        test.append(info["test_accuracy"])
+    return env.curve, test
+
+
+def run_rollout_teacher(task: Task, seed: int, actions: tuple[str, ...], horizon: int) -> tuple[Curves, list[tuple[float, str]]]:
+    """The rollout teacher's curves and its choices as (labels per class when chosen, action).
+
+    Each round every action is tried on a deep copy of the environment (its engine, model and
+    random generator included, so the copies draw the same random numbers), followed by up to
+    ``horizon`` rounds of margin; the rewards (accuracy over margin's reference, per round) are
+    summed and the best action is taken. Strictly better only: a tie keeps margin (index 0).
+    """
+    env = ALEnv("heuristic", task=task, heuristics=actions, max_candidates=max(64, task.n_candidates))
+    test = [env.reset(seed=seed)[1]["test_accuracy"]]
+    margin = actions.index("margin")
+    choices: list[tuple[float, str]] = []
+    done = False
+    while not done:
+        assert env.engine is not None  # reset() built it
+        per_class = env.engine.pool.n_labelled / task.n_classes
+        values = np.empty(len(actions))
+        for i in range(len(actions)):
+            branch = copy.deepcopy(env)
+            _, total, end, _, _ = branch.step(i)
+            for _ in range(horizon):
+                if end:
+                    break
+                _, r, end, _, _ = branch.step(margin)
+                total += r
+            values[i] = total
+        best = margin
+        for i in range(len(actions)):
+            if values[i] > values[best] + 1e-12:
+                best = i
+        choices.append((per_class, actions[best]))
+        _, _, done, _, info = env.step(best)
+        test.append(info["test_accuracy"])
+    return (env.curve, test), choices
+
+
+def run_lookahead(task: Task, seed: int) -> Curves:
+    """The candidate-level look-ahead expert's curves (``ALEnv.expert_scores``' best pick, every pick)."""
+    env = ALEnv("pick", task=task, max_candidates=max(64, task.n_candidates))
+    test = [env.reset(seed=seed)[1]["test_accuracy"]]
+    done = False
+    while not done:
+        _, _, done, _, info = env.step(int(np.argmax(env.expert_scores())))
+        if len(env.curve) > len(test):  # a round ended (pick mode steps once per pick)
+            test.append(info["test_accuracy"])
+    return env.curve, test
+
+
+def _cell(v: np.ndarray) -> str:
+    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    w, t, lo = int((v > TIE_PP).sum()), int((np.abs(v) <= TIE_PP).sum()), int((v < -TIE_PP).sum())
+    return f"{v.mean():+.2f} ± {se:.2f} ({w}/{t}/{lo})"
+
+
+def _bin(per_class: float) -> str:
+    for hi, name in ((2, "< 2"), (5, "2-5"), (10, "5-10"), (20, "10-20")):
+        if per_class < hi:
+            return name
+    return ">= 20"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=12, help="tasks drawn (one run of each runner per task)")
+    parser.add_argument("--sources", default=",".join(TRAIN_SOURCES), help="training sources (TaskSampler)")
+    parser.add_argument("--actions", default=",".join(ACTIONS), help="round-level actions; must include margin")
+    parser.add_argument("--horizon", type=int, default=2, help="rounds of margin after the tried action")
+    parser.add_argument("--lookahead", action="store_true", help="also the candidate-level look-ahead expert")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    actions = tuple(args.actions.split(","))
+    if "margin" not in actions:
+        raise SystemExit(f"error: --actions must include margin (the reference and the tie-break), got {args.actions!r}.")
+    if args.horizon < 0:
+        raise SystemExit(f"error: --horizon must be >= 0, got {args.horizon}.")
+    sampler = TaskSampler(sources=tuple(args.sources.split(",")), rounds=(6, 10))
+    rng = np.random.default_rng(args.seed)
+    runners = ["teacher", *[a for a in actions if a != "margin"]] + (["lookahead"] if args.lookahead else [])
+    rows: list[dict[str, Any]] = []
+    choices: Counter[tuple[str, str]] = Counter()
+    t0 = time.perf_counter()
+    for episode in range(args.episodes):
+        task = sampler.sample(rng)
+        seed = int(rng.integers(0, 2**31 - 1))
+        reference = run_fixed(task, "margin", seed, actions)
+        row: dict[str, Any] = {"source": task.name, "learner": task.learner, "C": task.n_classes,
+                               "b": task.query_size, "initial": task.initial, "rounds": len(reference[0]) - 1}
+        for name in runners:
+            if name == "teacher":
+                (val, test), taken = run_rollout_teacher(task, seed, actions, args.horizon)
+                choices.update((_bin(pc), a) for pc, a in taken)
+            elif name == "lookahead":
+                val, test = run_lookahead(task, seed)
+            else:
+                val, test = run_fixed(task, name, seed, actions)
+            row[name] = delta_auc(test, reference[1])
+            row[f"{name}_val"] = delta_auc(val, reference[0])
+        rows.append(row)
+        shown = "  ".join(f"{n} {row[n]:+.2f} (val {row[n + '_val']:+.2f})" for n in runners)
+        print(f"[{episode + 1}/{args.episodes}] {task.name} ({task.learner}, C={task.n_classes}, b={task.query_size}, "
+              f"initial {task.initial}): Δ AUC pp vs margin, test (validation): {shown}  "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    for split, suffix in (("test", ""), ("validation", "_val")):
+        print(f"\nΔ AUC over margin in pp on the {split} split (mean ± s.e.; W/T/L, tie |Δ| < {TIE_PP} pp), "
+              f"{len(rows)} tasks, horizon {args.horizon}, actions {', '.join(actions)}:\n")
+        print("| source | tasks | " + " | ".join(runners) + " |")
+        print("|---|---|" + "---|" * len(runners))
+        for g in sorted({r["source"] for r in rows}) + ["all"]:
+            sel = [r for r in rows if g == "all" or r["source"] == g]
+            print(f"| {g} | {len(sel)} | " + " | ".join(_cell(np.array([r[n + suffix] for r in sel])) for n in runners) + " |")
+    print("\nThe teacher chooses on the validation split; the test split is what it would gain.")
+    print("\nThe rollout teacher's choices by labels per class when it chose (rounds):\n")
+    bins = ["< 2", "2-5", "5-10", "10-20", ">= 20"]
+    print("| labels per class | " + " | ".join(actions) + " |")
+    print("|---|" + "---|" * len(actions))
+    for b in bins:
+        if any(choices[(b, a)] for a in actions):
+            print(f"| {b} | " + " | ".join(str(choices[(b, a)]) for a in actions) + " |")
+    print(f"\n{time.perf_counter() - t0:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
