@@ -40,6 +40,7 @@ app.add_typer(policy_app, name="policy")
 policy_app.command("train")(policy_commands.train)
 policy_app.command("evaluate")(policy_commands.evaluate)
 policy_app.command("train-pairs")(policy_commands.train_pairs)
+policy_app.command("train-switch")(policy_commands.train_switch)
 app.add_typer(label_commands.label_app, name="label")
 
 

@@ -13,7 +13,7 @@ from ..learned.config import TrainConfig
 from .common import command_from_config, console, user_errors
 from .run import run_config
 
-__all__ = ["evaluate", "train", "train_pairs"]
+__all__ = ["evaluate", "train", "train_pairs", "train_switch"]
 
 
 def _train(config: TrainConfig, extras: dict[str, Any]) -> None:
@@ -98,4 +98,30 @@ def train_pairs(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with user_errors():
         path = train_pair_policy(config, out, command=command)
+    console().print(f"wrote {path}", highlight=False)
+
+
+def train_switch(
+    out: Annotated[Path, typer.Option(help="Switch policy file to write (.pt).")],
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
+    tasks: Annotated[int, typer.Option(help="Training tasks (episodes) of the rollout teacher.")] = 60,
+    horizon: Annotated[int, typer.Option(help="Rounds of margin after the tried action in the teacher's rollouts.")] = 2,
+    actions: Annotated[str, typer.Option(help="Round-level actions, comma-separated, margin first.")] = "margin,badge,typiclust,probcover",
+    members: Annotated[int, typer.Option(help="Ensemble size (the policy leaves margin only where all agree).")] = 5,
+) -> None:
+    """Train the round-level switch policy anchored to margin (`--strategy policy` with its file) on training tasks."""
+    import logging
+    import shlex
+
+    from ..learned.switch import SwitchTrainConfig, train_switch_policy
+
+    with user_errors(validation=True):
+        config = SwitchTrainConfig(seed=seed, tasks=tasks, horizon=horizon, actions=tuple(actions.split(",")),
+                                   members=members)
+    command = shlex.join(["activelab", "policy", "train-switch", "--out", str(out), "--seed", str(seed),
+                          "--tasks", str(tasks), "--horizon", str(horizon), "--actions", actions,
+                          "--members", str(members)])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with user_errors():
+        path = train_switch_policy(config, out, command=command)
     console().print(f"wrote {path}", highlight=False)

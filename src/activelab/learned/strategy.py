@@ -5,7 +5,7 @@ The strategy computes the same features as :class:`~activelab.learned.env.ALEnv`
 (``TorchClassifier``, the proxies), so a policy trained on proxy learners runs with deep models.
 
 Policy files (``.pt``, read with ``torch.load(weights_only=True)``, so loading runs no code)
-hold a dict: ``format``, ``kind`` (``"pick"``, ``"weights"`` or ``"heuristic"``), the network
+hold a dict: ``format``, ``kind`` (one of :data:`POLICY_KINDS`), the network
 weights and a ``metadata`` dict (training command, tasks, time). The default policy ships in
 ``activelab/learned/policies/default.pt``; the environment variable ``ACTIVELAB_POLICY`` names
 another default file (used by ``activelab policy evaluate`` so that worker processes see it).
@@ -29,18 +29,22 @@ from ..pool import Pool
 from .features import N_FEATURES, RoundFeatures, global_features, sample_candidates, summary_observation, weighted_greedy
 from .scorer import CandidateScorer
 
-__all__ = ["DEFAULT_POLICY", "POLICY_FORMAT", "PolicyStrategy", "load_policy", "save_policy"]
+__all__ = ["DEFAULT_POLICY", "POLICY_FORMAT", "POLICY_KINDS", "PolicyStrategy", "load_policy", "save_policy"]
 
 #: The policy shipped with the package.
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.pt"
 POLICY_FORMAT = 1
+#: Policy kinds: a candidate scorer (``pick``), feature weights (``weights``), a PPO choice of a
+#: heuristic per round (``heuristic``), and the round-level switch anchored to margin (``switch``,
+#: :mod:`activelab.learned.switch`).
+POLICY_KINDS = ("pick", "weights", "heuristic", "switch")
 _ENV = "ACTIVELAB_POLICY"
 
 
 def save_policy(path: str | os.PathLike[str], kind: str, state: dict[str, Any], metadata: dict[str, Any]) -> Path:
     """Write a policy file (atomically); ``state`` holds tensors and plain values only."""
-    if kind not in ("pick", "weights", "heuristic"):
-        raise ValueError(f"kind must be 'pick', 'weights' or 'heuristic', got {kind!r}.")
+    if kind not in POLICY_KINDS:
+        raise ValueError(f"kind must be one of {POLICY_KINDS}, got {kind!r}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -66,9 +70,7 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
         raise ActiveLabError(f"{path} is not a readable policy file ({type(err).__name__}: {err}).") from err
-    if not isinstance(blob, dict) or blob.get("format") != POLICY_FORMAT or blob.get("kind") not in (
-        "pick", "weights", "heuristic"
-    ):
+    if not isinstance(blob, dict) or blob.get("format") != POLICY_FORMAT or blob.get("kind") not in POLICY_KINDS:
         raise ActiveLabError(
             f"{path} is not an activelab policy file of format {POLICY_FORMAT}; train one with `activelab policy train`."
         )
@@ -127,6 +129,8 @@ class PolicyStrategy:
     n_draws: int = 0
     _blob: dict[str, Any] = field(init=False, repr=False)
     _history: dict[int, float] = field(init=False, repr=False, default_factory=dict)
+    #: The heuristic of the last round (``heuristic`` and ``switch`` kinds; ``None`` before one).
+    last_action: str | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.n_candidates < 2:
@@ -141,6 +145,13 @@ class PolicyStrategy:
             self._scorer.eval()
         elif kind == "weights":
             self._actor = _actor_critic(state, None, int(state["n_weights"]))
+        elif kind == "switch":
+            from ..strategies.registry import make
+            from .switch import load_switch_members
+
+            self.heuristics = tuple(state["actions"])
+            self._heuristics = [make(h) for h in self.heuristics]
+            self._members = load_switch_members(state)
         else:
             from ..strategies.registry import make
 
@@ -193,6 +204,14 @@ class PolicyStrategy:
         if self.kind == "heuristic":
             obs = self._global_obs(views, pool, k, rng)
             action = int(self._actor.predict(obs, deterministic=True)[0])
+            self.last_action = self.heuristics[action]
+            return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
+        if self.kind == "switch":
+            from .switch import decide, predict_advantages
+
+            obs = self._global_obs(views, pool, k, rng)
+            action = decide(predict_advantages(self._members, obs))
+            self.last_action = self.heuristics[action]
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)
         if self.kind == "weights":
