@@ -12,6 +12,9 @@ tasks drawn by :class:`activelab.learned.tasks.TaskSampler` from the training so
   ends with the most validation accuracy gained over margin's reference curve (summed over
   those rounds) is taken for real. Ties go to margin. This is the teacher a round-level policy
   anchored to margin would imitate (issue 16, items 2-3);
+* optionally (``--switch FILE``) a trained **switch policy** (:mod:`activelab.learned.switch`),
+  deciding from the environment's observation each round; give another ``--seed`` than its
+  training's so that it meets other tasks;
 * optionally (``--lookahead``) the **candidate-level look-ahead expert** of the shipped policy's
   training (``ALEnv.expert_scores``: one proxy refit per candidate per pick, the costliest).
 
@@ -25,6 +28,7 @@ the rollout teacher took by the number of labels per class when it chose.
 
     python benchmarks/teacher_headroom.py --episodes 12 --horizon 2
     python benchmarks/teacher_headroom.py --episodes 4 --lookahead     # + the look-ahead expert
+    python benchmarks/teacher_headroom.py --seed 1 --switch FILE.pt    # + a trained switch policy
 
 Cost: the rollout teacher makes ``len(actions) × (horizon + 1)`` proxy fits per round; the
 look-ahead expert ``K`` fits per pick.
@@ -122,6 +126,22 @@ def run_lookahead(task: Task, seed: int) -> Curves:
     return env.curve, test
 
 
+def run_switch(task: Task, seed: int, path: str) -> Curves:
+    """The curves of a ``switch`` policy file deciding every round from the environment's observation."""
+    from activelab.learned.strategy import load_policy
+    from activelab.learned.switch import decide, load_switch_members, predict_advantages
+
+    state = load_policy(path)["state"]
+    members = load_switch_members(state)
+    env = ALEnv("heuristic", task=task, heuristics=tuple(state["actions"]), max_candidates=max(64, task.n_candidates))
+    obs, info = env.reset(seed=seed)
+    test, done = [info["test_accuracy"]], False
+    while not done:
+        obs, _, done, _, info = env.step(decide(predict_advantages(members, obs)))
+        test.append(info["test_accuracy"])
+    return env.curve, test
+
+
 def _cell(v: np.ndarray) -> str:
     se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
     w, t, lo = int((v > TIE_PP).sum()), int((np.abs(v) <= TIE_PP).sum()), int((v < -TIE_PP).sum())
@@ -142,6 +162,7 @@ def main() -> None:
     parser.add_argument("--actions", default=",".join(ACTIONS), help="round-level actions; must include margin")
     parser.add_argument("--horizon", type=int, default=2, help="rounds of margin after the tried action")
     parser.add_argument("--lookahead", action="store_true", help="also the candidate-level look-ahead expert")
+    parser.add_argument("--switch", default=None, help="also a switch policy file (activelab policy train-switch)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     actions = tuple(args.actions.split(","))
@@ -152,6 +173,7 @@ def main() -> None:
     sampler = TaskSampler(sources=tuple(args.sources.split(",")), rounds=(6, 10))
     rng = np.random.default_rng(args.seed)
     runners = ["teacher", *[a for a in actions if a != "margin"]] + (["lookahead"] if args.lookahead else [])
+    runners += ["switch"] if args.switch else []
     rows: list[dict[str, Any]] = []
     choices: Counter[tuple[str, str]] = Counter()
     t0 = time.perf_counter()
@@ -167,6 +189,8 @@ def main() -> None:
                 choices.update((_bin(pc), a) for pc, a in taken)
             elif name == "lookahead":
                 val, test = run_lookahead(task, seed)
+            elif name == "switch":
+                val, test = run_switch(task, seed, args.switch)
             else:
                 val, test = run_fixed(task, name, seed, actions)
             row[name] = delta_auc(test, reference[1])

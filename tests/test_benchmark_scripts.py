@@ -98,7 +98,7 @@ def test_pack_by_dataset_puts_ours_beside_published_and_marks_misses():
     assert pd.isna(yeast["maxexp"]) and pd.isna(ecoli["default (vs maxexp)"])
 
 
-def test_teacher_headroom_rollout_teacher_with_margin_only_is_margin():
+def test_teacher_headroom_rollout_teacher_with_margin_only_is_margin(tmp_path):
     th = _load("teacher_headroom")
     from activelab.learned.tasks import TaskSampler
 
@@ -113,6 +113,15 @@ def test_teacher_headroom_rollout_teacher_with_margin_only_is_margin():
     # with a second action the teacher takes, each round, the branch with the most validation gain
     (val2, _), taken2 = th.run_rollout_teacher(task, 7, ("margin", "random"), horizon=0)
     assert len(val2) == len(margin[0]) and {a for _, a in taken2} <= {"margin", "random"}
+    # an untrained switch policy file is margin exactly
+    from activelab.learned.features import N_FEATURES
+    from activelab.learned.strategy import save_policy
+    from activelab.learned.switch import AdvantageNet, SwitchTrainConfig, switch_state
+
+    config = SwitchTrainConfig(actions=("margin", "random"), members=2)
+    members = [AdvantageNet(N_FEATURES, 1, config.hidden) for _ in range(2)]
+    path = save_policy(tmp_path / "switch.pt", "switch", switch_state(members, config), {})
+    assert th.run_switch(task, 7, str(path)) == margin
     assert th.delta_auc([0.5, 0.7], [0.5, 0.6]) == pytest.approx(5.0)
     with pytest.raises(ValueError, match="empty"):
         th.delta_auc([], [0.5])
