@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=2, help="rounds of margin after the tried action")
     parser.add_argument("--lookahead", action="store_true", help="also the candidate-level look-ahead expert")
     parser.add_argument("--switch", default=None, help="also a switch policy file (activelab policy train-switch)")
+    parser.add_argument("--no-teacher", action="store_true", help="skip the rollout teacher (the costliest runner)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     actions = tuple(args.actions.split(","))
@@ -172,7 +173,8 @@ def main() -> None:
         raise SystemExit(f"error: --horizon must be >= 0, got {args.horizon}.")
     sampler = TaskSampler(sources=tuple(args.sources.split(",")), rounds=(6, 10))
     rng = np.random.default_rng(args.seed)
-    runners = ["teacher", *[a for a in actions if a != "margin"]] + (["lookahead"] if args.lookahead else [])
+    runners = ([] if args.no_teacher else ["teacher"]) + [a for a in actions if a != "margin"]
+    runners += ["lookahead"] if args.lookahead else []
     runners += ["switch"] if args.switch else []
     rows: list[dict[str, Any]] = []
     choices: Counter[tuple[str, str]] = Counter()
@@ -210,6 +212,9 @@ def main() -> None:
             sel = [r for r in rows if g == "all" or r["source"] == g]
             print(f"| {g} | {len(sel)} | " + " | ".join(_cell(np.array([r[n + suffix] for r in sel])) for n in runners) + " |")
     print("\nThe teacher chooses on the validation split; the test split is what it would gain.")
+    if args.no_teacher:
+        print(f"\n{time.perf_counter() - t0:.0f} s in all")
+        return
     print("\nThe rollout teacher's choices by labels per class when it chose (rounds):\n")
     bins = ["< 2", "2-5", "5-10", "10-20", ">= 20"]
     print("| labels per class | " + " | ".join(actions) + " |")
