@@ -256,6 +256,7 @@ def pack_overview(summary: pd.DataFrame) -> pd.DataFrame:
     # ours is compared with the paper's maxexp: "within" does not apply
     out["within"] = [str(int(w)) if ran else "n/a" for w, ran in zip(out["within"], paper_ran, strict=True)]
     out = out.reset_index()
+    out["noise"] = [f"{x:g}" for x in out["noise"]]
     return out.rename(columns={"ari_mean_0_20": "0-20%", "ari_mean_0_20_pub": "0-20% pub"})
 
 
