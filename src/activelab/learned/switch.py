@@ -43,6 +43,7 @@ from torch import nn
 from ..models.torch import torch_threads
 from .env import ALEnv
 from .features import N_FEATURES
+from .policy_file import save_policy
 from .tasks import TRAIN_SOURCES, TaskSampler
 
 __all__ = [
@@ -291,8 +292,6 @@ def load_switch_members(state: dict[str, Any]) -> list[AdvantageNet]:
 
 def train_switch_policy(config: SwitchTrainConfig, out: str | Path, *, command: str = "") -> Path:
     """Collect the teacher's data, fit the ensemble and write a ``switch`` policy file to ``out``."""
-    from .strategy import save_policy
-
     t0 = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     with torch_threads(1):
