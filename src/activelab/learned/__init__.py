@@ -20,6 +20,7 @@ from .tasks import TRAIN_SOURCES, Task, TaskSampler
 if TYPE_CHECKING:
     from .env import ALEnv, reference_curve
     from .strategy import PolicyStrategy, load_policy, save_policy
+    from .switch import SwitchTrainConfig, train_switch_policy
     from .train import train_policy
 
 # name -> submodule; loaded on first access (gymnasium / stable-baselines3 / torch stay optional)
@@ -30,6 +31,8 @@ _LAZY = {
     "load_policy": "strategy",
     "save_policy": "strategy",
     "train_policy": "train",
+    "SwitchTrainConfig": "switch",
+    "train_switch_policy": "switch",
 }
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "MLPProxy",
     "PolicyStrategy",
     "RoundFeatures",
+    "SwitchTrainConfig",
     "Task",
     "TaskSampler",
     "TrainConfig",
@@ -50,6 +54,7 @@ __all__ = [
     "reference_curve",
     "save_policy",
     "train_policy",
+    "train_switch_policy",
 ]
 
 
