@@ -37,14 +37,16 @@ look-ahead expert ``K`` fits per pick.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from activelab.learned.env import ALEnv
+from activelab.learned.policy_file import load_policy
+from activelab.learned.switch import decide, load_switch_members, predict_advantages, teacher_values
 from activelab.learned.tasks import TRAIN_SOURCES, Task, TaskSampler
 
 #: The round-level actions: margin first (ties go to it), then the proven alternatives.
@@ -67,79 +69,67 @@ def delta_auc(curve: list[float], reference: list[float]) -> float:
 Curves = tuple[list[float], list[float]]
 
 
+def _heuristic_env(task: Task, actions: tuple[str, ...]) -> ALEnv:
+    return ALEnv("heuristic", task=task, heuristics=actions, max_candidates=max(64, task.n_candidates))
+
+
+def _play(env: ALEnv, seed: int, choose: Callable[[ALEnv, np.ndarray], int]) -> Curves:
+    """One episode of ``env`` from ``reset(seed)``, each step's action from ``choose(env, obs)``.
+
+    Returns the validation curve and the test accuracy at the same rounds (in pick mode a
+    round ends after several steps).
+    """
+    obs, info = env.reset(seed=seed)
+    test, done = [info["test_accuracy"]], False
+    while not done:
+        obs, _, done, _, info = env.step(choose(env, obs))
+        if len(env.curve) > len(test):  # a round ended
+            test.append(info["test_accuracy"])
+    return env.curve, test
+
+
 def run_fixed(task: Task, action: str, seed: int, actions: tuple[str, ...]) -> Curves:
     """The validation and test curves of ``action`` taken every round on ``task``."""
-    env = ALEnv("heuristic", task=task, heuristics=actions, max_candidates=max(64, task.n_candidates))
-    test = [env.reset(seed=seed)[1]["test_accuracy"]]
-    a, done = actions.index(action), False
-    while not done:
-        _, _, done, _, info = env.step(a)
-        test.append(info["test_accuracy"])
-    return env.curve, test
+    a = actions.index(action)
+    return _play(_heuristic_env(task, actions), seed, lambda env, obs: a)
 
 
 def run_rollout_teacher(task: Task, seed: int, actions: tuple[str, ...], horizon: int) -> tuple[Curves, list[tuple[float, str]]]:
     """The rollout teacher's curves and its choices as (labels per class when chosen, action).
 
-    Each round every action is tried on a deep copy of the environment (its engine, model and
-    random generator included, so the copies draw the same random numbers), followed by up to
-    ``horizon`` rounds of margin; the rewards (accuracy over margin's reference, per round) are
-    summed and the best action is taken. Strictly better only: a tie keeps margin (index 0).
+    Each round :func:`~activelab.learned.switch.teacher_values` tries every action on a deep
+    copy of the environment (its engine, model and random generator included, so the copies
+    draw the same random numbers), followed by up to ``horizon`` rounds of margin, and the best
+    action is taken. Strictly better only: a tie keeps margin.
     """
-    env = ALEnv("heuristic", task=task, heuristics=actions, max_candidates=max(64, task.n_candidates))
-    test = [env.reset(seed=seed)[1]["test_accuracy"]]
     margin = actions.index("margin")
     choices: list[tuple[float, str]] = []
-    done = False
-    while not done:
+
+    def choose(env: ALEnv, obs: np.ndarray) -> int:
         assert env.engine is not None  # reset() built it
-        per_class = env.engine.pool.n_labelled / task.n_classes
-        values = np.empty(len(actions))
-        for i in range(len(actions)):
-            branch = copy.deepcopy(env)
-            _, total, end, _, _ = branch.step(i)
-            for _ in range(horizon):
-                if end:
-                    break
-                _, r, end, _, _ = branch.step(margin)
-                total += r
-            values[i] = total
+        values = teacher_values(env, horizon)
         best = margin
         for i in range(len(actions)):
             if values[i] > values[best] + 1e-12:
                 best = i
-        choices.append((per_class, actions[best]))
-        _, _, done, _, info = env.step(best)
-        test.append(info["test_accuracy"])
-    return (env.curve, test), choices
+        choices.append((env.engine.pool.n_labelled / task.n_classes, actions[best]))
+        return best
+
+    return _play(_heuristic_env(task, actions), seed, choose), choices
 
 
 def run_lookahead(task: Task, seed: int) -> Curves:
     """The candidate-level look-ahead expert's curves (``ALEnv.expert_scores``' best pick, every pick)."""
     env = ALEnv("pick", task=task, max_candidates=max(64, task.n_candidates))
-    test = [env.reset(seed=seed)[1]["test_accuracy"]]
-    done = False
-    while not done:
-        _, _, done, _, info = env.step(int(np.argmax(env.expert_scores())))
-        if len(env.curve) > len(test):  # a round ended (pick mode steps once per pick)
-            test.append(info["test_accuracy"])
-    return env.curve, test
+    return _play(env, seed, lambda env, obs: int(np.argmax(env.expert_scores())))
 
 
 def run_switch(task: Task, seed: int, path: str) -> Curves:
     """The curves of a ``switch`` policy file deciding every round from the environment's observation."""
-    from activelab.learned.strategy import load_policy
-    from activelab.learned.switch import decide, load_switch_members, predict_advantages
-
     state = load_policy(path)["state"]
     members = load_switch_members(state)
-    env = ALEnv("heuristic", task=task, heuristics=tuple(state["actions"]), max_candidates=max(64, task.n_candidates))
-    obs, info = env.reset(seed=seed)
-    test, done = [info["test_accuracy"]], False
-    while not done:
-        obs, _, done, _, info = env.step(decide(predict_advantages(members, obs)))
-        test.append(info["test_accuracy"])
-    return env.curve, test
+    env = _heuristic_env(task, tuple(state["actions"]))
+    return _play(env, seed, lambda env, obs: decide(predict_advantages(members, obs)))
 
 
 def _cell(v: np.ndarray) -> str:

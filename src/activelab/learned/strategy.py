@@ -152,16 +152,14 @@ class PolicyStrategy:
         check_k(k, views.n_candidates)
         if k == 0:
             return np.empty(0, dtype=np.int64)
-        if self.kind == "heuristic":
+        if self.kind in ("heuristic", "switch"):  # the whole batch from one heuristic
             obs = self._global_obs(views, pool, k, rng)
-            action = int(self._actor.predict(obs, deterministic=True)[0])
-            self.last_action = self.heuristics[action]
-            return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
-        if self.kind == "switch":
-            from .switch import decide, predict_advantages
+            if self.kind == "heuristic":
+                action = int(self._actor.predict(obs, deterministic=True)[0])
+            else:
+                from .switch import decide, predict_advantages
 
-            obs = self._global_obs(views, pool, k, rng)
-            action = decide(predict_advantages(self._members, obs))
+                action = decide(predict_advantages(self._members, obs))
             self.last_action = self.heuristics[action]
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)

@@ -208,12 +208,15 @@ class SwitchTrainConfig:
 def collect_switch_data(config: SwitchTrainConfig, rng: np.random.Generator) -> SwitchData:
     """Roll in on ``config.tasks`` sampled training tasks and record the teacher's values at every state."""
     sampler = TaskSampler(sources=config.sources, rounds=config.rounds, n_items=config.n_items)
-    obs_rows, value_rows, task_rows, per_class = [], [], [], []
+    obs_rows: list[np.ndarray] = []
+    value_rows: list[np.ndarray] = []
+    task_rows: list[int] = []
+    per_class: list[float] = []
     for t in range(config.tasks):
         task = sampler.sample(rng)
         env = ALEnv("heuristic", task=task, heuristics=config.actions, max_candidates=max(64, task.n_candidates))
         obs, _ = env.reset(seed=int(rng.integers(0, 2**31 - 1)))
-        done = False
+        first, done = len(obs_rows), False
         while not done:
             assert env.engine is not None  # reset() built it
             values = teacher_values(env, config.horizon)
@@ -225,7 +228,7 @@ def collect_switch_data(config: SwitchTrainConfig, rng: np.random.Generator) -> 
             action = best if rng.random() < config.p_teacher else 0
             obs, _, done, _, _ = env.step(action)
         log.info("task %d/%d (%s, C=%d, b=%d): %d states", t + 1, config.tasks, task.name, task.n_classes,
-                 task.query_size, sum(1 for x in task_rows if x == t))
+                 task.query_size, len(obs_rows) - first)
     return SwitchData(
         np.asarray(obs_rows, dtype=np.float32), np.asarray(value_rows, dtype=np.float64),
         np.asarray(task_rows, dtype=np.int64), np.asarray(per_class, dtype=np.float64),
