@@ -105,11 +105,16 @@ def train_switch(
     out: Annotated[Path, typer.Option(help="Switch policy file to write (.pt).")],
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     tasks: Annotated[int, typer.Option(help="Training tasks (episodes) of the rollout teacher.")] = 60,
-    horizon: Annotated[int, typer.Option(help="Rounds of margin after the tried action in the teacher's rollouts.")] = 2,
+    horizon: Annotated[int, typer.Option(help="Rounds of the anchor rule after the tried action in the teacher's rollouts.")] = 2,
     actions: Annotated[str, typer.Option(help="Round-level actions, comma-separated, margin first.")] = "margin,badge,typiclust,probcover",
-    members: Annotated[int, typer.Option(help="Ensemble size (the policy leaves margin only where all agree).")] = 5,
+    members: Annotated[int, typer.Option(help="Ensemble size (the policy leaves its anchor only where all agree).")] = 5,
+    anchor: Annotated[str, typer.Option(help="The rule the policy falls back to: margin, or tcm (TypiClust below 3 labels "
+                                             "per class and for the first batch, then margin).")] = "margin",
+    sources: Annotated[str, typer.Option(help="Training task sources, comma-separated (generated, blobs, breast_cancer, "
+                                              "wine, iris or a registered dataset that is no evaluation set).")]
+    = "generated,blobs,breast_cancer",
 ) -> None:
-    """Train the round-level switch policy anchored to margin (`--strategy policy` with its file) on training tasks."""
+    """Train the round-level switch policy (`--strategy policy` with its file) on training tasks."""
     import logging
     import shlex
 
@@ -117,10 +122,10 @@ def train_switch(
 
     with user_errors(validation=True):
         config = SwitchTrainConfig(seed=seed, tasks=tasks, horizon=horizon, actions=tuple(actions.split(",")),
-                                   members=members)
+                                   members=members, anchor=anchor, sources=tuple(sources.split(",")))
     command = shlex.join(["activelab", "policy", "train-switch", "--out", str(out), "--seed", str(seed),
                           "--tasks", str(tasks), "--horizon", str(horizon), "--actions", actions,
-                          "--members", str(members)])
+                          "--members", str(members), "--anchor", anchor, "--sources", sources])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with user_errors():
         path = train_switch_policy(config, out, command=command)

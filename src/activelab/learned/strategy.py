@@ -13,6 +13,7 @@ another default file (used by ``activelab policy evaluate`` so that worker proce
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -103,6 +104,8 @@ class PolicyStrategy:
             self.heuristics = tuple(state["actions"])
             self._heuristics = [make(h) for h in self.heuristics]
             self._members = load_switch_members(state)
+            self.anchor = str(state.get("anchor", "margin"))
+            self._switch_per_class = float(state.get("switch_per_class", 3.0))
         else:
             from ..strategies.registry import make
 
@@ -117,6 +120,14 @@ class PolicyStrategy:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output."""
         self._history = {int(n): float(v) for n, v in state["history"].items()}
+
+    @property
+    def cold_start(self) -> Any:
+        """The first batch from zero labels (``initial_strategy="own"``): TypiClust for a switch
+        policy anchored to TCM, ``None`` (the engine's uniform draw) for every other policy."""
+        if self.kind == "switch" and self.anchor == "tcm":
+            return self._heuristics[self.heuristics.index("typiclust")]
+        return None
 
     @property
     def policy_path(self) -> str:
@@ -153,13 +164,17 @@ class PolicyStrategy:
         if k == 0:
             return np.empty(0, dtype=np.int64)
         if self.kind in ("heuristic", "switch"):  # the whole batch from one heuristic
-            obs = self._global_obs(views, pool, k, rng)
+            # a switch policy draws its features from a copy of rng, so that the heuristic it
+            # hands the batch to sees the stream it would see alone (the anchor reproduced exactly)
+            obs = self._global_obs(views, pool, k, copy.deepcopy(rng) if self.kind == "switch" else rng)
             if self.kind == "heuristic":
                 action = int(self._actor.predict(obs, deterministic=True)[0])
             else:
-                from .switch import decide, predict_advantages
+                from .switch import anchor_action, decide, predict_advantages
 
-                action = decide(predict_advantages(self._members, obs))
+                n_classes = pool.n_classes if pool.n_classes is not None else views.require("probs").shape[1]
+                here = anchor_action(self.heuristics, self.anchor, pool.n_labelled, n_classes, self._switch_per_class)
+                action = decide(predict_advantages(self._members, obs), here)
             self.last_action = self.heuristics[action]
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TRAIN_SOURCES", "Task", "TaskSampler", "load_source"]
+__all__ = ["EVALUATION_SETS", "TRAIN_SOURCES", "Task", "TaskSampler", "load_source"]
 
 #: Sources the shipped policy is trained on. The held-out evaluation datasets (digits, mnist1d,
 #: mnist, fashion-mnist, newsgroups) are deliberately absent.
 TRAIN_SOURCES = ("generated", "blobs", "breast_cancer")
+
+#: The held-out sets of ``benchmarks/learned_transfer.py`` (issue 16's declared evaluation): no
+#: policy may be trained on them.
+EVALUATION_SETS = ("phishing", "segment", "banana", "digits", "mnist1d", "election-tweets", "reuters-r8",
+                   "reuters-r52", "newsgroups", "mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
