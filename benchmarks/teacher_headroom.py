@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -46,7 +47,7 @@ import numpy as np
 
 from activelab.learned.env import ALEnv
 from activelab.learned.policy_file import load_policy
-from activelab.learned.switch import decide, load_switch_members, predict_advantages, teacher_values
+from activelab.learned.switch import decide, env_anchor, load_switch_members, predict_advantages, teacher_values
 from activelab.learned.tasks import TRAIN_SOURCES, Task, TaskSampler
 
 #: The round-level actions: margin first (ties go to it), then the proven alternatives.
@@ -94,21 +95,26 @@ def run_fixed(task: Task, action: str, seed: int, actions: tuple[str, ...]) -> C
     return _play(_heuristic_env(task, actions), seed, lambda env, obs: a)
 
 
-def run_rollout_teacher(task: Task, seed: int, actions: tuple[str, ...], horizon: int) -> tuple[Curves, list[tuple[float, str]]]:
+def run_tcm(task: Task, seed: int, actions: tuple[str, ...]) -> Curves:
+    """The curves of the TCM rule (TypiClust below 3 labels per class, then margin) on ``task``."""
+    return _play(_heuristic_env(task, actions), seed, lambda env, obs: env_anchor(env, "tcm"))
+
+
+def run_rollout_teacher(task: Task, seed: int, actions: tuple[str, ...], horizon: int,
+                        anchor: str = "margin") -> tuple[Curves, list[tuple[float, str]]]:
     """The rollout teacher's curves and its choices as (labels per class when chosen, action).
 
     Each round :func:`~activelab.learned.switch.teacher_values` tries every action on a deep
     copy of the environment (its engine, model and random generator included, so the copies
-    draw the same random numbers), followed by up to ``horizon`` rounds of margin, and the best
-    action is taken. Strictly better only: a tie keeps margin.
+    draw the same random numbers), followed by up to ``horizon`` rounds of the ``anchor`` rule,
+    and the best action is taken. Strictly better only: a tie keeps the anchor's action.
     """
-    margin = actions.index("margin")
     choices: list[tuple[float, str]] = []
 
     def choose(env: ALEnv, obs: np.ndarray) -> int:
         assert env.engine is not None  # reset() built it
-        values = teacher_values(env, horizon)
-        best = margin
+        values = teacher_values(env, horizon, anchor)
+        best = env_anchor(env, anchor)
         for i in range(len(actions)):
             if values[i] > values[best] + 1e-12:
                 best = i
@@ -128,8 +134,10 @@ def run_switch(task: Task, seed: int, path: str) -> Curves:
     """The curves of a ``switch`` policy file deciding every round from the environment's observation."""
     state = load_policy(path)["state"]
     members = load_switch_members(state)
+    anchor = str(state.get("anchor", "margin"))
     env = _heuristic_env(task, tuple(state["actions"]))
-    return _play(env, seed, lambda env, obs: decide(predict_advantages(members, obs)))
+    caution = float(state.get("caution", 1.0))
+    return _play(env, seed, lambda env, obs: decide(predict_advantages(members, obs), env_anchor(env, anchor), caution))
 
 
 def _cell(v: np.ndarray) -> str:
@@ -150,9 +158,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=12, help="tasks drawn (one run of each runner per task)")
     parser.add_argument("--sources", default=",".join(TRAIN_SOURCES), help="training sources (TaskSampler)")
     parser.add_argument("--actions", default=",".join(ACTIONS), help="round-level actions; must include margin")
-    parser.add_argument("--horizon", type=int, default=2, help="rounds of margin after the tried action")
+    parser.add_argument("--horizon", type=int, default=2, help="rounds of the anchor rule after the tried action")
+    parser.add_argument("--anchor", default="margin", choices=("margin", "tcm"),
+                        help="the rule the teacher's rollouts follow after the tried action (and keeps on ties)")
     parser.add_argument("--lookahead", action="store_true", help="also the candidate-level look-ahead expert")
-    parser.add_argument("--switch", default=None, help="also a switch policy file (activelab policy train-switch)")
+    parser.add_argument("--switch", default=None,
+                        help="also switch policy files, comma-separated (activelab policy train-switch); one file is "
+                             "shown as 'switch', several by their file names")
     parser.add_argument("--no-teacher", action="store_true", help="skip the rollout teacher (the costliest runner)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -164,8 +176,13 @@ def main() -> None:
     sampler = TaskSampler(sources=tuple(args.sources.split(",")), rounds=(6, 10))
     rng = np.random.default_rng(args.seed)
     runners = ([] if args.no_teacher else ["teacher"]) + [a for a in actions if a != "margin"]
+    runners += ["tcm"] if "typiclust" in actions else []
     runners += ["lookahead"] if args.lookahead else []
-    runners += ["switch"] if args.switch else []
+    switch_files = {}
+    if args.switch:
+        paths = args.switch.split(",")
+        switch_files = {("switch" if len(paths) == 1 else Path(p).stem): p for p in paths}
+    runners += list(switch_files)
     rows: list[dict[str, Any]] = []
     choices: Counter[tuple[str, str]] = Counter()
     t0 = time.perf_counter()
@@ -177,12 +194,14 @@ def main() -> None:
                                "b": task.query_size, "initial": task.initial, "rounds": len(reference[0]) - 1}
         for name in runners:
             if name == "teacher":
-                (val, test), taken = run_rollout_teacher(task, seed, actions, args.horizon)
+                (val, test), taken = run_rollout_teacher(task, seed, actions, args.horizon, args.anchor)
                 choices.update((_bin(pc), a) for pc, a in taken)
             elif name == "lookahead":
                 val, test = run_lookahead(task, seed)
-            elif name == "switch":
-                val, test = run_switch(task, seed, args.switch)
+            elif name in switch_files:
+                val, test = run_switch(task, seed, switch_files[name])
+            elif name == "tcm":
+                val, test = run_tcm(task, seed, actions)
             else:
                 val, test = run_fixed(task, name, seed, actions)
             row[name] = delta_auc(test, reference[1])

@@ -119,9 +119,16 @@ def test_teacher_headroom_rollout_teacher_with_margin_only_is_margin(tmp_path):
     from activelab.learned.switch import AdvantageNet, SwitchTrainConfig, switch_state
 
     config = SwitchTrainConfig(actions=("margin", "random"), members=2)
-    members = [AdvantageNet(N_FEATURES, 1, config.hidden) for _ in range(2)]
+    members = [AdvantageNet(N_FEATURES, 2, config.hidden) for _ in range(2)]
     path = save_policy(tmp_path / "switch.pt", "switch", switch_state(members, config), {})
     assert th.run_switch(task, 7, str(path)) == margin
+    # anchored to TCM, the untrained file is the TCM rule, which differs from margin here
+    acts = ("margin", "typiclust")
+    config = SwitchTrainConfig(actions=acts, members=2, anchor="tcm")
+    members = [AdvantageNet(N_FEATURES, 2, config.hidden) for _ in range(2)]
+    path = save_policy(tmp_path / "switch_tcm.pt", "switch", switch_state(members, config), {})
+    tcm = th.run_tcm(task, 7, acts)
+    assert th.run_switch(task, 7, str(path)) == tcm and tcm != th.run_fixed(task, "margin", 7, acts)
     assert th.delta_auc([0.5, 0.7], [0.5, 0.6]) == pytest.approx(5.0)
     with pytest.raises(ValueError, match="empty"):
         th.delta_auc([], [0.5])

@@ -63,6 +63,11 @@ def test_decide_leaves_the_anchor_only_when_every_member_expects_a_gain():
         decide(np.zeros(3))
     with pytest.raises(ValueError, match="anchor must index"):
         decide(np.zeros((1, 3)), anchor=3)
+    # caution: how many standard deviations the mean must clear
+    unsure = np.array([[0.0, 2.0, 0.0], [0.0, -1.0, 0.0]])             # mean 0.5, sd 1.5
+    assert decide(unsure, caution=0.0) == 1 and decide(unsure, caution=0.3) == 1 and decide(unsure, caution=0.4) == 0
+    with pytest.raises(ValueError, match="caution must be"):
+        decide(unsure, caution=-1.0)
 
 
 def test_anchor_action_is_the_tcm_rule():
@@ -247,6 +252,7 @@ def test_collect_with_the_tcm_anchor_records_the_anchor_per_state():
         ({"anchor": "tcm", "actions": ("margin", "badge")}, "needs the action"),
         ({"sources": ("blobs", "digits")}, r"sources \['digits'\] are evaluation sets"),
         ({"sources": ()}, "sources is empty"),
+        ({"caution": -0.5}, "caution must be"),
     ],
 )
 def test_config_errors(kwargs, match):

@@ -110,6 +110,8 @@ def train_switch(
     members: Annotated[int, typer.Option(help="Ensemble size (the policy leaves its anchor only where all agree).")] = 5,
     anchor: Annotated[str, typer.Option(help="The rule the policy falls back to: margin, or tcm (TypiClust below 3 labels "
                                              "per class and for the first batch, then margin).")] = "margin",
+    caution: Annotated[float, typer.Option(help="Ensemble standard deviations below the mean advantage that must still be "
+                                                "above zero to leave the anchor (0: follow the mean).")] = 1.0,
     sources: Annotated[str, typer.Option(help="Training task sources, comma-separated (generated, blobs, breast_cancer, "
                                               "wine, iris or a registered dataset that is no evaluation set).")]
     = "generated,blobs,breast_cancer",
@@ -122,10 +124,12 @@ def train_switch(
 
     with user_errors(validation=True):
         config = SwitchTrainConfig(seed=seed, tasks=tasks, horizon=horizon, actions=tuple(actions.split(",")),
-                                   members=members, anchor=anchor, sources=tuple(sources.split(",")))
+                                   members=members, anchor=anchor, caution=caution,
+                                   sources=tuple(sources.split(",")))
     command = shlex.join(["activelab", "policy", "train-switch", "--out", str(out), "--seed", str(seed),
                           "--tasks", str(tasks), "--horizon", str(horizon), "--actions", actions,
-                          "--members", str(members), "--anchor", anchor, "--sources", sources])
+                          "--members", str(members), "--anchor", anchor, "--caution", str(caution),
+                          "--sources", sources])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with user_errors():
         path = train_switch_policy(config, out, command=command)

@@ -106,6 +106,7 @@ class PolicyStrategy:
             self._members = load_switch_members(state)
             self.anchor = str(state.get("anchor", "margin"))
             self._switch_per_class = float(state.get("switch_per_class", 3.0))
+            self._caution = float(state.get("caution", 1.0))
         else:
             from ..strategies.registry import make
 
@@ -124,7 +125,8 @@ class PolicyStrategy:
     @property
     def cold_start(self) -> Any:
         """The first batch from zero labels (``initial_strategy="own"``): TypiClust for a switch
-        policy anchored to TCM, ``None`` (the engine's uniform draw) for every other policy."""
+        policy anchored to TCM, ``None`` (the engine's uniform draw) for every other policy.
+        """
         if self.kind == "switch" and self.anchor == "tcm":
             return self._heuristics[self.heuristics.index("typiclust")]
         return None
@@ -174,7 +176,7 @@ class PolicyStrategy:
 
                 n_classes = pool.n_classes if pool.n_classes is not None else views.require("probs").shape[1]
                 here = anchor_action(self.heuristics, self.anchor, pool.n_labelled, n_classes, self._switch_per_class)
-                action = decide(predict_advantages(self._members, obs), here)
+                action = decide(predict_advantages(self._members, obs), here, self._caution)
             self.last_action = self.heuristics[action]
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)

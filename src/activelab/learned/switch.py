@@ -124,12 +124,13 @@ class AdvantageNet(nn.Module):
         return out
 
 
-def decide(advantages: np.ndarray, anchor: int = 0) -> int:
+def decide(advantages: np.ndarray, anchor: int = 0, caution: float = 1.0) -> int:
     """The action index from the members' predicted advantages ``(members, A)`` over the anchor's action.
 
     ``anchor`` (the anchor rule's action in this state) unless some other action's mean minus
-    standard deviation over the members is above zero; then the action with the highest such
-    bound (the first on ties). The anchor's own column is ignored (its advantage is 0).
+    ``caution`` standard deviations over the members is above zero; then the action with the
+    highest such bound (the first on ties). The anchor's own column is ignored (its advantage
+    is 0). ``caution=0`` follows the ensemble's mean.
 
     Example:
         >>> decide(np.zeros((2, 3)))
@@ -144,7 +145,9 @@ def decide(advantages: np.ndarray, anchor: int = 0) -> int:
         raise ValueError(f"advantages must be (members, actions) with at least two actions, got {adv.shape}.")
     if not 0 <= anchor < adv.shape[1]:
         raise ValueError(f"anchor must index one of the {adv.shape[1]} actions, got {anchor}.")
-    lower = adv.mean(axis=0) - (adv.std(axis=0) if len(adv) > 1 else 0.0)
+    if not caution >= 0:
+        raise ValueError(f"caution must be a number of standard deviations >= 0, got {caution!r}.")
+    lower = adv.mean(axis=0) - caution * (adv.std(axis=0) if len(adv) > 1 else 0.0)
     lower[anchor] = 0.0
     best = int(np.argmax(lower))
     return best if lower[best] > 0 else int(anchor)
@@ -220,6 +223,8 @@ class SwitchTrainConfig:
         horizon: Rounds of the anchor rule after the tried action in the teacher's rollouts.
         actions: Round-level actions; the first must be ``"margin"``.
         anchor: The rule the policy falls back to (:data:`ANCHORS`); ``"tcm"`` needs ``"typiclust"``.
+        caution: Ensemble standard deviations subtracted from the mean advantage before it must
+            be above zero to leave the anchor (:func:`decide`); stored in the policy file.
         sources: Task sources (:class:`TaskSampler`); none may be an evaluation dataset.
         n_items: Rows per task before the split (:class:`TaskSampler`).
         rounds: Inclusive range of query rounds per task (:class:`TaskSampler`).
@@ -236,6 +241,7 @@ class SwitchTrainConfig:
     horizon: int = 2
     actions: tuple[str, ...] = SWITCH_ACTIONS
     anchor: str = "margin"
+    caution: float = 1.0
     sources: tuple[str, ...] = TRAIN_SOURCES
     n_items: int = 1000
     rounds: tuple[int, int] = (6, 14)
@@ -262,6 +268,8 @@ class SwitchTrainConfig:
                                  ("epochs", self.epochs, 1), ("horizon", self.horizon, 0)):
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+        if isinstance(self.caution, bool) or not isinstance(self.caution, (int, float)) or not self.caution >= 0:
+            raise ValueError(f"caution must be a number of standard deviations >= 0, got {self.caution!r}.")
         if not 0.0 <= self.p_teacher <= 1.0:
             raise ValueError(f"p_teacher must lie in [0, 1], got {self.p_teacher}.")
         from ..strategies.registry import make
@@ -346,6 +354,7 @@ def switch_state(members: list[AdvantageNet], config: SwitchTrainConfig) -> dict
     return {
         "actions": list(config.actions),
         "anchor": config.anchor,
+        "caution": float(config.caution),
         "switch_per_class": TCM_SWITCH_PER_CLASS,
         "n_features": N_FEATURES,
         "hidden": config.hidden,
