@@ -786,7 +786,9 @@ def report(
         lines += ["", "Targets:", ""]
         for _, t in targets[targets["regime"] == regime].iterrows():
             lines.append(f"- {t['target']}: **{t['status']}** — {t['detail']}")
-        more = sorted(d for (g, d), n in need.items() if g == regime and n > declared["seeds"])
+        regime_cells = cells[cells["regime"] == regime]
+        more = sorted(d for (g, d), n in need.items() if g == regime and n > declared["seeds"]
+                      and regime_cells[regime_cells["dataset"] == d]["partial"].any())  # only where seeds are missing
         if more:
             lines += ["", f"Policy and margin within {declared['close_pp']} pp (declared: {declared['seeds_if_close']} seeds): "
                       + ", ".join(more)
