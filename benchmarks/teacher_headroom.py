@@ -166,6 +166,9 @@ def main() -> None:
                         help="also switch policy files, comma-separated (activelab policy train-switch); one file is "
                              "shown as 'switch', several by their file names")
     parser.add_argument("--no-teacher", action="store_true", help="skip the rollout teacher (the costliest runner)")
+    parser.add_argument("--learners", default="logreg,mlp", help="proxy learners of the tasks (TaskSampler)")
+    parser.add_argument("--protocol", default="random", choices=("random", "deployment"),
+                        help="task protocol (TaskSampler): deployment is the declared evaluation's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     actions = tuple(args.actions.split(","))
@@ -173,7 +176,8 @@ def main() -> None:
         raise SystemExit(f"error: --actions must include margin (the reference and the tie-break), got {args.actions!r}.")
     if args.horizon < 0:
         raise SystemExit(f"error: --horizon must be >= 0, got {args.horizon}.")
-    sampler = TaskSampler(sources=tuple(args.sources.split(",")), rounds=(6, 10))
+    sampler = TaskSampler(sources=tuple(args.sources.split(",")), learners=tuple(args.learners.split(",")), rounds=(6, 10),
+                          protocol=args.protocol)
     rng = np.random.default_rng(args.seed)
     runners = ([] if args.no_teacher else ["teacher"]) + [a for a in actions if a != "margin"]
     runners += ["tcm"] if "typiclust" in actions else []

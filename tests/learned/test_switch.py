@@ -253,6 +253,8 @@ def test_collect_with_the_tcm_anchor_records_the_anchor_per_state():
         ({"sources": ("blobs", "digits")}, r"sources \['digits'\] are evaluation sets"),
         ({"sources": ()}, "sources is empty"),
         ({"caution": -0.5}, "caution must be"),
+        ({"protocol": "deploy"}, "protocol must be one of"),
+        ({"learners": ("mlp", "cnn")}, "learners must be a non-empty subset"),
     ],
 )
 def test_config_errors(kwargs, match):

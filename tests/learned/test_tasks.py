@@ -43,3 +43,35 @@ def test_errors():
         TaskSampler(sources=())
     with pytest.raises(ValueError, match="query_sizes must lie"):
         TaskSampler(query_sizes=(100,), max_candidates=64)
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        TaskSampler(protocol="deploy")
+
+
+def test_deployment_protocol_is_the_declared_one():
+    sampler = TaskSampler(sources=("generated",), learners=("mlp",), protocol="deployment", n_items=600)
+    rng = np.random.default_rng(4)
+    tasks = [sampler.sample(rng) for _ in range(12)]
+    assert {(t.initial, t.budget) for t in tasks} == {(10, 100), (20, 120)}
+    assert all(t.query_size == 10 and t.initial_strategy == "typiclust" and t.learner == "mlp" for t in tasks)
+    # a small pool: at most half of it is labelled
+    small = TaskSampler(sources=("iris",), protocol="deployment").sample(np.random.default_rng(0))
+    assert small.budget == len(small.X_train) // 2
+    # the random protocol keeps a uniform initial draw
+    assert TaskSampler(sources=("generated",)).sample(np.random.default_rng(0)).initial_strategy == "random"
+
+
+def test_deployment_tasks_start_from_typiclusts_initial_set():
+    import dataclasses
+
+    from activelab.learned.env import ALEnv, reference_curve, task_engine
+
+    task = TaskSampler(sources=("generated",), learners=("logreg",), protocol="deployment", n_items=400).sample(
+        np.random.default_rng(2))
+    env = ALEnv("heuristic", task=task, heuristics=("margin", "typiclust"), max_candidates=64)
+    env.reset(seed=0)
+    labelled = np.flatnonzero(env.engine.pool.labelled_mask).tolist()
+    typiclust = sorted(task_engine(task).propose(task.initial).tolist())   # a fresh engine of the task
+    uniform = sorted(task_engine(dataclasses.replace(task, initial_strategy="random")).propose(task.initial).tolist())
+    assert len(labelled) == task.initial and labelled == typiclust and labelled != uniform
+    # the reward's reference run (margin) starts from the same set: the same first accuracy
+    assert reference_curve(task)[0] == pytest.approx(env.curve[0])

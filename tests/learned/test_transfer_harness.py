@@ -307,3 +307,10 @@ def test_the_issue_4_evaluation_still_runs(lt, tmp_path, capsys):
     assert sum(line.startswith("| digits | ") for line in printed.splitlines()) == 3  # policy, margin, random
     assert not (out / "declaration.json").exists()
     assert set(pd.read_csv(out / "stats.csv")["strategy"]) == {"policy", "margin", "random"}
+
+
+def test_evaluation_sets_are_the_declared_ones_and_no_training_source(lt):
+    from activelab.learned.tasks import EVALUATION_SETS, TRAIN_SOURCES
+
+    assert set(lt.DECLARED["datasets"]) == set(EVALUATION_SETS)
+    assert not set(EVALUATION_SETS) & set(TRAIN_SOURCES)

@@ -115,6 +115,11 @@ def train_switch(
     sources: Annotated[str, typer.Option(help="Training task sources, comma-separated (generated, blobs, breast_cancer, "
                                               "wine, iris or a registered dataset that is no evaluation set).")]
     = "generated,blobs,breast_cancer",
+    learners: Annotated[str, typer.Option(help="Proxy learners of the training tasks, comma-separated (logreg, mlp).")]
+    = "logreg,mlp",
+    protocol: Annotated[str, typer.Option(help="Training tasks: random (query sizes 1-10, C-3C random initial labels) or "
+                                               "deployment (10 per round from 10 or 20 TypiClust labels to 100 or 120).")]
+    = "random",
 ) -> None:
     """Train the round-level switch policy (`--strategy policy` with its file) on training tasks."""
     import logging
@@ -125,11 +130,12 @@ def train_switch(
     with user_errors(validation=True):
         config = SwitchTrainConfig(seed=seed, tasks=tasks, horizon=horizon, actions=tuple(actions.split(",")),
                                    members=members, anchor=anchor, caution=caution,
-                                   sources=tuple(sources.split(",")))
+                                   sources=tuple(sources.split(",")), learners=tuple(learners.split(",")),
+                                   protocol=protocol)
     command = shlex.join(["activelab", "policy", "train-switch", "--out", str(out), "--seed", str(seed),
                           "--tasks", str(tasks), "--horizon", str(horizon), "--actions", actions,
                           "--members", str(members), "--anchor", anchor, "--caution", str(caution),
-                          "--sources", sources])
+                          "--sources", sources, "--learners", learners, "--protocol", protocol])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with user_errors():
         path = train_switch_policy(config, out, command=command)

@@ -88,7 +88,7 @@ def task_engine(task: Task, strategy: str = "margin") -> Engine:
     """An :class:`~activelab.engine.Engine` for ``task``: its proxy learner, seed and validation accuracy."""
     return Engine(
         make_proxy(task.learner, task.n_classes), make_strategy(strategy), task.X_train, seed=task.seed,
-        n_classes=task.n_classes, evaluate=_val_accuracy(task),
+        n_classes=task.n_classes, evaluate=_val_accuracy(task), initial_strategy=task.initial_strategy,
     )
 
 
@@ -99,7 +99,7 @@ def reference_curve(task: Task, strategy: str = "margin") -> list[float]:
     learner = ActiveLearner(
         make_proxy(task.learner, task.n_classes), make_strategy(strategy), SimulatedOracle(task.y_train),
         task.X_train, budget=Budget(task.initial, task.query_size, task.budget), seed=task.seed,
-        evaluate=_val_accuracy(task), n_classes=task.n_classes,
+        evaluate=_val_accuracy(task), n_classes=task.n_classes, initial_strategy=task.initial_strategy,
     )
     return [float(a) for a in learner.run().column("accuracy")]
 
@@ -167,7 +167,8 @@ class ALEnv(gym.Env):
 
     # ----------------------------------------------------------------------------- episodes
     def _reference(self, task: Task) -> list[float]:
-        key = (task.name, task.seed, task.learner, task.initial, task.query_size, task.budget, len(task.X_train), self.reference)
+        key = (task.name, task.seed, task.learner, task.initial, task.query_size, task.budget, len(task.X_train),
+           task.initial_strategy, self.reference)
         if key not in self._ref_cache:
             self._ref_cache[key] = reference_curve(task, self.reference)
             if len(self._ref_cache) > 32:

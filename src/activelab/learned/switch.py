@@ -50,7 +50,7 @@ from ..models.torch import torch_threads
 from .env import ALEnv
 from .features import N_FEATURES
 from .policy_file import save_policy
-from .tasks import EVALUATION_SETS, TRAIN_SOURCES, TaskSampler
+from .tasks import EVALUATION_SETS, PROTOCOLS, TRAIN_SOURCES, TaskSampler
 
 __all__ = [
     "ANCHORS",
@@ -226,6 +226,8 @@ class SwitchTrainConfig:
         caution: Ensemble standard deviations subtracted from the mean advantage before it must
             be above zero to leave the anchor (:func:`decide`); stored in the policy file.
         sources: Task sources (:class:`TaskSampler`); none may be an evaluation dataset.
+        learners: Proxy learner families of the tasks (:class:`TaskSampler`).
+        protocol: ``"random"`` or ``"deployment"`` tasks (:class:`TaskSampler`).
         n_items: Rows per task before the split (:class:`TaskSampler`).
         rounds: Inclusive range of query rounds per task (:class:`TaskSampler`).
         p_teacher: Probability that the roll-in follows the teacher's best action in a round.
@@ -243,6 +245,8 @@ class SwitchTrainConfig:
     anchor: str = "margin"
     caution: float = 1.0
     sources: tuple[str, ...] = TRAIN_SOURCES
+    learners: tuple[str, ...] = ("logreg", "mlp")
+    protocol: str = "random"
     n_items: int = 1000
     rounds: tuple[int, int] = (6, 14)
     p_teacher: float = 0.5
@@ -258,6 +262,11 @@ class SwitchTrainConfig:
         if len(self.actions) < 2:
             raise ValueError("actions must hold margin and at least one alternative.")
         anchor_action(self.actions, self.anchor, 0, 2)  # a known anchor whose actions are there
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}.")
+        bad = [name for name in self.learners if name not in ("logreg", "mlp")]
+        if not self.learners or bad:
+            raise ValueError(f"learners must be a non-empty subset of ('logreg', 'mlp'), got {self.learners}.")
         if not self.sources:
             raise ValueError("sources is empty; give at least one training source, e.g. ('generated',).")
         held_out = [s for s in self.sources if s in EVALUATION_SETS]
@@ -280,7 +289,8 @@ class SwitchTrainConfig:
 
 def collect_switch_data(config: SwitchTrainConfig, rng: np.random.Generator) -> SwitchData:
     """Roll in on ``config.tasks`` sampled training tasks and record the teacher's values at every state."""
-    sampler = TaskSampler(sources=config.sources, rounds=config.rounds, n_items=config.n_items)
+    sampler = TaskSampler(sources=config.sources, learners=config.learners, rounds=config.rounds,
+                          n_items=config.n_items, protocol=config.protocol)
     obs_rows: list[np.ndarray] = []
     value_rows: list[np.ndarray] = []
     task_rows: list[int] = []

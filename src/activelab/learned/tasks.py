@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EVALUATION_SETS", "TRAIN_SOURCES", "Task", "TaskSampler", "load_source"]
+__all__ = ["EVALUATION_SETS", "PROTOCOLS", "TRAIN_SOURCES", "Task", "TaskSampler", "load_source"]
 
 #: Sources the shipped policy is trained on. The held-out evaluation datasets (digits, mnist1d,
 #: mnist, fashion-mnist, newsgroups) are deliberately absent.
@@ -38,11 +38,14 @@ class Task:
         X_test, y_test: Test split, for reporting only.
         n_classes: Number of classes ``C``.
         learner: Proxy family (``"logreg"`` or ``"mlp"``).
-        initial: Size of the random initial labelled set.
+        initial: Size of the initial labelled set.
         query_size: Labels per round ``b``.
         budget: Total labels ``B``, including the initial set.
         n_candidates: Candidates shown to the policy per round ``K`` (``K >= b``).
         seed: Seed of the task's own randomness (initial set, learner init).
+        initial_strategy: What picks the initial set: ``"random"`` (a uniform draw) or a
+            model-free strategy name such as ``"typiclust"`` (the cold start of TCM and of a
+            switch policy anchored to it).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Task:
     budget: int
     n_candidates: int
     seed: int
+    initial_strategy: str = "random"
 
     @property
     def n_rounds(self) -> int:
@@ -128,8 +132,21 @@ def load_source(name: str, rng: np.random.Generator, n_items: int = 1400) -> tup
     return X, y
 
 
+#: Task protocols of :class:`TaskSampler`.
+PROTOCOLS = ("random", "deployment")
+
+
 class TaskSampler:
     """Draws random :class:`Task` objects (domain randomisation for meta-training).
+
+    Two protocols:
+
+    * ``"random"``: ``query_sizes`` and ``rounds`` drawn per task, a random initial set of
+      ``C`` to ``3C`` labels.
+    * ``"deployment"``: the declared evaluation's protocol (``benchmarks/learned_transfer.py``):
+      10 labels per round from an initial set of 10 (the cold regime after its first batch)
+      or 20 (the warm regime) chosen by TypiClust, to 100 or 120 labels (at most half the
+      pool); ``query_sizes`` and ``rounds`` are not used.
 
     Args:
         sources: Task sources (see :func:`load_source`), drawn uniformly.
@@ -138,6 +155,7 @@ class TaskSampler:
         rounds: Inclusive range of the number of query rounds.
         max_candidates: Upper bound of ``K`` (the observation's row count).
         n_items: Rows per task before splitting (pool ≈ 60 %, validation 20 %, test 20 %).
+        protocol: ``"random"`` or ``"deployment"`` (above).
 
     Example:
         >>> task = TaskSampler(sources=("generated",)).sample(np.random.default_rng(0))
@@ -153,7 +171,10 @@ class TaskSampler:
         rounds: tuple[int, int] = (6, 14),
         max_candidates: int = 64,
         n_items: int = 1000,
+        protocol: str = "random",
     ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}.")
         if not sources:
             raise ValueError("sources is empty; give at least one task source, e.g. ('generated',).")
         if not learners:
@@ -168,6 +189,7 @@ class TaskSampler:
         self.rounds = rounds
         self.max_candidates = int(max_candidates)
         self.n_items = int(n_items)
+        self.protocol = protocol
 
     def sample(self, rng: np.random.Generator, source: str | None = None) -> Task:
         """Draw one task (every random choice from ``rng``)."""
@@ -182,10 +204,15 @@ class TaskSampler:
         Xs = (X - mu) / sd
         n_classes = int(y.max()) + 1
         n_classes = max(n_classes, 2)
-        b = self.query_sizes[int(rng.integers(len(self.query_sizes)))]
-        n_rounds = int(rng.integers(self.rounds[0], self.rounds[1] + 1))
-        initial = int(rng.integers(max(2, n_classes), 3 * n_classes + 1))
-        budget = min(initial + b * n_rounds, len(train) // 2)
+        initial_strategy = "random"
+        if self.protocol == "deployment":
+            b, initial, initial_strategy = 10, (10, 20)[int(rng.integers(2))], "typiclust"
+            budget = min({10: 100, 20: 120}[initial], len(train) // 2)
+        else:
+            b = self.query_sizes[int(rng.integers(len(self.query_sizes)))]
+            n_rounds = int(rng.integers(self.rounds[0], self.rounds[1] + 1))
+            initial = int(rng.integers(max(2, n_classes), 3 * n_classes + 1))
+            budget = min(initial + b * n_rounds, len(train) // 2)
         low_k = min(self.max_candidates, max(2 * b, 16))
         k = int(rng.integers(low_k, self.max_candidates + 1))
         return Task(
@@ -196,5 +223,5 @@ class TaskSampler:
             n_classes=n_classes,
             learner=self.learners[int(rng.integers(len(self.learners)))],
             initial=initial, query_size=b, budget=budget, n_candidates=k,
-            seed=int(rng.integers(0, 2**31 - 1)),
+            seed=int(rng.integers(0, 2**31 - 1)), initial_strategy=initial_strategy,
         )
