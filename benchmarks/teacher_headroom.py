@@ -38,16 +38,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from activelab.learned.env import ALEnv
 from activelab.learned.policy_file import load_policy
-from activelab.learned.switch import decide, env_anchor, load_switch_members, predict_advantages, teacher_values
+from activelab.learned.switch import SwitchPolicy, env_anchor, teacher_values
 from activelab.learned.tasks import TRAIN_SOURCES, Task, TaskSampler
 
 #: The round-level actions: margin first (ties go to it), then the proven alternatives.
@@ -132,12 +132,13 @@ def run_lookahead(task: Task, seed: int) -> Curves:
 
 def run_switch(task: Task, seed: int, path: str) -> Curves:
     """The curves of a ``switch`` policy file deciding every round from the environment's observation."""
-    state = load_policy(path)["state"]
-    members = load_switch_members(state)
-    anchor = str(state.get("anchor", "margin"))
-    env = _heuristic_env(task, tuple(state["actions"]))
-    caution = float(state.get("caution", 1.0))
-    return _play(env, seed, lambda env, obs: decide(predict_advantages(members, obs), env_anchor(env, anchor), caution))
+    policy = SwitchPolicy.from_state(load_policy(path)["state"])
+
+    def choose(env: ALEnv, obs: np.ndarray) -> int:
+        assert env.engine is not None  # reset() built it
+        return policy.choose(obs, env.engine.pool.n_labelled, task.n_classes)
+
+    return _play(_heuristic_env(task, policy.actions), seed, choose)
 
 
 def _cell(v: np.ndarray) -> str:

@@ -168,7 +168,7 @@ class ALEnv(gym.Env):
     # ----------------------------------------------------------------------------- episodes
     def _reference(self, task: Task) -> list[float]:
         key = (task.name, task.seed, task.learner, task.initial, task.query_size, task.budget, len(task.X_train),
-           task.initial_strategy, self.reference)
+               task.initial_strategy, self.reference)
         if key not in self._ref_cache:
             self._ref_cache[key] = reference_curve(task, self.reference)
             if len(self._ref_cache) > 32:

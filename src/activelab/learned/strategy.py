@@ -99,14 +99,12 @@ class PolicyStrategy:
             self._actor = _actor_critic(state, None, int(state["n_weights"]))
         elif kind == "switch":
             from ..strategies.registry import make
-            from .switch import load_switch_members
+            from .switch import SwitchPolicy
 
-            self.heuristics = tuple(state["actions"])
+            self._switch = SwitchPolicy.from_state(state)
+            self.heuristics = self._switch.actions
             self._heuristics = [make(h) for h in self.heuristics]
-            self._members = load_switch_members(state)
-            self.anchor = str(state.get("anchor", "margin"))
-            self._switch_per_class = float(state.get("switch_per_class", 3.0))
-            self._caution = float(state.get("caution", 1.0))
+            self.anchor = self._switch.anchor
         else:
             from ..strategies.registry import make
 
@@ -172,11 +170,9 @@ class PolicyStrategy:
             if self.kind == "heuristic":
                 action = int(self._actor.predict(obs, deterministic=True)[0])
             else:
-                from .switch import anchor_action, decide, predict_advantages
+                from ..strategies.switching import n_classes_of
 
-                n_classes = pool.n_classes if pool.n_classes is not None else views.require("probs").shape[1]
-                here = anchor_action(self.heuristics, self.anchor, pool.n_labelled, n_classes, self._switch_per_class)
-                action = decide(predict_advantages(self._members, obs), here, self._caution)
+                action = self._switch.choose(obs, pool.n_labelled, n_classes_of(views, pool))
             self.last_action = self.heuristics[action]
             return np.asarray(self._heuristics[action].select(views, pool, k, rng), dtype=np.int64)
         feats, cand_rows = self._features(views, pool, k, rng)

@@ -47,9 +47,11 @@ import torch
 from torch import nn
 
 from ..models.torch import torch_threads
+from ..strategies.switching import TCMStrategy, tcm_phase
 from .env import ALEnv
 from .features import N_FEATURES
 from .policy_file import save_policy
+from .proxy import PROXIES
 from .tasks import EVALUATION_SETS, PROTOCOLS, TRAIN_SOURCES, TaskSampler
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "AdvantageNet",
     "anchor_action",
     "SwitchData",
+    "SwitchPolicy",
     "SwitchTrainConfig",
     "collect_switch_data",
     "decide",
@@ -75,8 +78,8 @@ SWITCH_ACTIONS = ("margin", "badge", "typiclust", "probcover")
 #: The rules a switch policy falls back to (module docstring).
 ANCHORS = ("margin", "tcm")
 
-#: TCM's switch point in labels per class (:class:`~activelab.strategies.switching.TCMStrategy`).
-TCM_SWITCH_PER_CLASS = 3.0
+#: TCM's switch point in labels per class: the default of ``make("tcm")``.
+TCM_SWITCH_PER_CLASS = float(TCMStrategy.switch_per_class)
 
 
 def anchor_action(actions: tuple[str, ...], anchor: str, n_labelled: int, n_classes: int,
@@ -100,7 +103,7 @@ def anchor_action(actions: tuple[str, ...], anchor: str, n_labelled: int, n_clas
     missing = [h for h in needed if h not in actions]
     if missing:
         raise ValueError(f"the {anchor!r} anchor needs the action(s) {missing} among the actions {tuple(actions)}.")
-    low = anchor == "tcm" and n_labelled < switch_per_class * max(int(n_classes), 1)
+    low = anchor == "tcm" and tcm_phase(n_labelled, n_classes, switch_per_class) == "low"
     return actions.index("typiclust" if low else "margin")
 
 
@@ -264,9 +267,8 @@ class SwitchTrainConfig:
         anchor_action(self.actions, self.anchor, 0, 2)  # a known anchor whose actions are there
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}.")
-        bad = [name for name in self.learners if name not in ("logreg", "mlp")]
-        if not self.learners or bad:
-            raise ValueError(f"learners must be a non-empty subset of ('logreg', 'mlp'), got {self.learners}.")
+        if not self.learners or any(name not in PROXIES for name in self.learners):
+            raise ValueError(f"learners must be a non-empty subset of {tuple(PROXIES)}, got {self.learners}.")
         if not self.sources:
             raise ValueError("sources is empty; give at least one training source, e.g. ('generated',).")
         held_out = [s for s in self.sources if s in EVALUATION_SETS]
@@ -392,6 +394,33 @@ def load_switch_members(state: dict[str, Any]) -> list[AdvantageNet]:
         net.eval()
         members.append(net)
     return members
+
+
+@dataclass(frozen=True)
+class SwitchPolicy:
+    """A ``switch`` policy file's decision rule: its ensemble, actions, anchor and caution.
+
+    Built by :meth:`from_state`, the one reader of a file's ``state`` (files written before the
+    anchor existed are margin-anchored with caution 1); :class:`~activelab.learned.strategy.
+    PolicyStrategy` and the benchmarks decide through :meth:`choose`.
+    """
+
+    actions: tuple[str, ...]
+    members: list[AdvantageNet]
+    anchor: str = "margin"
+    caution: float = 1.0
+    switch_per_class: float = TCM_SWITCH_PER_CLASS
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SwitchPolicy:
+        """The rule of a ``switch`` file's ``state``."""
+        return cls(tuple(state["actions"]), load_switch_members(state), str(state.get("anchor", "margin")),
+                   float(state.get("caution", 1.0)), float(state.get("switch_per_class", TCM_SWITCH_PER_CLASS)))
+
+    def choose(self, obs: np.ndarray, n_labelled: int, n_classes: int) -> int:
+        """The action index for a round that starts with ``n_labelled`` labels and observation ``obs``."""
+        here = anchor_action(self.actions, self.anchor, n_labelled, n_classes, self.switch_per_class)
+        return decide(predict_advantages(self.members, obs), here, self.caution)
 
 
 def train_switch_policy(config: SwitchTrainConfig, out: str | Path, *, command: str = "") -> Path:

@@ -37,7 +37,7 @@ from .base import Strategy, candidate_rows, strategy_name
 from .coldstart import representation
 from .registry import make
 
-__all__ = ["SelectALStrategy", "TCMStrategy", "selectal_simulation"]
+__all__ = ["SelectALStrategy", "TCMStrategy", "n_classes_of", "selectal_simulation", "tcm_phase"]
 
 _REGIMES = ("low", "high")
 
@@ -100,13 +100,24 @@ class _Switch:
         return picked
 
 
-def _n_classes(views: Views, pool: Pool) -> int:
+def n_classes_of(views: Views, pool: Pool) -> int:
+    """The pool's number of classes, else the model's (``probs`` width), else the labels seen."""
     if pool.n_classes is not None:
         return int(pool.n_classes)
     if views.probs is not None:
         return int(views.probs.shape[1])
     seen = pool.labels[pool.labelled_mask]
     return max(1, len(np.unique(seen)))
+
+
+def tcm_phase(n_labelled: int, n_classes: int, switch_per_class: float) -> str:
+    """TCM's rule: ``"low"`` while ``n_labelled < switch_per_class x n_classes``, ``"high"`` from then on.
+
+    Example:
+        >>> tcm_phase(8, 3, 3), tcm_phase(9, 3, 3)
+        ('low', 'high')
+    """
+    return "low" if n_labelled < switch_per_class * n_classes else "high"
 
 
 @dataclass
@@ -156,7 +167,7 @@ class TCMStrategy(_Switch):
 
     def regime(self, views: Views, pool: Pool) -> str:
         """``"low"`` before the switch point, ``"high"`` from it on."""
-        return "low" if pool.n_labelled < self.switch_per_class * _n_classes(views, pool) else "high"
+        return tcm_phase(pool.n_labelled, n_classes_of(views, pool), self.switch_per_class)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """The low- or high-budget strategy's ``k`` picks, as absolute indices."""
