@@ -39,6 +39,7 @@ skips the core grid.
 
 from __future__ import annotations
 
+import activelab  # noqa: F401 - first, before NumPy loads OpenBLAS (activelab._env)
 import argparse
 import ctypes
 import datetime
@@ -289,7 +290,7 @@ class FloorTiming:
     fastest: float  # median seconds of the fastest kernel's pass, timed alone right before and after
     fastest_kernel: str
     pass_in_run: float  # median seconds of the method's own passes over the embeddings
-    run_kernel: str  # the kernel the method used (activelab.neighbors.kernels.choose_kernel)
+    run_kernel: str  # the kernel the method used (activelab.neighbors.kernels.loop_kernel)
     n_passes: int
     seconds_in_passes: float  # per call
     result: Any
@@ -437,7 +438,7 @@ def render(infos: list[SizeInfo], rows: list[Row], title: str) -> str:
         "",
         markdown_table(
             ["N", "D", "embedding array MB", *(f"{k} pass ms" for k in kernel_names), "fastest pass GB/s",
-             "STREAM-like read GB/s", "chosen kernel (measurement)", "inference pass s", "inference peak MB"],
+             "STREAM-like read GB/s", "pick loop's kernel (choice)", "inference pass s", "inference peak MB"],
             size_rows,
         ),
         "",
@@ -515,9 +516,9 @@ def bench_size(
     info = SizeInfo(n=n, dim=dim, emb_mb=emb_mb, pass_seconds=passes, read_seconds=read)
     if {"kcenter", "badge"} & methods:  # the one-time measurement of the kernel, timed on its own
         t0 = time.perf_counter()
-        info.chosen = kernels.choose_kernel(torch.from_numpy(emb))
+        info.chosen = kernels.loop_kernel(torch.from_numpy(emb))
         info.choose_seconds = time.perf_counter() - t0
-        log(f"  kernel chosen for the embeddings: {info.chosen} (measured in {info.choose_seconds * 1e3:.0f} ms, once per process)")
+        log(f"  pick loop's kernel for the embeddings: {info.chosen} (chosen in {info.choose_seconds * 1e3:.0f} ms, once per process)")
     log(
         "  one pass: " + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in passes.items())
         + f"; STREAM-like read {read * 1e3:.2f} ms ({emb.nbytes / read / 1e9:.1f} GB/s); embeddings {emb_mb:.1f} MB"
@@ -631,6 +632,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the issue's comparison instead of the grid: D=128, k=1000, N=100k and 1M, kcenter and badge")
     p.add_argument("--seed", type=int, default=0, help="seed of the input generator (default 0)")
     p.add_argument("--out", type=str, default=None, help="also write the markdown to this file")
+    p.add_argument("--cold", action="store_true",
+                   help="do not load the compiled pick loops first (kernels.warm_compiled_loops): below "
+                        "256 MiB the methods then use the measured matrix-vector kernel")
     p.add_argument("--catalogue", type=str, default="",
                    help="comma-separated extra sections: bayesian, coldstart (or 'all')")
     p.add_argument("--catalogue-only", action="store_true", help="run only the --catalogue sections")
@@ -668,6 +672,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python benchmarks/selection_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load0 = os.getloadavg()
+    warm_note = "compiled pick loops not loaded first (--cold)"
+    if not args.cold:  # as an active-learning loop has them after its first selection
+        warm = kernels.warm_compiled_loops()
+        warm_note = (
+            f"compiled pick loops loaded in {warm:.2f} s before the grid (kernels.warm_compiled_loops, once per process)"
+            if kernels.team_available() else "numba not installed: no compiled pick loops"
+        )
+        log(warm_note)
     infos: list[SizeInfo] = []
     rows: list[Row] = []
     text = ""
@@ -683,14 +695,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = render(infos, rows, title)
         footer = (
             f"\nCommand: `{command.strip()}`; started {started}; {_machine()}; "
-            f"load average at start {load0[0]:.2f}, now {os.getloadavg()[0]:.2f}.\n"
+            f"load average at start {load0[0]:.2f}, now {os.getloadavg()[0]:.2f}; {warm_note}; "
+            f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}.\n"
         )
         if args.out:
             with open(args.out, "w") as f:  # rewritten after every N, so a long run keeps partial results
                 f.write(text + footer)
     footer = (
         f"\nCommand: `{command.strip()}`; started {started}; {_machine()}; "
-        f"load average at start {load0[0]:.2f}, now {os.getloadavg()[0]:.2f}.\n"
+        f"load average at start {load0[0]:.2f}, now {os.getloadavg()[0]:.2f}; {warm_note}; "
+        f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}.\n"
     )
     for section in args.catalogue:
         module = _catalogue_module(section)

@@ -6,6 +6,7 @@ The two operations of every active-learning method are first-class here: *select
 :class:`ActiveLearner` over a :class:`Pool` of absolute indices.
 """
 
+from . import _env  # noqa: F401 - first: settings read when NumPy loads OpenBLAS
 from . import acquisition, selection, strategies
 from .errors import (
     ActiveLabError,

@@ -190,7 +190,7 @@ def test_badge_fused_blocks_match_reference(monkeypatch: pytest.MonkeyPatch, ker
 
     monkeypatch.setattr(badge_module, "_BLOCK", 64)  # 16 blocks of the fused sweep and of the D² draw
     monkeypatch.setattr(kernels.os, "cpu_count", lambda: 3)  # 3 threads pulling blocks
-    monkeypatch.setattr(kernels, "NUMBA_SERIAL_BYTES", 0)  # numba: ranges of rows pulled by the 3 threads
+    monkeypatch.setattr(kernels, "_TEAM_CHUNK_BYTES", 64 * 6 * 4)  # numba: 64-row blocks claimed by a team of 3
     probs, h = _badge_data(9, n=1000, c=n_classes, d=6)
     h = h.astype(np.float32)
     with kernels.forced_kernel(kernel), kernels.recording() as rec:
@@ -199,3 +199,24 @@ def test_badge_fused_blocks_match_reference(monkeypatch: pytest.MonkeyPatch, ker
     assert sum(1 for shape, _, _ in rec if shape == (1000, 6)) == 29  # one fused sweep per pick but the last
     with kernels.forced_kernel("numpy"):
         np.testing.assert_array_equal(picks, badge(probs, h, 30, np.random.default_rng(4)))
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_badge_draws_then_falls_back_to_random_with_the_reference_stream(monkeypatch: pytest.MonkeyPatch, kernel: str) -> None:
+    from activelab.neighbors import kernels
+
+    monkeypatch.setattr(kernels, "_TEAM_CHUNK_BYTES", 64 * 4 * 4)  # numba: several blocks, a team of 2
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 2)
+    probs, h = _badge_data(5, n=300, c=3, d=4)
+    h = h.astype(np.float32)
+    h[6:] = h[5]  # five distinct rows, then duplicates: D² draws, then every weight 0, then random picks
+    probs[6:] = probs[5]
+    with kernels.forced_kernel(kernel):
+        picks = badge(probs, h, 12, np.random.default_rng(8))
+    ref_rng = np.random.default_rng(8)
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, 12, ref_rng))
+    assert len(set(picks.tolist())) == 12
+    rng = np.random.default_rng(8)
+    with kernels.forced_kernel(kernel):
+        badge(probs, h, 12, rng)
+    assert rng.random() == ref_rng.random()  # the generator is left where the reference leaves it

@@ -62,10 +62,13 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,6 +84,7 @@ __all__ = [
     "clear_kernel_cache",
     "forced_kernel",
     "kernel_choices",
+    "loop_kernel",
     "matvec",
     "measured_kernels",
     "NUMBA_MIN_BYTES",
@@ -89,7 +93,14 @@ __all__ = [
     "recording_active",
     "row_products",
     "run_chunks",
+    "run_team",
+    "team_available",
+    "team_module",
+    "team_rows",
+    "team_threads",
     "time_kernels",
+    "warm_compiled_loops",
+    "warm_for_rounds",
 ]
 
 CPU_KERNELS = ("numpy", "einsum", "einsum-threads", "numba", "torch.mv", "torch.matmul")
@@ -343,6 +354,154 @@ def choose_kernel(x: torch.Tensor) -> str:
         kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
         _cache[key] = kernel
     return kernel
+
+
+# ------------------------------------------------------------------ compiled pick loops ("team")
+_team: list[ModuleType] = []  # the loaded activelab.neighbors._team, once imported
+_team_warm: list[bool] = []  # non-empty once the team loops are compiled or loaded in this process
+
+
+def _team_module() -> ModuleType | None:
+    """:mod:`._team` (importing numba), or None without numba or without ``sched_yield``."""
+    if not _team:
+        if not _jit.AVAILABLE:
+            return None
+        from . import _team as module
+
+        _team.append(module)
+    return _team[0] if _team[0].YIELD_AVAILABLE else None
+
+
+def team_module() -> ModuleType:
+    """:mod:`._team`, with the compiled pick loops; using it marks them loaded in this process.
+
+    Raises:
+        RuntimeError: Without numba (``pip install 'activelab[fast]'``) or without a
+            ``sched_yield`` in the C library.
+    """
+    module = _team_module()
+    if module is None:
+        raise RuntimeError(
+            "the compiled pick loops (matrix-vector kernel 'numba') need numba, pip install "
+            "'activelab[fast]', and the C library's sched_yield; choose another kernel with "
+            f"{ENV_VAR} or forced_kernel()."
+        )
+    if not _team_warm:
+        _team_warm.append(True)
+    return module
+
+
+def team_available() -> bool:
+    """Whether the compiled pick loops of greedy k-center and BADGE can run here (numba installed).
+
+    False without numba (``pip install 'activelab[fast]'``). Asking imports numba (about 0.3 s).
+    """
+    return _jit.AVAILABLE and _team_module() is not None
+
+
+def warm_compiled_loops() -> float:
+    """Load (or, the first time in an environment, compile) the compiled pick loops; returns seconds spent.
+
+    After this call, :func:`loop_kernel` chooses them at every size in this process: a
+    sequential selection in an active-learning loop runs once per round, so their one-time
+    start (numba's import and loading its cached code: 0.5–1 s on the 2-core VM, a few seconds
+    to compile on a first run) is repaid over the rounds. Without it they are chosen from
+    :data:`NUMBA_MIN_BYTES` only, where one call repays the start. Does nothing (returns 0)
+    without numba.
+    """
+    t0 = time.perf_counter()
+    module = _team_module() if _jit.AVAILABLE else None
+    if module is None:
+        return 0.0
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((2, 2), dtype=dtype)
+        v = np.zeros(2, dtype=dtype)
+        idx = np.zeros(2, dtype=np.int64)
+        f64 = np.zeros(2)
+        module.kcenter_team(x, v, v.copy(), 1, 1, idx, x.copy(), idx.reshape(1, 2), idx, idx, idx, 1, 1)
+        module.badge_team(x, x.copy(), v, v.copy(), 1, 1, idx, f64, f64, f64, idx, idx, idx, 1, 1)
+    _team_warm.append(True)
+    return time.perf_counter() - t0
+
+
+ROUNDS_MIN_BYTES = 16 * 2**20
+"""From this size, a strategy that selects round after round (``coreset``, ``badge``) loads the
+compiled pick loops on its first selection (:func:`warm_for_rounds`): on the 2-core VM they
+saved 1.5–2.5× per call at 10k–100k rows (docs/benchmarks.md, issue 17), and from 16 MiB a
+call lasts tens of milliseconds or more, so a few rounds repay their one-time start."""
+
+
+def warm_for_rounds(nbytes: int) -> None:
+    """Load the compiled pick loops (:func:`warm_compiled_loops`) if a selection over ``nbytes`` of
+    embeddings will be repeated round after round and is large enough to repay their start
+    (:data:`ROUNDS_MIN_BYTES`). Does nothing without numba, when they are loaded already, or
+    when a kernel is forced.
+    """
+    if _team_warm or _forced or os.environ.get(ENV_VAR, "").strip():
+        return
+    if nbytes >= ROUNDS_MIN_BYTES and team_available():
+        warm_compiled_loops()
+
+
+def loop_kernel(x: torch.Tensor) -> str:
+    """The kernel of a sequential selection's pick loop over ``x`` (greedy k-center, BADGE).
+
+    ``"numba"`` (the compiled team loops of :mod:`._team`) when it is forced, or when numba is
+    installed, ``x`` is on the CPU and either ``x`` has at least :data:`NUMBA_MIN_BYTES` or the
+    loops are already loaded in this process (:func:`warm_compiled_loops`); otherwise
+    :func:`choose_kernel`'s choice.
+    """
+    if _forced or os.environ.get(ENV_VAR, "").strip():
+        return choose_kernel(x)
+    if x.device.type == "cpu" and _jit.AVAILABLE:
+        if (_team_warm or x.numel() * x.element_size() >= NUMBA_MIN_BYTES) and team_available():
+            return "numba"
+    return choose_kernel(x)
+
+
+_TEAM_CHUNK_BYTES = 2**20  # at most this much of x per claimed chunk of a team loop
+
+
+def team_rows(x: np.ndarray, cap: int | None = None) -> int:
+    """Rows per chunk claimed by a team loop: about 4 chunks per thread, at most 1 MiB of ``x`` (and ``cap``), at least 64."""
+    n = int(x.shape[0])
+    per = -(-n // (4 * (os.cpu_count() or 1)))
+    rows = min(per, max(64, _TEAM_CHUNK_BYTES // max(1, int(x.shape[1]) * int(x.itemsize))))
+    if cap is not None:
+        rows = min(rows, cap)
+    return max(64, rows)
+
+
+def team_threads(n_chunks: int) -> int:
+    """Threads of a team loop over ``n_chunks`` chunks: one per core, at most one per chunk."""
+    return max(1, min(os.cpu_count() or 1, n_chunks))
+
+
+def run_team(fn: Callable[..., None], args: tuple[Any, ...], ready: tuple[Any, ...], n_threads: int) -> None:
+    """Run the compiled team loop ``fn(*args)`` on ``n_threads`` threads (:func:`team_threads`).
+
+    The caller is one of the threads; the others are started here and joined before
+    returning. ``fn(*ready)`` is called first, in the caller's thread: ``ready`` are arguments
+    of the same types that make ``fn`` return at once, so a compilation or typing error is
+    raised before any helper starts. An exception in a helper is raised here.
+    """
+    fn(*ready)
+    errors: list[Exception] = []
+
+    def one() -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001  (re-raised in the caller below)
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=one, daemon=True, name="activelab-team") for _ in range(1, n_threads)]
+    for th in helpers:
+        th.start()
+    one()
+    for th in helpers:
+        th.join()
+    if errors:
+        raise errors[0]
 
 
 def matvec(x: torch.Tensor, v: torch.Tensor, out: torch.Tensor, kernel: str | None = None) -> torch.Tensor:

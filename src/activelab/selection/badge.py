@@ -18,8 +18,17 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_probs
-from ..neighbors._jit import badge_chunk
-from ..neighbors.kernels import choose_kernel, compiled_rows, record, recording_active, row_products, run_chunks
+from ..neighbors.kernels import (
+    loop_kernel,
+    record,
+    recording_active,
+    row_products,
+    run_chunks,
+    run_team,
+    team_module,
+    team_rows,
+    team_threads,
+)
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["badge"]
@@ -169,13 +178,14 @@ def badge(
     else:
         g_sq = sq_norms(a) * h_sq
     first = first_argmax(g_sq)
-    h_kernel = choose_kernel(h)  # the fastest matrix-vector pass on this device for h: measured once, cached
-    compiled = on_cpu and h_kernel == "numba"  # one compiled loop per block: both products and the fold
+    h_kernel = loop_kernel(h)  # the compiled pick loop, or the fastest matrix-vector pass on this device for h
+    if on_cpu and h_kernel == "numba":  # every pick in one compiled loop: both products, the fold and the draw
+        return _team_picks(h.numpy(), a_np, g_sq.numpy(), first, k, rng)
     n_blocks = -(-n // _BLOCK)
     scratch = (np.empty(min(n, _BLOCK), dtype=a_np.dtype), np.empty(min(n, _BLOCK), dtype=a_np.dtype))
     # Few classes on CPU: a·a_j is computed inside the fused sweep from a class-major copy of
     # a (the row-major one is dropped); otherwise it is one torch mv over a per pick.
-    a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C and not compiled else None
+    a_t = np.ascontiguousarray(a_np.T) if on_cpu and a_np.shape[1] <= _SMALL_C else None
     if a_t is not None:
         del a, a_np
     picks = [first]
@@ -195,10 +205,9 @@ def badge(
     weights = min_d.numpy() if on_cpu else np.empty(0)
     # the passes by the fastest matrix-vector kernel on this device for h (and a)
     h_dot_row = row_products(h, hh, h_kernel)  # hh ← h·h_j
-    a_dot_row = row_products(a, ah) if a_t is None and not compiled else None  # ah ← a·a_j
+    a_dot_row = row_products(a, ah) if a_t is None else None  # ah ← a·a_j
     fused = on_cpu and h_kernel in ("einsum", "einsum-threads")
-    h_np = h.numpy() if fused or compiled else np.empty((0, 0))
-    a_rows = a.numpy() if compiled else np.empty((0, 0))
+    h_np = h.numpy() if fused else np.empty((0, 0))
     thread_bufs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def fused_sweep(j: int, a_j: np.ndarray | None) -> None:
@@ -215,29 +224,9 @@ def badge(
 
         run_chunks(n_blocks, work, parallel=h_kernel == "einsum-threads")
 
-    step = compiled_rows(h_np, align=_BLOCK) if compiled else _BLOCK  # whole blocks per compiled call
-
-    def compiled_sweep(j: int) -> None:
-        """Both products, the distance, the fold and the block sums: one compiled loop per range of blocks."""
-        g_sq_np = g_sq.numpy()
-
-        def work(c: int) -> None:
-            s = c * step
-            badge_chunk(h_np, a_rows, g_sq_np, weights, j, s, min(n, s + step), _BLOCK, block_sums)
-
-        run_chunks(-(-n // step), work)
-
     def fold(j: int) -> None:
         """min_d ← min(min_d, ‖g_i - g_j‖²), min_d[j] = 0, block sums of min_d: one pass over h."""
         nonlocal weights
-        if compiled:  # one read of h and a per row, the fold in the same loop
-            if recording_active():
-                t0 = time.perf_counter()
-                compiled_sweep(j)
-                record(tuple(h.shape), h_kernel, time.perf_counter() - t0)
-            else:
-                compiled_sweep(j)
-            return
         if a_dot_row is not None:
             a_dot_row(j)
         if fused:  # one sweep: the pass over the embeddings fused with the O(N) work, per block
@@ -273,3 +262,56 @@ def badge(
         if len(picks) < k:  # the distances to the last pick are never used
             fold(j)
     return np.asarray(picks, dtype=np.int64)
+
+
+def _team_picks(
+    h: np.ndarray, a: np.ndarray, g_sq: np.ndarray, first: int, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """BADGE on CPU with every pick in one compiled loop (:func:`activelab.neighbors._team.badge_team`).
+
+    A team of threads (one per core) folds each pick into the D² weights block by block (one
+    read of ``h`` and ``a`` per row) and makes every D² draw in compiled code, by the two
+    levels of :func:`_d2_draw` over blocks of :func:`~activelab.neighbors.kernels.team_rows`
+    rows (at most :data:`_BLOCK`). The draws' uniforms are drawn from ``rng`` ahead, one per
+    pick, as the other paths draw them; when every weight is 0 the loop returns, ``rng`` is
+    set back to the uniforms used so far and the next pick is ``rng.choice`` of the free rows,
+    so ``rng`` gives the very stream of the other paths.
+
+    Cost: k − 1 reads of ``h`` and ``a``; O(N) extra memory for the weights and O(N / block)
+    for the block sums.
+    """
+    module = team_module()
+    n = len(h)
+    block = team_rows(h, cap=_BLOCK)
+    n_blocks = -(-n // block)
+    min_d = np.full(n, np.inf, dtype=h.dtype)
+    block_sums = np.empty(n_blocks, dtype=np.float64)
+    totals = np.empty(n_blocks, dtype=np.float64)
+    picks = np.empty(k, dtype=np.int64)
+    us = np.zeros(max(1, k), dtype=np.float64)  # us[p]: the uniform of the draw that follows pick p
+    taken = np.zeros(n, dtype=bool)
+    lanes = team_threads(n_blocks)
+    p, j = 0, first
+    while True:
+        picks[p] = j
+        state = rng.bit_generator.state
+        us[p : k - 1] = rng.random(max(0, k - 1 - p))
+        claims = np.zeros((k + 1) * lanes, dtype=np.int64)
+        done = np.zeros(k + 1, dtype=np.int64)
+        sync = np.array([p + 1, p + 1, 0], dtype=np.int64)  # picks published, picks claimed, threads numbered
+        tail = (picks, us, block_sums, totals, claims, done, sync, block, lanes)
+        t0 = time.perf_counter()
+        run_team(module.badge_team, (h, a, g_sq, min_d, p, k, *tail), (h, a, g_sq, min_d, k, k, *tail), lanes)
+        p_end = int(sync[0])  # picks[:p_end] published; the last is -1 when every weight was 0
+        made = p_end if picks[p_end - 1] >= 0 else p_end - 1
+        if recording_active():  # benchmarks: one record per pass, each the mean pass of this call
+            folds = p_end - 1 - p
+            for _ in range(folds):
+                record(tuple(h.shape), "numba", (time.perf_counter() - t0) / max(1, folds))
+        taken[picks[:made]] = True
+        if made >= k:
+            return picks
+        rng.bit_generator.state = state  # only the draws of picks p + 1 … made − 1 used their uniforms
+        rng.random(max(0, made - 1 - p))
+        j = int(rng.choice(np.flatnonzero(~taken)))
+        p = made

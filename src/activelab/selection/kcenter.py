@@ -16,16 +16,18 @@ import numpy as np
 import torch
 
 from .._validation import check_k, check_mask
-from ..neighbors._jit import kcenter_chunk
 from ..neighbors.kernels import (
-    choose_kernel,
     chunk_rows,
-    compiled_rows,
+    loop_kernel,
     matvec,
     record,
     recording_active,
     row_products,
     run_chunks,
+    run_team,
+    team_module,
+    team_rows,
+    team_threads,
 )
 from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 
@@ -139,7 +141,9 @@ def kcenter_greedy(
 
     Minimum distances are kept incrementally (one O(N) vector), so each pick is one
     matrix-vector pass over ``embeddings`` (by the fastest kernel on this device:
-    :mod:`activelab.neighbors.kernels`) and an in-place fold into the distances; the initial
+    :mod:`activelab.neighbors.kernels`) and an in-place fold into the distances, or, with
+    numba on CPU (:func:`~activelab.neighbors.kernels.loop_kernel`), every pick in one
+    compiled loop run by one thread per core (:func:`_team_picks`); the initial
     distances to ``L`` labelled rows are one blocked GEMM pass
     (``‖x‖² + min_c(‖c‖² − 2x·c)``), never an N×L matrix.
 
@@ -171,9 +175,11 @@ def kcenter_greedy(
         return np.empty(0, dtype=np.int64)
     x_sq = sq_norms_checked(x, "embeddings")
     lab_idx = np.flatnonzero(mask)
+    kernel = loop_kernel(x)  # the compiled pick loop, or the fastest matrix-vector pass on this device
+    if kernel == "numba" and x.device.type == "cpu":
+        return _team_picks(x.numpy(), x_sq.numpy(), lab_idx, mask.copy(), k, rng)
     taken = torch.from_numpy(mask.copy()).to(x.device)
     picks: list[int] = []
-    kernel = choose_kernel(x)  # the fastest matrix-vector pass on this device (measured once, cached)
     if len(lab_idx):
         min_d = _min_sq_dist_to_set(x, x_sq, _rows(x, lab_idx))
     else:
@@ -217,14 +223,14 @@ def _greedy_cpu(
     ``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``: halving is exact in binary floating point, so
     every value is exactly half of ``min(min_d, (‖x‖² − 2x·x_j) + ‖x_j‖²)`` and the picks are
     those of the full formula, with one O(N) step fewer per pick. ``taken`` is updated in place.
-    With an ``einsum`` or the ``numba`` kernel the pass, the fold and the argmax are fused per
-    chunk of rows (:func:`_fused_picks`).
+    With an ``einsum`` kernel the pass, the fold and the argmax are fused per chunk of rows
+    (:func:`_fused_picks`); the ``numba`` kernel never comes here (:func:`_team_picks`).
     """
     half_sq = x_sq.numpy() * 0.5
     m = min_d.numpy()
     m *= 0.5
     m[taken] = -1.0  # taken rows stay at -1: never the argmax
-    if kernel in ("einsum", "einsum-threads", "numba"):
+    if kernel in ("einsum", "einsum-threads"):
         return _fused_picks(x.numpy(), half_sq, m, taken, picks, k, kernel, rng)
     dot = np.empty_like(m)
     product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
@@ -259,13 +265,10 @@ def _fused_picks(
     is the first chunk maximum (so the first maximum of ``m``, as ``m.argmax()``). With
     ``einsum-threads`` one thread per core pulls chunks (:func:`~activelab.neighbors.kernels.run_chunks`).
     Every value equals the unfused loop's with ``einsum`` (the same per-row sums and steps),
-    so the picks do too. With ``numba`` each range of rows is one compiled loop
-    (:func:`activelab.neighbors._jit.kcenter_chunk`: each row read once, no buffer), on the
-    calling thread below 4 MiB and otherwise a few ranges per core
-    (:func:`~activelab.neighbors.kernels.compiled_rows`). Extra memory: one chunk-sized buffer per thread, O(N / chunk).
+    so the picks do too. Extra memory: one chunk-sized buffer per thread, O(N / chunk).
     """
     n = len(m)
-    step = compiled_rows(xa) if kernel == "numba" else chunk_rows(xa)
+    step = chunk_rows(xa)
     n_chunks = -(-n // step)
     chunk_max = np.empty(n_chunks, dtype=m.dtype)
     chunk_arg = np.empty(n_chunks, dtype=np.int64)
@@ -274,16 +277,11 @@ def _fused_picks(
         i = int(block.argmax())
         chunk_arg[c], chunk_max[c] = c * step + i, block[i]
     bufs: dict[int, np.ndarray] = {}
-    parallel = kernel in ("einsum-threads", "numba")
+    parallel = kernel == "einsum-threads"
     shape = tuple(xa.shape)
 
     def sweep(j: int) -> None:
         centre, half_j = xa[j], half_sq[j]
-
-        def compiled(c: int) -> None:
-            s = c * step
-            best, i = kcenter_chunk(xa, half_sq, m, j, s, min(n, s + step))
-            chunk_arg[c], chunk_max[c] = i, best
 
         def work(c: int) -> None:
             s, e = c * step, min(n, (c + 1) * step)
@@ -301,7 +299,7 @@ def _fused_picks(
             i = int(block.argmax())
             chunk_arg[c], chunk_max[c] = s + i, block[i]
 
-        run_chunks(n_chunks, compiled if kernel == "numba" else work, parallel=parallel)
+        run_chunks(n_chunks, work, parallel=parallel)
 
     while len(picks) < k:
         c = int(chunk_max.argmax())
@@ -317,6 +315,62 @@ def _fused_picks(
         else:
             sweep(best)
     return np.asarray(picks, dtype=np.int64)
+
+
+def _team_picks(
+    xa: np.ndarray, sq: np.ndarray, lab_idx: np.ndarray, taken: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Greedy k-center on CPU with every pick in one compiled loop (:func:`activelab.neighbors._team.kcenter_team`).
+
+    The labelled rows' distances are :func:`_min_sq_dist_to_set_np`'s GEMM; then the team of
+    threads (one per core) makes the picks, each one read of ``xa`` that folds every row into
+    half the squared distances (``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``, exact halving, as
+    :func:`_greedy_cpu`) and finds the first maximum; the last pick is not folded. When every
+    free row coincides with a centre the loop returns, and the next pick is drawn here by
+    ``rng`` as in :func:`_greedy_cpu`. ``taken`` is updated in place.
+
+    Cost: the GEMM, then k − 1 reads of ``xa``; O(N) extra memory (``m``, ``‖x‖²/2``) and
+    O(N / chunk) for the chunks' maxima.
+    """
+    module = team_module()
+    n = len(xa)
+    half_sq = np.ascontiguousarray(sq * sq.dtype.type(0.5))
+    if len(lab_idx):
+        m = _min_sq_dist_to_set_np(xa, sq, xa[lab_idx])
+        m *= 0.5
+        m[taken] = -1.0  # taken rows stay at -1: never the maximum
+        j = int(m.argmax())
+        if m[j] <= 0.0:  # every remaining row coincides with a centre
+            j = int(rng.choice(np.flatnonzero(~taken)))
+    else:
+        m = np.full(n, np.inf, dtype=xa.dtype)
+        j = int(rng.choice(n))
+    step = team_rows(xa)
+    n_chunks = -(-n // step)
+    picks = np.empty(k, dtype=np.int64)
+    cmax = np.empty((2, n_chunks), dtype=m.dtype)
+    carg = np.empty((2, n_chunks), dtype=np.int64)
+    lanes = team_threads(n_chunks)
+    p = 0
+    while True:
+        picks[p] = j
+        claims = np.zeros((k + 1) * lanes, dtype=np.int64)
+        done = np.zeros(k + 1, dtype=np.int64)
+        sync = np.array([p + 1, p + 1, 0], dtype=np.int64)  # picks published, picks claimed, threads numbered
+        tail = (picks, cmax, carg, claims, done, sync, step, lanes)
+        t0 = time.perf_counter()
+        run_team(module.kcenter_team, (xa, half_sq, m, p, k, *tail), (xa, half_sq, m, k, k, *tail), lanes)
+        p_end = int(sync[0])  # picks[:p_end] published; the last is -1 when the distances ran out
+        made = p_end if picks[p_end - 1] >= 0 else p_end - 1
+        if recording_active():  # benchmarks: one record per pass, each the mean pass of this call
+            folds = p_end - 1 - p
+            for _ in range(folds):
+                record(tuple(xa.shape), "numba", (time.perf_counter() - t0) / max(1, folds))
+        taken[picks[:made]] = True
+        if made >= k:
+            return picks
+        j = int(rng.choice(np.flatnonzero(~taken)))
+        p = made
 
 
 def covering_radius(

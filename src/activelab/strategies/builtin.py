@@ -12,6 +12,7 @@ import numpy as np
 from ..models.base import Views
 from ..pool import Pool
 from ..neighbors import Backend
+from ..neighbors.kernels import warm_for_rounds
 from ..selection import badge, cal_scores, discriminative, kcenter_greedy, random_projection, top_k
 from ..selection.coldstart import kmeans_initial
 from .base import candidate_rows
@@ -54,6 +55,8 @@ class CoresetStrategy:
         device: torch device for the passes.
 
     Cost: O(N·L·D + k·N·D) time, O(N) extra memory (see :func:`activelab.selection.kcenter_greedy`).
+    On CPU with numba installed, embeddings of 16 MiB or more load the compiled pick loops on
+    the first selection (:func:`activelab.neighbors.kernels.warm_for_rounds`, about half a second once per process).
     """
 
     name: str = "coreset"
@@ -69,6 +72,8 @@ class CoresetStrategy:
         emb = views.require("embeddings")
         if self.projection_dim is not None:
             emb = random_projection(emb, self.projection_dim, rng)
+        if self.device is None or self.device == "cpu":  # a selection per round: compiled loops from 16 MiB
+            warm_for_rounds(emb.nbytes)
         rows = kcenter_greedy(emb, views.labelled, k, rng, device=self.device)
         picked: np.ndarray = views.indices[rows]
         return picked
@@ -80,6 +85,8 @@ class BadgeStrategy:
 
     Cost: k passes over the candidates' embeddings and probabilities, O(N·C) extra memory;
     the N×(C·D) gradient embedding is never built (see :func:`activelab.selection.badge`).
+    On CPU with numba installed, embeddings of 16 MiB or more load the compiled pick loops on
+    the first selection (:func:`activelab.neighbors.kernels.warm_for_rounds`, about half a second once per process).
     """
 
     name: str = "badge"
@@ -93,6 +100,8 @@ class BadgeStrategy:
         rows = candidate_rows(views, k)
         probs = views.require("probs")[rows]
         emb = views.require("embeddings")[rows]
+        if self.device is None or self.device == "cpu":  # a selection per round: compiled loops from 16 MiB
+            warm_for_rounds(emb.nbytes)
         chosen = badge(probs, emb, k, rng, device=self.device)
         picked: np.ndarray = views.indices[rows[chosen]]
         return picked
