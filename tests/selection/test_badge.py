@@ -220,3 +220,19 @@ def test_badge_draws_then_falls_back_to_random_with_the_reference_stream(monkeyp
     with kernels.forced_kernel(kernel):
         badge(probs, h, 12, rng)
     assert rng.random() == ref_rng.random()  # the generator is left where the reference leaves it
+
+
+def test_badge_compiled_picks_do_not_depend_on_the_number_of_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activelab.neighbors import kernels
+
+    pytest.importorskip("numba")
+    probs, h = _badge_data(2, n=3000, c=5, d=7)
+    h = h.astype(np.float32)
+    picks = {}
+    for cores in (1, 2, 5):
+        monkeypatch.setattr(kernels.os, "cpu_count", lambda cores=cores: cores)
+        with kernels.forced_kernel("numba"):
+            picks[cores] = badge(probs, h, 40, np.random.default_rng(6))
+    np.testing.assert_array_equal(picks[1], picks[2])
+    np.testing.assert_array_equal(picks[1], picks[5])
+    np.testing.assert_array_equal(picks[1], _badge_reference(probs, h, 40, np.random.default_rng(6)))

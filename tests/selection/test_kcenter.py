@@ -278,3 +278,22 @@ def test_warm_for_rounds_loads_the_compiled_loops_only_for_large_repeated_select
     assert not kernels._team_warm  # a forced kernel is kept
     kernels.warm_for_rounds(kernels.ROUNDS_MIN_BYTES)
     assert kernels._team_warm
+
+
+def test_kcenter_compiled_picks_do_not_depend_on_the_number_of_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activelab.neighbors import kernels
+
+    pytest.importorskip("numba")
+    gen = np.random.default_rng(12)
+    x = gen.normal(size=(3000, 6)).astype(np.float32)
+    x[1500:1600] = x[7]  # ties: the first maximum wins whatever the chunks
+    labelled = np.zeros(3000, dtype=bool)
+    labelled[:10] = True
+    picks = {}
+    for cores in (1, 2, 5):
+        monkeypatch.setattr(kernels.os, "cpu_count", lambda cores=cores: cores)
+        with kernels.forced_kernel("numba"):
+            picks[cores] = kcenter_greedy(x, labelled, 60, np.random.default_rng(1))
+    np.testing.assert_array_equal(picks[1], picks[2])
+    np.testing.assert_array_equal(picks[1], picks[5])
+    np.testing.assert_array_equal(picks[1], _kcenter_reference(x, labelled, 60, np.random.default_rng(1)))

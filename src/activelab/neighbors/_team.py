@@ -23,8 +23,9 @@ no atomics of its own; its threading layers (``parallel=True``) are not used (no
 thread- or fork-safe).
 
 A row's product and fold do not depend on which thread or chunk computes them, and the
-reductions run in chunk order, so the picks do not depend on the number of threads or on
-their timing.
+reductions run in chunk order, so the picks do not depend on the threads' timing; k-center's
+do not depend on the chunks either, and BADGE's blocks (the order of its float64 sums) are
+fixed by the caller independently of the core count.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ cgutils: Any = _cgutils  # untyped numba helpers
 __all__ = ["YIELD_AVAILABLE", "badge_team", "kcenter_team"]
 
 _FLAGS = {"reassoc", "contract", "nsz", "arcp"}  # SIMD sums; inf and NaN keep their meaning
-# BADGE's distance (g_i + g_j) − 2(a_i·a_j)(h_i·h_j) must not become one fused multiply-add: for
-# two identical rows the rounded terms cancel to exactly 0 (a duplicate is never drawn), which a
-# fused product would spoil. Its dot products keep every flag (:func:`_row_dot`).
+# BADGE's distance (g_i + g_j) − 2(a_i·a_j)(h_i·h_j) must not become one fused multiply-add: as on
+# the NumPy path, the rounded terms of two identical rows can then cancel to exactly 0 (a duplicate
+# is not drawn), which an unrounded product would spoil. Its dot products keep every flag (:func:`_row_dot`).
 _FLAGS_NO_FMA = {"reassoc", "nsz", "arcp"}
 _SPINS = 2000  # a waiting thread busy-waits this many checks before yielding its core
 

@@ -462,10 +462,15 @@ def loop_kernel(x: torch.Tensor) -> str:
 _TEAM_CHUNK_BYTES = 2**20  # at most this much of x per claimed chunk of a team loop
 
 
-def team_rows(x: np.ndarray, cap: int | None = None) -> int:
-    """Rows per chunk claimed by a team loop: about 4 chunks per thread, at most 1 MiB of ``x`` (and ``cap``), at least 64."""
+def team_rows(x: np.ndarray, cap: int | None = None, parts: int | None = None) -> int:
+    """Rows per chunk claimed by a team loop: ``ceil(N / parts)``, at most 1 MiB of ``x`` (and ``cap``), at least 64.
+
+    ``parts`` defaults to 4 per core (a few chunks per thread, so the threads finish a pick
+    together). A loop whose results depend on the chunks (BADGE's float64 block sums) passes
+    a fixed number, so that its picks do not depend on the machine's cores.
+    """
     n = int(x.shape[0])
-    per = -(-n // (4 * (os.cpu_count() or 1)))
+    per = -(-n // (parts if parts is not None else 4 * (os.cpu_count() or 1)))
     rows = min(per, max(64, _TEAM_CHUNK_BYTES // max(1, int(x.shape[1]) * int(x.itemsize))))
     if cap is not None:
         rows = min(rows, cap)

@@ -34,6 +34,7 @@ from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
 __all__ = ["badge"]
 
 _BLOCK = 16384  # rows per block in _badge_sweep_cpu (64 KB per float32 vector)
+_TEAM_PARTS = 16  # the compiled loop's blocks: N / 16 rows, at most 1 MiB of h and _BLOCK rows
 _SMALL_C = 32  # up to this many classes, BADGE's a·a_j is computed inside _badge_sweep_cpu
 
 
@@ -271,8 +272,8 @@ def _team_picks(
 
     A team of threads (one per core) folds each pick into the D² weights block by block (one
     read of ``h`` and ``a`` per row) and makes every D² draw in compiled code, by the two
-    levels of :func:`_d2_draw` over blocks of :func:`~activelab.neighbors.kernels.team_rows`
-    rows (at most :data:`_BLOCK`). The draws' uniforms are drawn from ``rng`` ahead, one per
+    levels of :func:`_d2_draw` over blocks of N / 16 rows (at most 1 MiB of ``h`` and
+    :data:`_BLOCK` rows; fixed, so the picks do not depend on the number of cores). The draws' uniforms are drawn from ``rng`` ahead, one per
     pick, as the other paths draw them; when every weight is 0 the loop returns, ``rng`` is
     set back to the uniforms used so far and the next pick is ``rng.choice`` of the free rows,
     so ``rng`` gives the very stream of the other paths.
@@ -282,7 +283,7 @@ def _team_picks(
     """
     module = team_module()
     n = len(h)
-    block = team_rows(h, cap=_BLOCK)
+    block = team_rows(h, cap=_BLOCK, parts=_TEAM_PARTS)  # blocks independent of the core count
     n_blocks = -(-n // block)
     min_d = np.full(n, np.inf, dtype=h.dtype)
     block_sums = np.empty(n_blocks, dtype=np.float64)
