@@ -269,22 +269,26 @@ def kcenter_team(
                 break
             s = c * step
             e = min(n, s + step)
-            best = m[s]
+            best = zero - np.float32(np.inf)
             arg = s
-            for i in range(s, e):
+            for i in range(s, e):  # branch-free but for a new maximum (rare)
                 acc = zero
                 for t in range(d):
                     acc += x[i, t] * x[j, t]
-                v = (half_sq[i] - acc) + hj
-                mi = m[i]
-                if v < mi:
-                    mi = v
-                if i == j:
-                    mi = zero - np.float32(1.0)
+                mi = min(m[i], (half_sq[i] - acc) + hj)
                 m[i] = mi
-                if i == s or mi > best:
+                if mi > best:
                     best = mi
                     arg = i
+            if s <= j < e:  # the new centre: never a maximum again
+                m[j] = zero - np.float32(1.0)
+                if arg == j:
+                    best = m[s]
+                    arg = s
+                    for i in range(s + 1, e):
+                        if m[i] > best:
+                            best = m[i]
+                            arg = i
             cmax[slot, c] = best
             carg[slot, c] = arg
             _atomic_add(done, p, 1)
