@@ -297,3 +297,21 @@ def test_kcenter_compiled_picks_do_not_depend_on_the_number_of_cores(monkeypatch
     np.testing.assert_array_equal(picks[1], picks[2])
     np.testing.assert_array_equal(picks[1], picks[5])
     np.testing.assert_array_equal(picks[1], _kcenter_reference(x, labelled, 60, np.random.default_rng(1)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_min_sq_dist_to_set_compiled_row_minimum_gives_the_numpy_values(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
+    from activelab.neighbors import kernels
+    from activelab.selection import kcenter as kc
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kc, "_BLOCK_ELEMS", 1000)  # several blocks of rows
+    gen = np.random.default_rng(9)
+    x = gen.normal(size=(1000, 6)).astype(dtype)
+    sq = np.einsum("ij,ij->i", x, x)
+    centres = x[gen.choice(1000, 23, replace=False)]
+    row_min = kernels.team_module().min_plus_rows
+    for chunk in (4096, 5):  # one chunk of centres (compiled), or several (the compiled first, NumPy after)
+        np.testing.assert_array_equal(
+            kc._min_sq_dist_to_set_np(x, sq, centres, chunk, row_min=row_min), kc._min_sq_dist_to_set_np(x, sq, centres, chunk)
+        )

@@ -420,6 +420,7 @@ def warm_compiled_loops() -> float:
         f64 = np.zeros(2)
         module.kcenter_team(x, v, v.copy(), 1, 1, idx, x.copy(), idx.reshape(1, 2), idx, idx, idx, 1, 1)
         module.badge_team(x, x.copy(), v, v.copy(), 1, 1, idx, f64, f64, f64, idx, idx, idx, 1, 1)
+        module.min_plus_rows(x, v, v.copy(), 0)
     _team_warm.append(True)
     return time.perf_counter() - t0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -90,7 +91,13 @@ def _rows(x: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
     return x[torch.from_numpy(idx).to(x.device)]
 
 
-def _min_sq_dist_to_set_np(xa: np.ndarray, sq: np.ndarray, centres: np.ndarray, chunk: int = 4096) -> np.ndarray:
+def _min_sq_dist_to_set_np(
+    xa: np.ndarray,
+    sq: np.ndarray,
+    centres: np.ndarray,
+    chunk: int = 4096,
+    row_min: Callable[[np.ndarray, np.ndarray, np.ndarray, int], None] | None = None,
+) -> np.ndarray:
     """:func:`_min_sq_dist_to_set` on CPU, in NumPy alone: one BLAS GEMM per block of rows.
 
     The centres are stored once as ``−2·cᵀ`` (scaling by −2 is exact, so each product is
@@ -99,6 +106,10 @@ def _min_sq_dist_to_set_np(xa: np.ndarray, sq: np.ndarray, centres: np.ndarray, 
     straight into the result. No torch operation runs here: a torch element-wise op before
     a BLAS call leaves torch's OpenMP threads spinning on the cores BLAS wants, which
     doubled this step's time at 10k rows on the 2-core VM (docs/benchmarks.md, issue 17).
+
+    ``row_min(prod, csq, out, rs)``, when given (the compiled
+    :func:`activelab.neighbors._team.min_plus_rows`), does ``out[rs + i] = min_c(prod[i, c] +
+    csq[c])`` for the first chunk of centres in one read of the block, with the same values.
 
     Cost: O(N·L·D) time, ⌈L/chunk⌉ passes over ``xa``; O(N) extra memory plus a block of
     about 2¹⁸ products.
@@ -116,6 +127,9 @@ def _min_sq_dist_to_set_np(xa: np.ndarray, sq: np.ndarray, centres: np.ndarray, 
             re_ = min(n, rs + rows)
             prod = buf[: re_ - rs]
             np.dot(xa[rs:re_], cn, out=prod)
+            if cs == 0 and row_min is not None:
+                row_min(prod, csq, out, rs)
+                continue
             prod += csq
             if cs == 0:
                 np.min(prod, axis=1, out=out[rs:re_])
@@ -336,7 +350,7 @@ def _team_picks(
     n = len(xa)
     half_sq = np.ascontiguousarray(sq * sq.dtype.type(0.5))
     if len(lab_idx):
-        m = _min_sq_dist_to_set_np(xa, sq, xa[lab_idx])
+        m = _min_sq_dist_to_set_np(xa, sq, xa[lab_idx], row_min=module.min_plus_rows)
         m *= 0.5
         m[taken] = -1.0  # taken rows stay at -1: never the maximum
         j = int(m.argmax())
