@@ -236,3 +236,17 @@ def test_badge_compiled_picks_do_not_depend_on_the_number_of_cores(monkeypatch: 
     np.testing.assert_array_equal(picks[1], picks[2])
     np.testing.assert_array_equal(picks[1], picks[5])
     np.testing.assert_array_equal(picks[1], _badge_reference(probs, h, 40, np.random.default_rng(6)))
+
+
+def test_badge_bf16_is_exact_kmeanspp_on_the_rounded_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from activelab.neighbors import kernels
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kernels, "_TEAM_CHUNK_BYTES", 64 * 7 * 2)
+    probs, h = _badge_data(13, n=800, c=6, d=7)
+    h = h.astype(np.float32)
+    rounded = torch.from_numpy(h).to(torch.bfloat16).to(torch.float32).numpy()
+    picks = badge(probs, h, 30, np.random.default_rng(2), precision="bf16")
+    np.testing.assert_array_equal(picks, _badge_reference(probs, rounded, 30, np.random.default_rng(2)))

@@ -315,3 +315,44 @@ def test_min_sq_dist_to_set_compiled_row_minimum_gives_the_numpy_values(monkeypa
         np.testing.assert_array_equal(
             kc._min_sq_dist_to_set_np(x, sq, centres, chunk, row_min=row_min), kc._min_sq_dist_to_set_np(x, sq, centres, chunk)
         )
+
+
+# ------------------------------------------------------------------------------ bf16 storage
+def _bf16_values(x: np.ndarray) -> np.ndarray:
+    """x rounded to bfloat16 by torch, as float64 (the points the bf16 path works on)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(torch.bfloat16).to(torch.float64).numpy()
+
+
+@pytest.mark.parametrize("n_labelled", [0, 12])
+def test_kcenter_bf16_is_exact_greedy_on_the_rounded_points(monkeypatch: pytest.MonkeyPatch, n_labelled: int) -> None:
+    from activelab.neighbors import kernels
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kernels, "_TEAM_CHUNK_BYTES", 64 * 9 * 2)  # 64-row chunks of bf16 rows
+    gen = np.random.default_rng(21)
+    x = gen.normal(size=(900, 9)).astype(np.float32)
+    labelled = np.zeros(900, dtype=bool)
+    labelled[gen.choice(900, n_labelled, replace=False)] = True
+    picks = kcenter_greedy(x, labelled, 40, np.random.default_rng(3), precision="bf16")
+    np.testing.assert_array_equal(picks, _kcenter_reference(_bf16_values(x), labelled, 40, np.random.default_rng(3)))
+    # the covering radius of the bf16 picks, measured on the original points, is close to fp32's
+    fp32 = kcenter_greedy(x, labelled, 40, np.random.default_rng(3))
+    r16 = covering_radius(x, np.concatenate([np.flatnonzero(labelled), picks]))
+    r32 = covering_radius(x, np.concatenate([np.flatnonzero(labelled), fp32]))
+    assert abs(r16 / r32 - 1.0) < 0.05
+
+
+def test_precision_is_checked_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from activelab.neighbors import kernels
+    from activelab.selection import badge
+
+    x = np.zeros((5, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="precision must be one of 'fp32', 'bf16', got 'fp16'"):
+        kcenter_greedy(x, np.zeros(5, dtype=bool), 1, np.random.default_rng(0), precision="fp16")
+    with pytest.raises(ValueError, match="runs on the CPU only, got device='cuda'"):
+        badge(np.full((5, 2), 0.5), x, 1, np.random.default_rng(0), device="cuda", precision="bf16")
+    monkeypatch.setattr(kernels, "team_available", lambda: False)
+    with pytest.raises(ValueError, match=r"needs the compiled pick loops: pip install 'activelab\[fast\]'"):
+        kcenter_greedy(x, np.zeros(5, dtype=bool), 1, np.random.default_rng(0), precision="bf16")

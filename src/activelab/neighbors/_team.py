@@ -39,11 +39,11 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils as _cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 cgutils: Any = _cgutils  # untyped numba helpers
 
-__all__ = ["YIELD_AVAILABLE", "badge_team", "kcenter_team", "min_plus_rows"]
+__all__ = ["YIELD_AVAILABLE", "badge_team", "bf16_round_rows", "kcenter_team", "min_plus_rows"]
 
 _FLAGS = {"reassoc", "contract", "nsz", "arcp"}  # SIMD sums; inf and NaN keep their meaning
 # BADGE's distance (g_i + g_j) − 2(a_i·a_j)(h_i·h_j) must not become one fused multiply-add: as on
@@ -131,6 +131,77 @@ def _atomic_store_typer(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:
 _atomic_store: Any = intrinsic(_atomic_store_typer)
 
 
+def _bf16_bits_typer(typingctx: Any, u: Any) -> Any:
+    """The float32 whose upper 16 bits are the bfloat16 ``u`` (a uint16) and lower 16 are zero: exact."""
+    if not (isinstance(u, types.Integer) and u.bitwidth == 16 and not u.signed):
+        return None
+    sig = types.float32(u)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        wide = builder.shl(builder.zext(args[0], ir.IntType(32)), ir.Constant(ir.IntType(32), 16))
+        return builder.bitcast(wide, ir.FloatType())
+
+    return sig, codegen
+
+
+_bf16_to_f32: Any = intrinsic(_bf16_bits_typer)
+
+
+def _f32_bits_typer(typingctx: Any, f: Any) -> Any:
+    """The bits of the float32 ``f`` as a uint32."""
+    if f != types.float32:
+        return None
+    sig = types.uint32(f)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+_f32_bits: Any = intrinsic(_f32_bits_typer)
+
+
+def _val(x: np.ndarray, i: int, t: int) -> Any:
+    """``x[i, t]`` as a number: float arrays as they are, uint16 arrays as bfloat16 (compiled code only)."""
+    raise NotImplementedError("compiled code only")  # pragma: no cover
+
+
+def _zero(x: np.ndarray) -> Any:
+    """0 in the type the loops compute in for ``x``: float64 for float64, else float32 (compiled code only)."""
+    raise NotImplementedError("compiled code only")  # pragma: no cover
+
+
+@overload(_val, jit_options={"fastmath": _FLAGS})
+def _val_impl(x: Any, i: Any, t: Any) -> Any:
+    if isinstance(x, types.Array) and x.dtype == types.uint16:
+
+        def bf16(x: Any, i: Any, t: Any) -> Any:
+            return _bf16_to_f32(x[i, t])
+
+        return bf16
+
+    def plain(x: Any, i: Any, t: Any) -> Any:
+        return x[i, t]
+
+    return plain
+
+
+@overload(_zero)
+def _zero_impl(x: Any) -> Any:
+    if isinstance(x, types.Array) and x.dtype == types.float64:
+
+        def zero64(x: Any) -> Any:
+            return np.float64(0.0)
+
+        return zero64
+
+    def zero32(x: Any) -> Any:
+        return np.float32(0.0)
+
+    return zero32
+
+
 def _find_yield() -> bool:
     """Whether the C library loaded in this process has ``sched_yield`` (Linux, macOS; not Windows)."""
     name = ctypes.util.find_library("c")
@@ -179,6 +250,21 @@ def min_plus_rows(prod: np.ndarray, csq: np.ndarray, out: np.ndarray, s: int) ->
             if v < best:
                 best = v
         out[s + i] = best
+
+
+@numba.njit(nogil=True, fastmath=_FLAGS, cache=True)
+def bf16_round_rows(x: np.ndarray, bits: np.ndarray, sq: np.ndarray, s: int, e: int) -> None:  # pragma: no cover - compiled
+    """Rows ``[s, e)`` of float32 ``x`` rounded to bfloat16 (to nearest, ties to even) into ``bits``, and the squared norms of the rounded rows into ``sq``."""
+    d = x.shape[1]
+    for i in range(s, e):
+        for t in range(d):
+            u = _f32_bits(x[i, t])
+            bits[i, t] = np.uint16((u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))) >> np.uint32(16))
+        acc = np.float32(0.0)
+        for t in range(d):  # the row's bits are in cache: a second, vectorised loop for the norm
+            v = _bf16_to_f32(bits[i, t])
+            acc += v * v
+        sq[i] = acc
 
 
 @numba.njit(nogil=True, cache=True)
@@ -271,7 +357,8 @@ def kcenter_team(
         return
     n, d = x.shape
     nch = (n + step - 1) // step
-    zero = x[0, 0] * np.float32(0.0)
+    zero = _zero(x)
+    xj = np.full(d, zero)
     home = _atomic_add(sync, 2, 1) % lanes
     while True:
         published, j = _next_pick(picks, sync, k)
@@ -280,6 +367,8 @@ def kcenter_team(
         p = published - 1
         slot = p & 1
         hj = half_sq[j]
+        for t in range(d):  # row j once, in the type of the sums (decoded when stored as bfloat16)
+            xj[t] = _val(x, j, t)
         tried = 0
         while True:
             c, tried = _claim(claims, p, lanes, home, tried, nch)
@@ -292,7 +381,7 @@ def kcenter_team(
             for i in range(s, e):  # branch-free but for a new maximum (rare)
                 acc = zero
                 for t in range(d):
-                    acc += x[i, t] * x[j, t]
+                    acc += _val(x, i, t) * xj[t]
                 mi = min(m[i], (half_sq[i] - acc) + hj)
                 m[i] = mi
                 if mi > best:
@@ -322,11 +411,11 @@ def kcenter_team(
 
 
 @numba.njit(nogil=True, fastmath=_FLAGS, cache=True)
-def _row_dot(x: np.ndarray, i: int, j: int, zero: Any) -> Any:  # pragma: no cover - compiled
-    """``x_i · x_j`` in ``x``'s dtype (``zero`` is 0 in it), by SIMD lanes."""
+def _row_dot(x: np.ndarray, i: int, v: np.ndarray, zero: Any) -> Any:  # pragma: no cover - compiled
+    """``x_i · v`` in the type of ``zero`` (``x`` decoded when stored as bfloat16), by SIMD lanes."""
     acc = zero
     for t in range(x.shape[1]):
-        acc += x[i, t] * x[j, t]
+        acc += _val(x, i, t) * v[t]
     return acc
 
 
@@ -353,7 +442,11 @@ def badge_team(
         return
     n = h.shape[0]
     nb = (n + block - 1) // block
-    zero = h[0, 0] * np.float32(0.0)
+    zero = _zero(h)
+    dh = h.shape[1]
+    dc = a.shape[1]
+    hj = np.full(dh, zero)
+    aj = np.full(dc, zero)
     home = _atomic_add(sync, 2, 1) % lanes
     while True:
         published, j = _next_pick(picks, sync, k)
@@ -361,6 +454,10 @@ def badge_team(
             return
         p = published - 1
         gj = g_sq[j]
+        for t in range(dh):  # rows j of h and a once, in the type of the sums
+            hj[t] = _val(h, j, t)
+        for t in range(dc):
+            aj[t] = a[j, t]
         tried = 0
         while True:
             b, tried = _claim(claims, p, lanes, home, tried, nb)
@@ -370,8 +467,8 @@ def badge_team(
             e = min(n, s + block)
             total = 0.0
             for i in range(s, e):
-                hh = _row_dot(h, i, j, zero)
-                ah = _row_dot(a, i, j, zero)
+                hh = _row_dot(h, i, hj, zero)
+                ah = _row_dot(a, i, aj, zero)
                 dist = (g_sq[i] + gj) - (ah * np.float32(2.0)) * hh
                 if dist < zero:
                     dist = zero

@@ -421,6 +421,11 @@ def warm_compiled_loops() -> float:
         module.kcenter_team(x, v, v.copy(), 1, 1, idx, x.copy(), idx.reshape(1, 2), idx, idx, idx, 1, 1)
         module.badge_team(x, x.copy(), v, v.copy(), 1, 1, idx, f64, f64, f64, idx, idx, idx, 1, 1)
         module.min_plus_rows(x, v, v.copy(), 0)
+    xb = np.zeros((2, 2), dtype=np.uint16)
+    v32 = np.zeros(2, dtype=np.float32)
+    module.bf16_round_rows(np.zeros((2, 2), dtype=np.float32), xb, v32, 0, 0)
+    module.kcenter_team(xb, v32, v32.copy(), 1, 1, idx, v32.reshape(1, 2), idx.reshape(1, 2), idx, idx, idx, 1, 1)
+    module.badge_team(xb, v32.reshape(1, 2), v32, v32.copy(), 1, 1, idx, f64, f64, f64, idx, idx, idx, 1, 1)
     _team_warm.append(True)
     return time.perf_counter() - t0
 

@@ -30,7 +30,7 @@ from ..neighbors.kernels import (
     team_rows,
     team_threads,
 )
-from .tensors import as_tensor, first_argmax, sq_norms, sq_norms_checked
+from .tensors import as_tensor, bf16_decode, bf16_rows, check_precision, first_argmax, sq_norms, sq_norms_checked
 
 __all__ = ["covering_radius", "kcenter_greedy"]
 
@@ -107,7 +107,8 @@ def _min_sq_dist_to_set_np(
     a BLAS call leaves torch's OpenMP threads spinning on the cores BLAS wants, which
     doubled this step's time at 10k rows on the 2-core VM (docs/benchmarks.md, issue 17).
 
-    ``row_min(prod, csq, out, rs)``, when given (the compiled
+    ``xa`` may hold bfloat16 bits (uint16; ``centres`` too): each block is then decoded to
+    float32 before its GEMM. ``row_min(prod, csq, out, rs)``, when given (the compiled
     :func:`activelab.neighbors._team.min_plus_rows`), does ``out[rs + i] = min_c(prod[i, c] +
     csq[c])`` for the first chunk of centres in one read of the block, with the same values.
 
@@ -115,18 +116,22 @@ def _min_sq_dist_to_set_np(
     about 2¹⁸ products.
     """
     n = xa.shape[0]
-    out = np.full(n, np.inf, dtype=xa.dtype)
+    bf16 = xa.dtype == np.uint16  # bfloat16 bits: each block is decoded to float32 first
+    dt = np.dtype(np.float32) if bf16 else xa.dtype
+    if bf16:
+        centres = bf16_decode(centres)
+    out = np.full(n, np.inf, dtype=dt)
     for cs in range(0, centres.shape[0], chunk):
         c = centres[cs : cs + chunk]
-        cn = np.ascontiguousarray(c.T) * xa.dtype.type(-2.0)  # (D, L'): −2·cᵀ
+        cn = np.ascontiguousarray(c.T) * dt.type(-2.0)  # (D, L'): −2·cᵀ
         csq = np.einsum("ij,ij->i", c, c)
         rows = max(64, min(n, _BLOCK_ELEMS // c.shape[0]))
-        buf = np.empty((rows, c.shape[0]), dtype=xa.dtype)
-        part = np.empty(rows, dtype=xa.dtype)
+        buf = np.empty((rows, c.shape[0]), dtype=dt)
+        part = np.empty(rows, dtype=dt)
         for rs in range(0, n, rows):
             re_ = min(n, rs + rows)
             prod = buf[: re_ - rs]
-            np.dot(xa[rs:re_], cn, out=prod)
+            np.dot(bf16_decode(xa[rs:re_]) if bf16 else xa[rs:re_], cn, out=prod)
             if cs == 0 and row_min is not None:
                 row_min(prod, csq, out, rs)
                 continue
@@ -149,6 +154,7 @@ def kcenter_greedy(
     rng: np.random.Generator,
     *,
     device: str | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Greedy k-center (Core-Set, Sener & Savarese 2018): repeatedly pick the row farthest from
     the labelled rows and the rows picked so far.
@@ -168,9 +174,17 @@ def kcenter_greedy(
         rng: Used for the first pick when nothing is labelled, and when every remaining row
             already coincides with a centre.
         device: torch device for the passes (default: CPU, in place on the array).
+        precision: ``"fp32"`` (default) computes on the array as given; ``"bf16"`` first
+            rounds the rows to bfloat16 (a copy of half the float32 size) and runs greedy
+            k-center exactly on the rounded points, each pass reading half the bytes (CPU,
+            compiled loops: ``pip install 'activelab[fast]'``; the picks can differ from
+            fp32's where distances are within bfloat16's rounding, about 0.4 %).
 
     Returns:
         ``(k,)`` int64 row indices of unlabelled rows, in pick order.
+
+    Raises:
+        ValueError: For an unknown ``precision``, or ``"bf16"`` off the CPU or without numba.
 
     Cost: O(N·L·D + k·N·D) time: about k + 1 reads of ``embeddings`` for L ≤ 4096 (plus one
     for the norms and, once per process and size class, the kernel measurement); O(N) extra
@@ -181,6 +195,7 @@ def kcenter_greedy(
         >>> kcenter_greedy(X, np.array([True, False, False, False]), 1, np.random.default_rng(0))
         array([3])
     """
+    precision = check_precision(precision, device)
     x = as_tensor(embeddings, "embeddings", device)
     n = x.shape[0]
     mask = check_mask(labelled, n)
@@ -189,6 +204,9 @@ def kcenter_greedy(
         return np.empty(0, dtype=np.int64)
     x_sq = sq_norms_checked(x, "embeddings")
     lab_idx = np.flatnonzero(mask)
+    if precision == "bf16":  # the rounded rows and their own norms, then the compiled loop
+        bits, bits_sq = bf16_rows(x.numpy())
+        return _team_picks(bits, bits_sq, lab_idx, mask.copy(), k, rng)
     kernel = loop_kernel(x)  # the compiled pick loop, or the fastest matrix-vector pass on this device
     if kernel == "numba" and x.device.type == "cpu":
         return _team_picks(x.numpy(), x_sq.numpy(), lab_idx, mask.copy(), k, rng)
@@ -336,6 +354,9 @@ def _team_picks(
 ) -> np.ndarray:
     """Greedy k-center on CPU with every pick in one compiled loop (:func:`activelab.neighbors._team.kcenter_team`).
 
+    ``xa`` is float32 or float64, or bfloat16 bits (uint16) with ``sq`` the float32 squared
+    norms of the rounded rows.
+
     The labelled rows' distances are :func:`_min_sq_dist_to_set_np`'s GEMM; then the team of
     threads (one per core) makes the picks, each one read of ``xa`` that folds every row into
     half the squared distances (``m ← min(m, (‖x‖²/2 − x·x_j) + ‖x_j‖²/2)``, exact halving, as
@@ -357,7 +378,7 @@ def _team_picks(
         if m[j] <= 0.0:  # every remaining row coincides with a centre
             j = int(rng.choice(np.flatnonzero(~taken)))
     else:
-        m = np.full(n, np.inf, dtype=xa.dtype)
+        m = np.full(n, np.inf, dtype=np.float32 if xa.dtype == np.uint16 else xa.dtype)
         j = int(rng.choice(n))
     step = team_rows(xa)
     n_chunks = -(-n // step)

@@ -10,7 +10,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["CHUNK", "as_tensor", "first_argmax", "sq_norms", "sq_norms_checked"]
+__all__ = [
+    "CHUNK",
+    "PRECISIONS",
+    "as_tensor",
+    "bf16_decode",
+    "bf16_rows",
+    "check_precision",
+    "first_argmax",
+    "sq_norms",
+    "sq_norms_checked",
+]
 
 CHUNK = 65536
 """Rows per chunk of the streaming passes (the finiteness scan, GPU norms, random projection)."""
@@ -98,3 +108,63 @@ def sq_norms_checked(t: torch.Tensor, name: str) -> torch.Tensor:
 def first_argmax(v: torch.Tensor) -> int:
     """Index of the first maximum of a 1-D tensor (numpy on CPU: no OpenMP region)."""
     return int(v.numpy().argmax()) if v.device.type == "cpu" else int(torch.argmax(v))
+
+
+PRECISIONS = ("fp32", "bf16")
+"""Storage of the embeddings during greedy k-center and BADGE: as given, or rounded to bfloat16."""
+
+_BF16_BLOCK = 1 << 20  # elements per block of bf16_rows (4 MiB of float32 temporaries)
+
+
+def check_precision(precision: object, device: str | torch.device | None) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS` and can run on ``device``.
+
+    Raises:
+        ValueError: For an unknown value, or ``"bf16"`` off the CPU or without numba.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}.")
+    if precision == "bf16":
+        from ..neighbors.kernels import team_available
+
+        if device is not None and torch.device(device).type != "cpu":
+            raise ValueError(f"precision='bf16' runs on the CPU only, got device={device!r}; use precision='fp32' there.")
+        if not team_available():
+            raise ValueError("precision='bf16' needs the compiled pick loops: pip install 'activelab[fast]' (numba).")
+    return str(precision)
+
+
+def bf16_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``x`` rounded to bfloat16 (round to nearest, ties to even) and their squared norms.
+
+    Returns ``(bits, sq)``: ``bits`` is ``(N, D)`` uint16 (the upper half of each float32),
+    ``sq`` the float32 squared norms of the *rounded* rows, so that distances computed from
+    ``bits`` and ``sq`` are those of one set of points. Values beyond bfloat16's range
+    (about ±3.4·10³⁸) round to ±inf.
+
+    Cost: one read of ``x``, ``N·D·2`` bytes out (compiled with numba, one thread per core;
+    else NumPy per block with O(block) temporaries of 4 MiB).
+    """
+    xa = np.ascontiguousarray(x, dtype=np.float32)
+    n, d = xa.shape
+    bits = np.empty((n, d), dtype=np.uint16)
+    sq = np.empty(n, dtype=np.float32)
+    rows = max(1, _BF16_BLOCK // max(1, d))
+    from ..neighbors import kernels
+
+    if kernels.team_available():  # one compiled read, blocks pulled by one thread per core
+        module = kernels.team_module()
+        kernels.run_chunks(-(-n // rows), lambda c: module.bf16_round_rows(xa, bits, sq, c * rows, min(n, (c + 1) * rows)))
+        return bits, sq
+    for s in range(0, n, rows):
+        u = xa[s : s + rows].view(np.uint32)
+        r = (u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))) >> np.uint32(16)
+        bits[s : s + rows] = r
+        back = bf16_decode(bits[s : s + rows])
+        np.einsum("ij,ij->i", back, back, out=sq[s : s + rows])
+    return bits, sq
+
+
+def bf16_decode(bits: np.ndarray) -> np.ndarray:
+    """float32 values of bfloat16 ``bits`` (uint16): exact."""
+    return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)

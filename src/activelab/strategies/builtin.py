@@ -15,6 +15,7 @@ from ..neighbors import Backend
 from ..neighbors.kernels import warm_for_rounds
 from ..selection import badge, cal_scores, discriminative, kcenter_greedy, random_projection, top_k
 from ..selection.coldstart import kmeans_initial
+from ..selection.tensors import check_precision
 from .base import candidate_rows
 
 __all__ = [
@@ -53,6 +54,8 @@ class CoresetStrategy:
         projection_dim: If set, run k-center on a Gaussian random projection of the
             embeddings to this many dimensions (faster, approximate).
         device: torch device for the passes.
+        precision: ``"fp32"``, or ``"bf16"``: the embeddings rounded to bfloat16, each pass
+            reading half the bytes (CPU with numba; see :func:`activelab.selection.kcenter_greedy`).
 
     Cost: O(N·L·D + k·N·D) time, O(N) extra memory (see :func:`activelab.selection.kcenter_greedy`).
     On CPU with numba installed, embeddings of 16 MiB or more load the compiled pick loops on
@@ -62,9 +65,13 @@ class CoresetStrategy:
     name: str = "coreset"
     projection_dim: int | None = None
     device: str | None = None
+    precision: str = "fp32"
     needs: tuple[str, ...] = ("embeddings",)
     needs_labelled: ClassVar[bool] = True
     n_draws: int = 0
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision, self.device)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """Greedy k-center picks, labelled rows acting as centres."""
@@ -74,7 +81,7 @@ class CoresetStrategy:
             emb = random_projection(emb, self.projection_dim, rng)
         if self.device is None or self.device == "cpu":  # a selection per round: compiled loops from 16 MiB
             warm_for_rounds(emb.nbytes)
-        rows = kcenter_greedy(emb, views.labelled, k, rng, device=self.device)
+        rows = kcenter_greedy(emb, views.labelled, k, rng, device=self.device, precision=self.precision)
         picked: np.ndarray = views.indices[rows]
         return picked
 
@@ -82,6 +89,11 @@ class CoresetStrategy:
 @dataclass
 class BadgeStrategy:
     """BADGE (Ash et al., 2020): k-means++ seeding on factorised last-layer gradient embeddings.
+
+    Args:
+        device: torch device for the passes.
+        precision: ``"fp32"``, or ``"bf16"``: the embeddings rounded to bfloat16, each pass
+            reading half their bytes (CPU with numba; see :func:`activelab.selection.badge`).
 
     Cost: k passes over the candidates' embeddings and probabilities, O(N·C) extra memory;
     the N×(C·D) gradient embedding is never built (see :func:`activelab.selection.badge`).
@@ -91,9 +103,13 @@ class BadgeStrategy:
 
     name: str = "badge"
     device: str | None = None
+    precision: str = "fp32"
     needs: tuple[str, ...] = field(default=("probs", "embeddings"))
     needs_labelled: ClassVar[bool] = False
     n_draws: int = 0
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision, self.device)
 
     def select(self, views: Views, pool: Pool, k: int, rng: np.random.Generator) -> np.ndarray:
         """k-means++ (D²) seeds among the candidates."""
@@ -102,7 +118,7 @@ class BadgeStrategy:
         emb = views.require("embeddings")[rows]
         if self.device is None or self.device == "cpu":  # a selection per round: compiled loops from 16 MiB
             warm_for_rounds(emb.nbytes)
-        chosen = badge(probs, emb, k, rng, device=self.device)
+        chosen = badge(probs, emb, k, rng, device=self.device, precision=self.precision)
         picked: np.ndarray = views.indices[rows[chosen]]
         return picked
 
