@@ -133,7 +133,7 @@ _atomic_store: Any = intrinsic(_atomic_store_typer)
 
 def _bf16_bits_typer(typingctx: Any, u: Any) -> Any:
     """The float32 whose upper 16 bits are the bfloat16 ``u`` (a uint16) and lower 16 are zero: exact."""
-    if not (isinstance(u, types.Integer) and u.bitwidth == 16 and not u.signed):
+    if u != types.uint16:
         return None
     sig = types.float32(u)
 

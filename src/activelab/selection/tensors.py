@@ -167,4 +167,5 @@ def bf16_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def bf16_decode(bits: np.ndarray) -> np.ndarray:
     """float32 values of bfloat16 ``bits`` (uint16): exact."""
-    return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    out: np.ndarray = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return out
