@@ -6,7 +6,10 @@ Each pick's pass over the embeddings is one matrix-vector product by the kernel 
 blocks for ``einsum-threads``). The CPU path fuses the O(N) work of each pick into one sweep
 over cache-sized blocks of rows
 (:func:`_badge_sweep_cpu`), and each D² draw is two-level: a block by the blocks' float64
-sums, then a row by that block's running sum (:func:`_d2_draw`).
+sums, then a row by that block's running sum (:func:`_d2_draw`). With numba on CPU
+(:func:`activelab.neighbors.kernels.loop_kernel`) every pick, its fold and its draw run in one
+compiled loop instead (:func:`_team_picks`), on the embeddings as given or rounded to
+bfloat16 (``precision="bf16"``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Minimum squared distances to the centres are kept in one O(N) vector; each pick 
 matrix-vector pass over the embeddings (memory-bandwidth bound) by the kernel that
 :func:`activelab.neighbors.kernels.choose_kernel` measured fastest on this machine (NumPy's
 BLAS ``sgemv`` or torch), and the distances to the labelled rows are one blocked GEMM pass,
-never an N×L matrix.
+never an N×L matrix. With numba on CPU (:func:`activelab.neighbors.kernels.loop_kernel`)
+every pick runs in one compiled loop instead (:func:`_team_picks`), on the embeddings as
+given or rounded to bfloat16 (``precision="bf16"``).
 """
 
 from __future__ import annotations
