@@ -356,3 +356,24 @@ def test_precision_is_checked_before_any_work(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(kernels, "team_available", lambda: False)
     with pytest.raises(ValueError, match=r"needs the compiled pick loops: pip install 'activelab\[fast\]'"):
         kcenter_greedy(x, np.zeros(5, dtype=bool), 1, np.random.default_rng(0), precision="bf16")
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_bf16_rows_round_as_torch_does_and_give_the_rounded_norms(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    import torch
+
+    from activelab.neighbors import kernels
+    from activelab.selection.tensors import bf16_decode, bf16_rows
+
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(kernels, "team_available", lambda: False)  # the NumPy blocks
+    gen = np.random.default_rng(4)
+    x = (gen.normal(size=(3000, 13)) * np.exp(gen.normal(size=(3000, 13)) * 4)).astype(np.float32)
+    x[0, :4] = [1.0 + 2**-8, 1.0 + 3 * 2**-8, -(1.0 + 2**-8), 0.0]  # ties: to even
+    bits, sq = bf16_rows(x)
+    expected = torch.from_numpy(x).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(bits, expected)
+    rounded = bf16_decode(bits).astype(np.float64)
+    np.testing.assert_allclose(sq, (rounded**2).sum(axis=1), rtol=1e-5)
