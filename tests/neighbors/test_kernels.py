@@ -176,3 +176,52 @@ def test_bursts_time_back_to_back_passes(monkeypatch: pytest.MonkeyPatch) -> Non
     assert {k: len(t) for k, t in times.items()} == {"numpy": 2, "einsum": 2}
     with pytest.raises(ValueError, match="burst must be >= 1, got 0"):
         kernels.time_kernels(x, 1, burst=0)
+
+
+def test_measuring_row_products_measures_with_the_callers_passes_then_keeps_the_fastest(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = np.random.default_rng(3)
+    x = torch.from_numpy(gen.normal(size=(700, 12)).astype(np.float32))
+    out = torch.empty(700)
+    monkeypatch.setattr(kernels, "time_kernels", lambda *a, **kw: pytest.fail("no separate probe"))
+    slow = {"numpy": 3e-3, "einsum": 1e-3, "einsum-threads": 2e-3, "torch.mv": 4e-3, "numba": 5e-3}
+    used: list[str] = []
+    real = kernels.row_products
+    clock = [0.0]
+
+    def timed(x_: torch.Tensor, out_: torch.Tensor, kernel: str | None = None):
+        product = real(x_, out_, kernel)
+
+        def run(j: int) -> None:
+            used.append(str(kernel))
+            clock[0] += slow[str(kernel)]  # a fake clock: each kernel's pass takes its own time
+            product(j)
+
+        return run
+
+    monkeypatch.setattr(kernels, "row_products", timed)
+    monkeypatch.setattr(kernels.time, "perf_counter", lambda: clock[0])
+    assert kernels.cached_kernel(x) is None
+    product = kernels.measuring_row_products(x, out)
+    trial = kernels.trial_passes(x)
+    candidates = [k for k in kernels.measured_kernels("cpu") if k != "numba"]  # 700 × 12 is below NUMBA_MIN_BYTES
+    assert trial == len(candidates) * 4
+    for j in range(trial + 5):
+        product(j)
+        np.testing.assert_allclose(out.numpy(), x.numpy() @ x.numpy()[j], rtol=1e-5, atol=1e-4)  # every pass is a real product
+    assert used[:trial] == [k for k in candidates for _ in range(4)]  # one warm-up and 3 timed passes each, in turn
+    assert set(used[trial:]) == {"einsum"}  # then the fastest, for good
+    assert kernels.cached_kernel(x) == "einsum"  # cached for the size class, as choose_kernel would
+    assert kernels.choose_kernel(x) == "einsum"
+
+
+def test_cached_kernel_answers_without_measuring_only_what_needs_no_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "time_kernels", lambda *a, **kw: pytest.fail("no measurement"))
+    x = torch.zeros((40, 3))
+    assert kernels.cached_kernel(x) is None
+    with kernels.forced_kernel("einsum"):
+        assert kernels.cached_kernel(x) == "einsum"
+    monkeypatch.setenv(kernels.ENV_VAR, "torch.mv")
+    assert kernels.cached_kernel(x) == "torch.mv"
+    monkeypatch.setenv(kernels.ENV_VAR, "dgemv")
+    with pytest.raises(ValueError, match="dgemv"):
+        kernels.cached_kernel(x)

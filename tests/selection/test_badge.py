@@ -250,3 +250,30 @@ def test_badge_bf16_is_exact_kmeanspp_on_the_rounded_embeddings(monkeypatch: pyt
     rounded = torch.from_numpy(h).to(torch.bfloat16).to(torch.float32).numpy()
     picks = badge(probs, h, 30, np.random.default_rng(2), precision="bf16")
     np.testing.assert_array_equal(picks, _badge_reference(probs, rounded, 30, np.random.default_rng(2)))
+
+
+@pytest.mark.parametrize("n_classes", [4, 40])
+def test_badge_first_call_measures_with_its_own_picks(monkeypatch: pytest.MonkeyPatch, n_classes: int) -> None:
+    """No kernel chosen yet for h and more picks than the trial: no separate probe of h, the reference's picks, a cached choice."""
+    import torch
+
+    from activelab.neighbors import kernels
+
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    monkeypatch.setattr(kernels, "_team_warm", [])
+    monkeypatch.setattr(kernels, "_cache", {})
+    real = kernels.time_kernels
+    probed: list[tuple[int, ...]] = []
+
+    def probe(x, *a, **kw):
+        probed.append(tuple(x.shape))
+        return real(x, *a, **kw)
+
+    monkeypatch.setattr(kernels, "time_kernels", probe)
+    probs, h = _badge_data(11, n=1500, c=n_classes, d=9)
+    h = h.astype(np.float32)
+    k = kernels.trial_passes(torch.from_numpy(h)) + 10
+    picks = badge(probs, h, k, np.random.default_rng(4))
+    np.testing.assert_array_equal(picks, _badge_reference(probs, h, k, np.random.default_rng(4)))
+    assert (1500, 9) not in probed  # h: measured by the picks' own passes
+    assert kernels.cached_kernel(torch.from_numpy(h)) in kernels.measured_kernels("cpu")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 
 from activelab.errors import PoolExhaustedError
@@ -299,6 +300,45 @@ def test_kcenter_compiled_picks_do_not_depend_on_the_number_of_cores(monkeypatch
     np.testing.assert_array_equal(picks[1], _kcenter_reference(x, labelled, 60, np.random.default_rng(1)))
 
 
+def test_kcenter_team_distances_do_not_depend_on_the_chunks() -> None:
+    """The compiled fold takes rows four at a time; chunks of any length (tails of 1–3 rows) give the same bits."""
+    pytest.importorskip("numba")
+    from activelab.neighbors import kernels
+
+    team = kernels.team_module()
+    gen = np.random.default_rng(5)
+    x = gen.normal(size=(1003, 37)).astype(np.float32)
+    x[400:420] = x[3]  # ties: the first maximum must win in every chunking
+    half_sq = np.einsum("ij,ij->i", x, x) * np.float32(0.5)
+    k = 40
+    results = []
+    for lanes, step in ((1, 64), (1, 1003), (2, 65), (2, 201), (3, 66), (2, 67)):
+        n_chunks = -(-1003 // step)
+        m = np.full(1003, np.inf, dtype=np.float32)
+        picks = np.empty(k, dtype=np.int64)
+        picks[0] = 3
+        tail = (
+            picks, np.empty((2, n_chunks), dtype=np.float32), np.empty((2, n_chunks), dtype=np.int64),
+            np.zeros((k + 1) * lanes, dtype=np.int64), np.zeros(k + 1, dtype=np.int64),
+            np.array([1, 1, 0], dtype=np.int64), step, lanes,
+        )
+        kernels.run_team(team.kcenter_team, (x, half_sq, m, 0, k, *tail), (x, half_sq, m, k, k, *tail), lanes)
+        results.append((picks.copy(), m.copy()))
+    for picks, m in results[1:]:
+        np.testing.assert_array_equal(picks, results[0][0])
+        np.testing.assert_array_equal(m, results[0][1])
+    picks, m = results[0]
+    centres = x[picks[:-1]]  # every pick but the last is folded
+    d2 = ((x[:, None, :].astype(np.float64) - centres[None].astype(np.float64)) ** 2).sum(-1).min(1)
+    free = np.ones(1003, dtype=bool)
+    free[picks[:-1]] = False
+    np.testing.assert_allclose(2 * m[free], d2[free], rtol=1e-4, atol=1e-3)
+    assert (m[picks[:-1]] == -1).all()
+    first = np.zeros(1003, dtype=bool)
+    first[3] = True  # the loop's first centre, as a labelled row of the reference
+    np.testing.assert_array_equal(picks[1:], _kcenter_reference(x, first, k - 1, np.random.default_rng(0)))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_min_sq_dist_to_set_compiled_row_minimum_gives_the_numpy_values(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
     from activelab.neighbors import kernels
@@ -377,3 +417,22 @@ def test_bf16_rows_round_as_torch_does_and_give_the_rounded_norms(monkeypatch: p
     np.testing.assert_array_equal(bits, expected)
     rounded = bf16_decode(bits).astype(np.float64)
     np.testing.assert_allclose(sq, (rounded**2).sum(axis=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_labelled", [0, 5])
+def test_kcenter_first_call_measures_with_its_own_picks(monkeypatch: pytest.MonkeyPatch, n_labelled: int) -> None:
+    """No kernel chosen yet and more picks than the trial: no separate probe, the reference's picks, a cached choice."""
+    from activelab.neighbors import kernels
+
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    monkeypatch.setattr(kernels, "_team_warm", [])
+    monkeypatch.setattr(kernels, "_cache", {})
+    monkeypatch.setattr(kernels, "time_kernels", lambda *a, **kw: pytest.fail("no separate probe"))
+    gen = np.random.default_rng(8)
+    x = gen.normal(size=(2000, 9)).astype(np.float32)
+    labelled = np.zeros(2000, dtype=bool)
+    labelled[gen.choice(2000, n_labelled, replace=False)] = True
+    k = kernels.trial_passes(torch.from_numpy(x)) + 10
+    got = kcenter_greedy(x, labelled, k, np.random.default_rng(2))
+    np.testing.assert_array_equal(got, _kcenter_reference(x, labelled, k, np.random.default_rng(2)))
+    assert kernels.cached_kernel(torch.from_numpy(x)) in kernels.measured_kernels("cpu")

@@ -46,10 +46,16 @@ memory-bound pass over a large array (at 1M × 256 it timed ``numpy`` 5.6 ms and
 median, not the best burst: on a busy machine a threaded kernel is fast while its threads
 all run and many times slower when one waits for a core (bimodal), and the median sees which
 case is typical. Different kernels sum in different orders, so their results may differ in
-the last bits of float32; a choice is fixed for the rest of the process, so one process
-always gives the same results.
+the last bits of float32; a choice is fixed for the rest of the process, so once it is made
+one process always gives the same results.
 ``ACTIVELAB_MATVEC=<kernel>`` in the environment, or :func:`forced_kernel` in code, skips the
 measurement (tests, and reproducing a run bit for bit).
+
+A selection that will make more passes than the measurement needs does not probe: its first
+passes are the measurement (:func:`measuring_row_products`: each candidate in turn makes one
+warm-up and 3 timed passes of real picks over the whole array, then the fastest median is
+used and cached). Such a first call mixes kernels in its first passes, so it may differ in the
+last bits from a later call of the same process; a forced kernel avoids that too.
 
 Cost of a measurement: ``k × (1 + 3 × r)`` passes for ``k`` candidates over the prefix,
 ``r`` = 2 rounds from 128 MiB, 3 from 43 MiB and up to 5 below, once per size class (on the
@@ -78,6 +84,7 @@ from . import _jit
 __all__ = [
     "CPU_KERNELS",
     "DEVICE_KERNELS",
+    "cached_kernel",
     "choose_kernel",
     "chunk_rows",
     "compiled_rows",
@@ -85,8 +92,10 @@ __all__ = [
     "forced_kernel",
     "kernel_choices",
     "loop_kernel",
+    "loop_kernel_unmeasured",
     "matvec",
     "measured_kernels",
+    "measuring_row_products",
     "NUMBA_MIN_BYTES",
     "record",
     "recording",
@@ -99,6 +108,7 @@ __all__ = [
     "team_rows",
     "team_threads",
     "time_kernels",
+    "trial_passes",
     "warm_compiled_loops",
     "warm_for_rounds",
 ]
@@ -346,14 +356,91 @@ def choose_kernel(x: torch.Tensor) -> str:
         return _check_kernel(env, x.device)
     if x.device.type != "cpu":
         return "torch.mv"  # the one candidate elsewhere (torch.matmul is the same kernel)
-    key = (x.device.type, str(x.dtype), int(x.shape[1]), _size_class(x))
+    key = _cache_key(x)
     kernel = _cache.get(key)
     if kernel is None:
         large = _jit.AVAILABLE and x.numel() * x.element_size() >= NUMBA_MIN_BYTES
         times = time_kernels(x, probe_bytes=_PROBE_BYTES_LARGE if large else _PROBE_BYTES, burst=_BURST)
-        kernel = min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
+        kernel = _fastest(times)
         _cache[key] = kernel
     return kernel
+
+
+def _cache_key(x: torch.Tensor) -> tuple[str, str, int, int]:
+    return (x.device.type, str(x.dtype), int(x.shape[1]), _size_class(x))
+
+
+def _fastest(times: dict[str, list[float]]) -> str:
+    """The kernel of the lowest median time (ties: the lowest minimum, then the first measured)."""
+    return min(times, key=lambda k: (statistics.median(times[k]), min(times[k])))
+
+
+def cached_kernel(x: torch.Tensor) -> str | None:
+    """:func:`choose_kernel`'s answer when it needs no measurement (forced, from the environment,
+    off the CPU, or measured before in this process for ``x``'s size class), else None.
+
+    Raises:
+        ValueError: As :func:`choose_kernel`, for a forced or environment kernel that does not suit ``x``.
+    """
+    if _forced or os.environ.get(ENV_VAR, "").strip() or x.device.type != "cpu":
+        return choose_kernel(x)
+    return _cache.get(_cache_key(x))
+
+
+def _trial_kernels(x: torch.Tensor) -> tuple[str, ...]:
+    small = x.numel() * x.element_size() < NUMBA_MIN_BYTES
+    return tuple(k for k in measured_kernels(x.device) if not (small and k == "numba"))
+
+
+def trial_passes(x: torch.Tensor) -> int:
+    """Passes :func:`measuring_row_products` makes before it settles on a kernel for ``x``:
+    one warm-up and :data:`_BURST` timed passes per candidate of :func:`choose_kernel`.
+    """
+    return len(_trial_kernels(x)) * (1 + _BURST)
+
+
+def measuring_row_products(x: torch.Tensor, out: torch.Tensor) -> Callable[[int], None]:
+    """:func:`row_products` that measures the kernels with the caller's own passes.
+
+    A sequential selection that will make at least :func:`trial_passes` passes over a CPU
+    array whose kernel is not yet chosen (:func:`cached_kernel` is None) uses this instead
+    of :func:`choose_kernel`'s separate measurement on a probe: its first passes go to each
+    candidate in turn (one warm-up, then :data:`_BURST` timed passes back to back), every one
+    of them a pick's real product; then the kernel of the lowest median pass does the rest
+    and is cached for ``x``'s size class, as :func:`choose_kernel` would cache it. The first
+    call per size class thus spends no extra pass on measuring (the probe's passes took
+    0.12–0.17 s at 200k × 256 on the 2-core Xeon VM; docs/benchmarks.md, issue 17, session 17),
+    and the times are those of whole passes over ``x`` as the selection makes them. The kernels
+    compute the same products up to rounding in the last bits (as with any measured choice,
+    a pick can differ from another kernel's only where two distances are that close).
+
+    Cost: as :func:`row_products` per call, plus a clock read per pass during the trial.
+    """
+    kernels = _trial_kernels(x)
+    per = 1 + _BURST
+    schedule = [k for k in kernels for _ in range(per)]
+    products = {k: row_products(x, out, k) for k in kernels}
+    times: dict[str, list[float]] = {k: [] for k in kernels}
+    key = _cache_key(x)
+    state: list[Callable[[int], None]] = []  # the chosen kernel's product, once settled
+    made = [0]
+
+    def product(j: int) -> None:
+        if state:
+            state[0](j)
+            return
+        i = made[0]
+        kernel = schedule[i]
+        t0 = time.perf_counter()
+        products[kernel](j)
+        if i % per:  # not the warm-up pass
+            times[kernel].append(time.perf_counter() - t0)
+        made[0] = i + 1
+        if made[0] == len(schedule):
+            best = _cache.setdefault(key, _fastest(times))
+            state.append(products[best] if best in products else row_products(x, out, best))
+
+    return product
 
 
 # ------------------------------------------------------------------ compiled pick loops ("team")
@@ -457,12 +544,20 @@ def loop_kernel(x: torch.Tensor) -> str:
     loops are already loaded in this process (:func:`warm_compiled_loops`); otherwise
     :func:`choose_kernel`'s choice.
     """
+    kernel = loop_kernel_unmeasured(x)
+    return choose_kernel(x) if kernel is None else kernel
+
+
+def loop_kernel_unmeasured(x: torch.Tensor) -> str | None:
+    """:func:`loop_kernel`'s answer when it needs no measurement, else None: the caller then
+    measures with its own passes (:func:`measuring_row_products`).
+    """
     if _forced or os.environ.get(ENV_VAR, "").strip():
         return choose_kernel(x)
     if x.device.type == "cpu" and _jit.AVAILABLE:
         if (_team_warm or x.numel() * x.element_size() >= NUMBA_MIN_BYTES) and team_available():
             return "numba"
-    return choose_kernel(x)
+    return cached_kernel(x)
 
 
 _TEAM_CHUNK_BYTES = 2**20  # at most this much of x per claimed chunk of a team loop

@@ -23,6 +23,8 @@ import torch
 from .._validation import check_k, check_probs
 from ..neighbors.kernels import (
     loop_kernel,
+    loop_kernel_unmeasured,
+    measuring_row_products,
     record,
     recording_active,
     row_products,
@@ -31,6 +33,7 @@ from ..neighbors.kernels import (
     team_module,
     team_rows,
     team_threads,
+    trial_passes,
 )
 from .tensors import as_tensor, bf16_rows, check_precision, first_argmax, sq_norms, sq_norms_checked
 
@@ -194,7 +197,9 @@ def badge(
     else:
         g_sq = sq_norms(a) * h_sq
     first = first_argmax(g_sq)
-    h_kernel = loop_kernel(h)  # the compiled pick loop, or the fastest matrix-vector pass on this device for h
+    # the compiled pick loop, or the fastest matrix-vector pass on this device for h; None: not
+    # yet measured for this size class, and enough picks to measure with their own passes
+    h_kernel = loop_kernel_unmeasured(h) if k - 1 > trial_passes(h) else loop_kernel(h)
     if on_cpu and h_kernel == "numba":  # every pick in one compiled loop: both products, the fold and the draw
         return _team_picks(h.numpy(), a_np, g_sq.numpy(), first, k, rng)
     n_blocks = -(-n // _BLOCK)
@@ -220,7 +225,7 @@ def badge(
     starts = np.arange(0, n, _BLOCK)
     weights = min_d.numpy() if on_cpu else np.empty(0)
     # the passes by the fastest matrix-vector kernel on this device for h (and a)
-    h_dot_row = row_products(h, hh, h_kernel)  # hh ← h·h_j
+    h_dot_row = row_products(h, hh, h_kernel) if h_kernel is not None else measuring_row_products(h, hh)  # hh ← h·h_j
     a_dot_row = row_products(a, ah) if a_t is None else None  # ah ← a·a_j
     fused = on_cpu and h_kernel in ("einsum", "einsum-threads")
     h_np = h.numpy() if fused else np.empty((0, 0))
@@ -250,7 +255,7 @@ def badge(
             if recording_active():
                 t0 = time.perf_counter()
                 fused_sweep(j, a_j)
-                record(tuple(h.shape), h_kernel, time.perf_counter() - t0)
+                record(tuple(h.shape), h_kernel or "", time.perf_counter() - t0)
             else:
                 fused_sweep(j, a_j)
             return

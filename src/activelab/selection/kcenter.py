@@ -22,7 +22,9 @@ from .._validation import check_k, check_mask
 from ..neighbors.kernels import (
     chunk_rows,
     loop_kernel,
+    loop_kernel_unmeasured,
     matvec,
+    measuring_row_products,
     record,
     recording_active,
     row_products,
@@ -31,6 +33,7 @@ from ..neighbors.kernels import (
     team_module,
     team_rows,
     team_threads,
+    trial_passes,
 )
 from .tensors import as_tensor, bf16_decode, bf16_rows, check_precision, first_argmax, sq_norms, sq_norms_checked
 
@@ -209,7 +212,9 @@ def kcenter_greedy(
     if precision == "bf16":  # the rounded rows and their own norms, then the compiled loop
         bits, bits_sq = bf16_rows(x.numpy())
         return _team_picks(bits, bits_sq, lab_idx, mask.copy(), k, rng)
-    kernel = loop_kernel(x)  # the compiled pick loop, or the fastest matrix-vector pass on this device
+    # the compiled pick loop, or the fastest matrix-vector pass on this device; None: not yet
+    # measured for this size class, and enough picks to measure with their own passes
+    kernel = loop_kernel_unmeasured(x) if k > trial_passes(x) else loop_kernel(x)
     if kernel == "numba" and x.device.type == "cpu":
         return _team_picks(x.numpy(), x_sq.numpy(), lab_idx, mask.copy(), k, rng)
     taken = torch.from_numpy(mask.copy()).to(x.device)
@@ -221,10 +226,12 @@ def kcenter_greedy(
         picks.append(first)
         taken[first] = True
         min_d = torch.full_like(x_sq, float("inf"))
-        _fold_min_sq_dist(min_d, matvec(x, x[first], torch.empty_like(x_sq), kernel), x_sq, first)
+        first_kernel = "numpy" if kernel is None else kernel  # one pass: the measurement starts with the picks
+        _fold_min_sq_dist(min_d, matvec(x, x[first], torch.empty_like(x_sq), first_kernel), x_sq, first)
         min_d.clamp_(min=0.0)
     if x.device.type == "cpu":
         return _greedy_cpu(x, x_sq, min_d, taken.numpy(), picks, k, kernel, rng)
+    assert kernel is not None  # off the CPU the kernel needs no measurement
     neg = torch.tensor(-1.0, dtype=x.dtype, device=x.device)
     min_d = torch.where(taken, neg, min_d)  # taken rows stay at -1: never the argmax
     d = torch.empty_like(min_d)
@@ -248,7 +255,7 @@ def _greedy_cpu(
     taken: np.ndarray,
     picks: list[int],
     k: int,
-    kernel: str,
+    kernel: str | None,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """The pick loop on CPU, in NumPy on the shared buffers: per pick one pass and three O(N) steps.
@@ -259,6 +266,8 @@ def _greedy_cpu(
     those of the full formula, with one O(N) step fewer per pick. ``taken`` is updated in place.
     With an ``einsum`` kernel the pass, the fold and the argmax are fused per chunk of rows
     (:func:`_fused_picks`); the ``numba`` kernel never comes here (:func:`_team_picks`).
+    ``kernel=None`` (no kernel chosen yet for this size class): the first picks' passes
+    measure the candidates (:func:`~activelab.neighbors.kernels.measuring_row_products`).
     """
     half_sq = x_sq.numpy() * 0.5
     m = min_d.numpy()
@@ -267,7 +276,10 @@ def _greedy_cpu(
     if kernel in ("einsum", "einsum-threads"):
         return _fused_picks(x.numpy(), half_sq, m, taken, picks, k, kernel, rng)
     dot = np.empty_like(m)
-    product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
+    if kernel is None:  # the first picks measure the kernels (kernels.measuring_row_products)
+        product_with_row = measuring_row_products(x, torch.from_numpy(dot))
+    else:
+        product_with_row = row_products(x, torch.from_numpy(dot), kernel)  # dot ← x @ x[j]
     while len(picks) < k:
         best = int(m.argmax())
         if m[best] <= 0.0:  # every remaining row coincides with a centre
