@@ -225,3 +225,17 @@ def test_cached_kernel_answers_without_measuring_only_what_needs_no_measurement(
     monkeypatch.setenv(kernels.ENV_VAR, "dgemv")
     with pytest.raises(ValueError, match="dgemv"):
         kernels.cached_kernel(x)
+
+
+def test_loop_kernel_unmeasured_leaves_the_measurement_to_selections_with_enough_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "_team_warm", [])
+    probed: list[int] = []
+    monkeypatch.setattr(kernels, "time_kernels", lambda x, *a, **kw: probed.append(1) or {"einsum": [1.0]})
+    x = torch.zeros((40, 3))
+    trial = kernels.trial_passes(x)
+    assert kernels.loop_kernel_unmeasured(x, trial + 1) is None  # the caller's own passes will measure
+    assert probed == []
+    assert kernels.loop_kernel_unmeasured(x, trial) == "einsum"  # too few passes for that: the probe measures
+    assert probed == [1]
+    assert kernels.loop_kernel_unmeasured(x, trial + 1) == "einsum"  # chosen now, for every caller
+    assert kernels.loop_kernel(x) == "einsum" and probed == [1]

@@ -365,6 +365,26 @@ def _fold_four(
     return m0, m1, m2, m3
 
 
+@numba.njit(nogil=True, fastmath=_FLAGS, inline="always")
+def _first_max_of_four(
+    best: Any, arg: int, m0: Any, m1: Any, m2: Any, m3: Any, i0: int, i1: int, i2: int, i3: int
+) -> tuple[Any, int]:  # pragma: no cover - compiled
+    """``(best, arg)`` updated by the values ``m0..m3`` of rows ``i0..i3``, in that order: a tie keeps the earlier row."""
+    if m0 > best:
+        best = m0
+        arg = i0
+    if m1 > best:
+        best = m1
+        arg = i1
+    if m2 > best:
+        best = m2
+        arg = i2
+    if m3 > best:
+        best = m3
+        arg = i3
+    return best, arg
+
+
 @numba.njit(nogil=True, fastmath=_FLAGS, cache=True)
 def _fold_chunk(
     x: np.ndarray, half_sq: np.ndarray, m: np.ndarray, xj: np.ndarray, hj: Any, s: int, e: int, zero: Any
@@ -382,35 +402,13 @@ def _fold_chunk(
     for i in range(s, full, 4):
         m0, m1, m2, m3 = _fold_four(x, half_sq, m, xj, hj, i, i + 1, i + 2, i + 3, zero)
         if max(max(m0, m1), max(m2, m3)) > best:
-            if m0 > best:
-                best = m0
-                arg = i
-            if m1 > best:
-                best = m1
-                arg = i + 1
-            if m2 > best:
-                best = m2
-                arg = i + 2
-            if m3 > best:
-                best = m3
-                arg = i + 3
+            best, arg = _first_max_of_four(best, arg, m0, m1, m2, m3, i, i + 1, i + 2, i + 3)
     if full < e:
         i1 = min(full + 1, e - 1)
         i2 = min(full + 2, e - 1)
         i3 = min(full + 3, e - 1)
         m0, m1, m2, m3 = _fold_four(x, half_sq, m, xj, hj, full, i1, i2, i3, zero)
-        if m0 > best:
-            best = m0
-            arg = full
-        if m1 > best:
-            best = m1
-            arg = i1
-        if m2 > best:
-            best = m2
-            arg = i2
-        if m3 > best:
-            best = m3
-            arg = i3
+        best, arg = _first_max_of_four(best, arg, m0, m1, m2, m3, full, i1, i2, i3)
     return best, arg
 
 

@@ -325,8 +325,7 @@ def time_kernels(
     v = x[x.shape[0] // 2].clone()
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
     if kernels is None:
-        small = x.numel() * x.element_size() < NUMBA_MIN_BYTES
-        kernels = tuple(k for k in measured_kernels(x.device) if not (small and k == "numba"))
+        kernels = _default_kernels(x)
     kernels = tuple(_check_kernel(k, x.device) for k in kernels)
     n_rounds = _rounds(x.numel() * x.element_size()) if rounds is None else rounds
     times: dict[str, list[float]] = {k: [] for k in kernels}
@@ -387,7 +386,8 @@ def cached_kernel(x: torch.Tensor) -> str | None:
     return _cache.get(_cache_key(x))
 
 
-def _trial_kernels(x: torch.Tensor) -> tuple[str, ...]:
+def _default_kernels(x: torch.Tensor) -> tuple[str, ...]:
+    """The kernels measured on ``x``: :func:`measured_kernels`, without ``numba`` below :data:`NUMBA_MIN_BYTES`."""
     small = x.numel() * x.element_size() < NUMBA_MIN_BYTES
     return tuple(k for k in measured_kernels(x.device) if not (small and k == "numba"))
 
@@ -396,7 +396,7 @@ def trial_passes(x: torch.Tensor) -> int:
     """Passes :func:`measuring_row_products` makes before it settles on a kernel for ``x``:
     one warm-up and :data:`_BURST` timed passes per candidate of :func:`choose_kernel`.
     """
-    return len(_trial_kernels(x)) * (1 + _BURST)
+    return len(_default_kernels(x)) * (1 + _BURST)
 
 
 def measuring_row_products(x: torch.Tensor, out: torch.Tensor) -> Callable[[int], None]:
@@ -416,7 +416,7 @@ def measuring_row_products(x: torch.Tensor, out: torch.Tensor) -> Callable[[int]
 
     Cost: as :func:`row_products` per call, plus a clock read per pass during the trial.
     """
-    kernels = _trial_kernels(x)
+    kernels = _default_kernels(x)
     per = 1 + _BURST
     schedule = [k for k in kernels for _ in range(per)]
     products = {k: row_products(x, out, k) for k in kernels}
@@ -544,20 +544,25 @@ def loop_kernel(x: torch.Tensor) -> str:
     loops are already loaded in this process (:func:`warm_compiled_loops`); otherwise
     :func:`choose_kernel`'s choice.
     """
-    kernel = loop_kernel_unmeasured(x)
+    kernel = loop_kernel_unmeasured(x, 0)
     return choose_kernel(x) if kernel is None else kernel
 
 
-def loop_kernel_unmeasured(x: torch.Tensor) -> str | None:
-    """:func:`loop_kernel`'s answer when it needs no measurement, else None: the caller then
-    measures with its own passes (:func:`measuring_row_products`).
+def loop_kernel_unmeasured(x: torch.Tensor, passes: int) -> str | None:
+    """:func:`loop_kernel` for a selection that will make ``passes`` passes over ``x``: None when
+    no kernel is chosen yet and ``passes`` exceeds :func:`trial_passes` (the caller then
+    measures with its own passes, :func:`measuring_row_products`); otherwise the kernel, measured
+    by :func:`choose_kernel`'s probe if need be.
     """
     if _forced or os.environ.get(ENV_VAR, "").strip():
         return choose_kernel(x)
     if x.device.type == "cpu" and _jit.AVAILABLE:
         if (_team_warm or x.numel() * x.element_size() >= NUMBA_MIN_BYTES) and team_available():
             return "numba"
-    return cached_kernel(x)
+    kernel = cached_kernel(x)
+    if kernel is None and passes <= trial_passes(x):
+        return choose_kernel(x)
+    return kernel
 
 
 _TEAM_CHUNK_BYTES = 2**20  # at most this much of x per claimed chunk of a team loop

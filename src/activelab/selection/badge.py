@@ -22,7 +22,6 @@ import torch
 
 from .._validation import check_k, check_probs
 from ..neighbors.kernels import (
-    loop_kernel,
     loop_kernel_unmeasured,
     measuring_row_products,
     record,
@@ -33,7 +32,6 @@ from ..neighbors.kernels import (
     team_module,
     team_rows,
     team_threads,
-    trial_passes,
 )
 from .tensors import as_tensor, bf16_rows, check_precision, first_argmax, sq_norms, sq_norms_checked
 
@@ -199,7 +197,7 @@ def badge(
     first = first_argmax(g_sq)
     # the compiled pick loop, or the fastest matrix-vector pass on this device for h; None: not
     # yet measured for this size class, and enough picks to measure with their own passes
-    h_kernel = loop_kernel_unmeasured(h) if k - 1 > trial_passes(h) else loop_kernel(h)
+    h_kernel = loop_kernel_unmeasured(h, k - 1)
     if on_cpu and h_kernel == "numba":  # every pick in one compiled loop: both products, the fold and the draw
         return _team_picks(h.numpy(), a_np, g_sq.numpy(), first, k, rng)
     n_blocks = -(-n // _BLOCK)

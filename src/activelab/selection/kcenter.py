@@ -21,7 +21,6 @@ import torch
 from .._validation import check_k, check_mask
 from ..neighbors.kernels import (
     chunk_rows,
-    loop_kernel,
     loop_kernel_unmeasured,
     matvec,
     measuring_row_products,
@@ -33,7 +32,6 @@ from ..neighbors.kernels import (
     team_module,
     team_rows,
     team_threads,
-    trial_passes,
 )
 from .tensors import as_tensor, bf16_decode, bf16_rows, check_precision, first_argmax, sq_norms, sq_norms_checked
 
@@ -214,7 +212,7 @@ def kcenter_greedy(
         return _team_picks(bits, bits_sq, lab_idx, mask.copy(), k, rng)
     # the compiled pick loop, or the fastest matrix-vector pass on this device; None: not yet
     # measured for this size class, and enough picks to measure with their own passes
-    kernel = loop_kernel_unmeasured(x) if k > trial_passes(x) else loop_kernel(x)
+    kernel = loop_kernel_unmeasured(x, k)
     if kernel == "numba" and x.device.type == "cpu":
         return _team_picks(x.numpy(), x_sq.numpy(), lab_idx, mask.copy(), k, rng)
     taken = torch.from_numpy(mask.copy()).to(x.device)
